@@ -1,0 +1,370 @@
+import { CloseCode } from './close-codes.js';
+import { decodeClosePayload, encodeClosePayload } from './close-frame.js';
+import { argumentError, ErrorCode, protocolError, stateError, WebSocketError } from './errors.js';
+import { encodeFrame, encodeTextFrame } from './frame-encoder.js';
+import { type FrameHeader, FrameParser, type FrameSink } from './frame-parser.js';
+import { type Limits, resolveLimits } from './limits.js';
+import { MessageAssembler } from './message-assembler.js';
+import { isControlOpcode, isKnownOpcode, Opcode } from './opcodes.js';
+
+export type Role = 'server' | 'client';
+
+/** What the peer did, in order. Drain with `eventsReceived()`. */
+export type ProtocolEvent =
+  /** A complete data message. `compressed`: RSV1 was set (permessage-deflate); inflate it. */
+  | { type: 'message'; data: Buffer; binary: boolean; compressed: boolean }
+  | { type: 'ping'; data: Buffer }
+  | { type: 'pong'; data: Buffer }
+  /** The peer's close frame (code 1005 when it carried none). A reply was queued if needed. */
+  | { type: 'close'; code: number; reason: string }
+  /** The peer broke the protocol or a limit: a close frame with `error.closeCode` was queued. */
+  | { type: 'error'; error: WebSocketError };
+
+/** Connection state (RFC 6455 §4.1, §7). */
+export type ConnectionState = 'open' | 'closing' | 'closed';
+
+export interface ConnectionOptions {
+  role: Role;
+  limits?: Partial<Limits>;
+  /**
+   * Fills a buffer with random bytes: required for the client role (masking keys,
+   * RFC 6455 §5.3). Injected so the core stays deterministic in tests.
+   */
+  randomFill?: (target: Uint8Array) => void;
+  /** Reply to pings automatically with a pong carrying the same payload. Default true. */
+  autoPong?: boolean;
+  /**
+   * An extension (permessage-deflate) claims RSV1 on the first frame of data messages.
+   * Default false: any reserved bit fails the connection with 1002.
+   */
+  allowRsv1?: boolean;
+}
+
+export interface SendOptions {
+  /** Binary (true) or text (false) frame. Default: text for strings, binary for bytes. */
+  binary?: boolean;
+  /** Last frame of the message. Default true; false starts or continues a fragmented message. */
+  fin?: boolean;
+  /** Payload is already compressed by permessage-deflate: set RSV1 on the first frame. */
+  compressed?: boolean;
+}
+
+/**
+ * One WebSocket connection's protocol state, without I/O (sans-I/O): feed it bytes with
+ * `receiveData`, read what happened with `eventsReceived`, and write what `dataToSend` returns.
+ */
+export class Connection implements FrameSink {
+  readonly role: Role;
+  readonly limits: Limits;
+  private readonly parser: FrameParser;
+  private readonly assembler: MessageAssembler;
+  private readonly randomFill: ((target: Uint8Array) => void) | undefined;
+  private readonly autoPong: boolean;
+  private readonly allowRsv1: boolean;
+  private events: ProtocolEvent[] = [];
+  private output: Buffer[] = [];
+  private closeSent = false;
+  private closeReceived = false;
+  private failed = false;
+  private eof = false;
+  // Receive side: the frame being read and the message it belongs to.
+  private frame: FrameHeader | undefined;
+  private controlPayload: Buffer[] = [];
+  private messageOpcode = 0;
+  private messageCompressed = false;
+  // Send side: whether a fragmented message is open, and its type.
+  private sendingFragmented = false;
+
+  constructor(options: ConnectionOptions) {
+    this.role = options.role;
+    this.limits = resolveLimits(options.limits);
+    this.randomFill = options.randomFill;
+    if (this.role === 'client' && !this.randomFill) {
+      throw argumentError('A client Connection needs randomFill to generate masking keys');
+    }
+    this.autoPong = options.autoPong ?? true;
+    this.allowRsv1 = options.allowRsv1 ?? false;
+    this.assembler = new MessageAssembler(this.limits);
+    this.parser = new FrameParser(this, {
+      expectMasked: this.role === 'server',
+      maxFrameBytes: this.limits.maxFrameBytes,
+    });
+  }
+
+  /** `open` until a close frame is sent; `closing` until the close handshake ends; then `closed`. */
+  get state(): ConnectionState {
+    if (this.failed || (this.closeSent && this.closeReceived) || this.eof) return 'closed';
+    if (this.closeSent || this.closeReceived) return 'closing';
+    return 'open';
+  }
+
+  /** Whether we sent a close frame and are waiting for the peer's (start a close timer). */
+  closeExpected(): boolean {
+    return this.closeSent && !this.closeReceived && !this.failed && !this.eof;
+  }
+
+  /**
+   * Whether the transport should now be closed by this side: after a failure, or, for a
+   * server, once the close handshake is complete (RFC 6455 §7.1.1: the server closes the TCP
+   * connection first; the client waits for it, with a timeout).
+   */
+  get shouldCloseTransport(): boolean {
+    if (this.failed) return true;
+    return this.role === 'server' && this.closeSent && this.closeReceived;
+  }
+
+  /** Whether a close frame was sent / received. */
+  get closeFrameSent(): boolean {
+    return this.closeSent;
+  }
+  get closeFrameReceived(): boolean {
+    return this.closeReceived;
+  }
+
+  // ---- input ------------------------------------------------------------------------------
+
+  /**
+   * Feeds bytes from the transport. The chunk is unmasked in place: the connection takes
+   * ownership of it. After a failure or a received close frame, input is discarded.
+   */
+  receiveData(chunk: Buffer): void {
+    if (this.failed || this.closeReceived || this.eof) return;
+    try {
+      this.parser.push(chunk);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** The transport reached end of input. */
+  receiveEof(): void {
+    this.eof = true;
+    this.parser.stop();
+  }
+
+  /** Returns and clears the events produced since the last call. */
+  eventsReceived(): ProtocolEvent[] {
+    const events = this.events;
+    if (events.length !== 0) this.events = [];
+    return events;
+  }
+
+  /** Returns and clears the bytes to write to the transport, in order. */
+  dataToSend(): Buffer[] {
+    const output = this.output;
+    if (output.length !== 0) this.output = [];
+    return output;
+  }
+
+  /** Whether `dataToSend()` has anything. */
+  get hasDataToSend(): boolean {
+    return this.output.length !== 0;
+  }
+
+  // ---- FrameSink (called by the parser) ----------------------------------------------------
+
+  frameHeader(header: FrameHeader): void {
+    const { opcode } = header;
+    if (!isKnownOpcode(opcode)) {
+      throw protocolError(ErrorCode.INVALID_OPCODE, `Reserved opcode 0x${opcode.toString(16)}`);
+    }
+    // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defining them was negotiated.
+    // RFC 7692 §6: permessage-deflate uses RSV1 on the first frame of a data message only.
+    if (header.rsv2 || header.rsv3) throw protocolError(ErrorCode.UNEXPECTED_RSV, 'RSV2 or RSV3 is set');
+    if (header.rsv1 && (!this.allowRsv1 || opcode === Opcode.CONTINUATION || isControlOpcode(opcode))) {
+      throw protocolError(ErrorCode.UNEXPECTED_RSV, 'RSV1 is set but no extension claims it here');
+    }
+    this.frame = header;
+    if (isControlOpcode(opcode)) {
+      this.controlPayload = [];
+      return;
+    }
+    if (opcode === Opcode.CONTINUATION) {
+      // RFC 6455 §5.4: a continuation frame must follow an unfinished data frame.
+      if (this.messageOpcode === 0) {
+        throw protocolError(
+          ErrorCode.UNEXPECTED_CONTINUATION,
+          'Continuation frame without a message to continue',
+        );
+      }
+    } else {
+      if (this.messageOpcode !== 0) {
+        throw protocolError(
+          ErrorCode.EXPECTED_CONTINUATION,
+          'New data frame while a fragmented message is open',
+        );
+      }
+      this.messageOpcode = opcode;
+      this.messageCompressed = header.rsv1;
+      // Compressed text is validated after inflating, by the extension's driver.
+      this.assembler.start(opcode === Opcode.TEXT && !header.rsv1);
+    }
+    this.assembler.addFrame(header.length);
+  }
+
+  framePayload(piece: Buffer): void {
+    if (isControlOpcode(this.frame!.opcode)) this.controlPayload.push(piece);
+    else this.assembler.push(piece);
+  }
+
+  frameEnd(): void {
+    const frame = this.frame!;
+    this.frame = undefined;
+    if (isControlOpcode(frame.opcode)) {
+      const parts = this.controlPayload;
+      // Control payloads are at most 125 bytes: copy them out of the input chunk.
+      const data = parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts);
+      this.controlPayload = [];
+      this.receiveControl(frame.opcode, data);
+      return;
+    }
+    if (!frame.fin) return;
+    const data = this.assembler.finish();
+    const binary = this.messageOpcode === Opcode.BINARY;
+    const compressed = this.messageCompressed;
+    this.messageOpcode = 0;
+    this.messageCompressed = false;
+    this.events.push({ type: 'message', data, binary, compressed });
+  }
+
+  private receiveControl(opcode: number, data: Buffer): void {
+    if (opcode === Opcode.PING) {
+      this.events.push({ type: 'ping', data });
+      // RFC 6455 §5.5.2: respond with a pong as soon as practical (not after we sent close).
+      if (this.autoPong && !this.closeSent)
+        this.output.push(...encodeFrame(Opcode.PONG, data, this.frameOptions()));
+    } else if (opcode === Opcode.PONG) {
+      this.events.push({ type: 'pong', data });
+    } else {
+      const { code, reason } = decodeClosePayload(data);
+      this.closeReceived = true;
+      this.parser.stop();
+      // RFC 6455 §5.5.1: reply with a close frame, echoing the status code, if none was sent.
+      if (!this.closeSent) {
+        this.closeSent = true;
+        const reply = code === CloseCode.NO_STATUS_RECEIVED ? Buffer.alloc(0) : encodeClosePayload(code);
+        this.output.push(...encodeFrame(Opcode.CLOSE, reply, this.frameOptions()));
+      }
+      this.events.push({ type: 'close', code, reason });
+    }
+  }
+
+  /** _Fail the WebSocket Connection_ (RFC 6455 §7.1.7): queue a close frame and stop reading. */
+  private fail(error: unknown): void {
+    const err =
+      error instanceof WebSocketError
+        ? error
+        : new WebSocketError(ErrorCode.INVALID_STATE, String(error), CloseCode.INTERNAL_ERROR);
+    this.failed = true;
+    this.parser.stop();
+    this.assembler.reset();
+    if (!this.closeSent) {
+      this.closeSent = true;
+      this.output.push(...encodeFrame(Opcode.CLOSE, encodeClosePayload(err.closeCode), this.frameOptions()));
+    }
+    this.events.push({ type: 'error', error: err });
+  }
+
+  /**
+   * Fails the connection from outside the core, e.g. when the decompressor finds a message
+   * too big (1009) or invalid (1007). Queues the close frame; read the error from events.
+   */
+  failWith(error: WebSocketError): void {
+    if (this.failed) return;
+    this.fail(error);
+  }
+
+  // ---- output -----------------------------------------------------------------------------
+
+  private frameOptions(): { maskKey?: Uint8Array } {
+    if (this.role === 'server') return {};
+    const maskKey = new Uint8Array(4);
+    this.randomFill!(maskKey);
+    return { maskKey };
+  }
+
+  private assertCanSendData(): void {
+    if (this.closeSent || this.failed || this.eof) {
+      throw stateError('Cannot send: the connection is closing or closed');
+    }
+  }
+
+  /**
+   * Queues a data message (or one fragment of it with `fin: false`).
+   * Strings are sent as text; bytes as binary unless `binary: false`.
+   * Throws WS_ERR_INVALID_STATE after a close frame was sent.
+   */
+  send(data: string | Uint8Array, options: SendOptions = {}): void {
+    this.assertCanSendData();
+    const fin = options.fin ?? true;
+    const binary = options.binary ?? typeof data !== 'string';
+    const opcode = this.sendingFragmented ? Opcode.CONTINUATION : binary ? Opcode.BINARY : Opcode.TEXT;
+    const rsv1 = !this.sendingFragmented && options.compressed === true;
+    const frameOptions = { fin, rsv1, ...this.frameOptions() };
+    this.sendingFragmented = !fin;
+    if (typeof data === 'string') {
+      if (binary) this.output.push(...encodeFrame(opcode, Buffer.from(data), frameOptions));
+      else if (opcode === Opcode.TEXT) this.output.push(...encodeTextFrame(data, frameOptions));
+      else this.output.push(...encodeFrame(opcode, Buffer.from(data), frameOptions));
+    } else {
+      this.output.push(...encodeFrame(opcode, data, frameOptions));
+    }
+  }
+
+  /**
+   * Queues frames encoded once for many connections (see `prepareMessage`). Server role only:
+   * client frames need a fresh masking key each. Throws inside a fragmented send.
+   */
+  sendPrepared(frames: readonly Buffer[]): void {
+    this.assertCanSendData();
+    if (this.role !== 'server') throw stateError('Prepared (unmasked) frames can only be sent by a server');
+    if (this.sendingFragmented)
+      throw stateError('Cannot send a prepared message inside a fragmented message');
+    for (const frame of frames) this.output.push(frame);
+  }
+
+  /** Queues a ping. Payload at most 125 bytes (RFC 6455 §5.5). */
+  sendPing(data: Uint8Array = EMPTY): void {
+    this.sendControl(Opcode.PING, data);
+  }
+
+  /** Queues a pong. Payload at most 125 bytes (RFC 6455 §5.5). */
+  sendPong(data: Uint8Array = EMPTY): void {
+    this.sendControl(Opcode.PONG, data);
+  }
+
+  private sendControl(opcode: number, data: Uint8Array): void {
+    if (data.length > 125) throw argumentError('Control frame payload must be 125 bytes or less');
+    this.assertCanSendData();
+    this.output.push(...encodeFrame(opcode, data, this.frameOptions()));
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2). Without a code, an empty close frame is
+   * sent (the peer sees 1005). Does nothing if a close frame was already sent.
+   * Throws WS_ERR_INVALID_ARGUMENT for a code that may not be sent or a reason over 123 bytes.
+   */
+  sendClose(code?: number, reason?: string): void {
+    const payload = encodeClosePayload(code, reason);
+    if (this.closeSent || this.failed || this.eof) return;
+    this.closeSent = true;
+    this.output.push(...encodeFrame(Opcode.CLOSE, payload, this.frameOptions()));
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Encodes a message once for sending to many server-side connections ("encode once, send to
+ * many"): pass the result to `Connection.sendPrepared` (or `WebSocket.sendPrepared`).
+ */
+export function prepareMessage(
+  data: string | Uint8Array,
+  options: { binary?: boolean; compressed?: boolean } = {},
+): Buffer[] {
+  const binary = options.binary ?? typeof data !== 'string';
+  const rsv1 = options.compressed === true;
+  if (typeof data === 'string' && !binary) return encodeTextFrame(data, { rsv1 });
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  return encodeFrame(binary ? Opcode.BINARY : Opcode.TEXT, bytes, { rsv1 });
+}

@@ -1,0 +1,143 @@
+import { CloseCode } from './close-codes.js';
+import { ErrorCode, WebSocketError } from './errors.js';
+import type { Limits } from './limits.js';
+import { Utf8Validator } from './utf8-validator.js';
+
+/** Pieces smaller than this, or smaller than half their input chunk, are copied into blocks. */
+const SMALL_PIECE_BYTES = 1024;
+const BLOCK_BYTES = 16 * 1024;
+
+/**
+ * Collects the payload pieces of one message (all its frames) and enforces the message limits.
+ *
+ * Memory: a piece that is a large part of its input chunk is kept by reference (no copy); a
+ * small piece is copied into a 16 KiB block, so a peer cannot make us retain a 64 KiB socket
+ * chunk for every byte it sends, and the number of held buffers stays bounded.
+ */
+export class MessageAssembler {
+  private parts: Buffer[] = [];
+  private block: Buffer | undefined;
+  private blockFill = 0;
+  private bytes = 0;
+  private frames = 0;
+  /** Leading entries of `parts` that are already merged blocks. */
+  private merged = 0;
+  private readonly utf8 = new Utf8Validator();
+  private validateUtf8 = false;
+
+  constructor(private readonly limits: Limits) {}
+
+  /** Total payload bytes received so far for this message. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** Starts a message. `validateUtf8` is set for uncompressed text. */
+  start(validateUtf8: boolean): void {
+    this.validateUtf8 = validateUtf8;
+    this.frames = 0;
+  }
+
+  /** Accounts for a new frame of `length` declared bytes; throws 1009 on any limit. */
+  addFrame(length: number): void {
+    this.frames++;
+    // Count empty frames too: a flood of empty fragments costs CPU and allocations.
+    if (this.frames > this.limits.maxFragments) {
+      throw new WebSocketError(
+        ErrorCode.TOO_MANY_FRAGMENTS,
+        `Message has more than maxFragments (${this.limits.maxFragments}) frames`,
+        CloseCode.MESSAGE_TOO_BIG,
+      );
+    }
+    // For compressed messages the inflated size is checked by the decompressor; the compressed
+    // size can never be larger than what is accepted after inflating.
+    if (this.bytes + length > this.limits.maxMessageBytes) {
+      throw new WebSocketError(
+        ErrorCode.MESSAGE_TOO_BIG,
+        `Message of at least ${this.bytes + length} bytes exceeds maxMessageBytes (${this.limits.maxMessageBytes})`,
+        CloseCode.MESSAGE_TOO_BIG,
+      );
+    }
+  }
+
+  /** Adds a piece of payload (already unmasked). Throws 1007 at the first invalid UTF-8 byte. */
+  push(piece: Buffer): void {
+    if (this.validateUtf8 && !this.utf8.push(piece)) {
+      throw new WebSocketError(
+        ErrorCode.INVALID_UTF8,
+        'Text message is not valid UTF-8',
+        CloseCode.INVALID_PAYLOAD,
+      );
+    }
+    this.bytes += piece.length;
+    if (piece.length >= SMALL_PIECE_BYTES && piece.length * 2 >= piece.buffer.byteLength) {
+      this.flushBlock();
+      this.parts.push(piece);
+      if (this.parts.length > this.limits.maxBufferedChunks) this.compact();
+      return;
+    }
+    let offset = 0;
+    while (offset < piece.length) {
+      if (!this.block) {
+        this.block = Buffer.allocUnsafe(BLOCK_BYTES);
+        this.blockFill = 0;
+      }
+      const n = Math.min(piece.length - offset, BLOCK_BYTES - this.blockFill);
+      piece.copy(this.block, this.blockFill, offset, offset + n);
+      this.blockFill += n;
+      offset += n;
+      if (this.blockFill === BLOCK_BYTES) this.flushBlock();
+    }
+  }
+
+  /** Ends the message: checks the UTF-8 ends on a code point and returns the payload. */
+  finish(): Buffer {
+    if (this.validateUtf8 && !this.utf8.end()) {
+      throw new WebSocketError(
+        ErrorCode.INVALID_UTF8,
+        'Text message ends inside a UTF-8 sequence',
+        CloseCode.INVALID_PAYLOAD,
+      );
+    }
+    this.flushBlock();
+    const parts = this.parts;
+    const out =
+      parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : Buffer.concat(parts, this.bytes);
+    this.reset();
+    return out;
+  }
+
+  reset(): void {
+    this.parts = [];
+    this.block = undefined;
+    this.blockFill = 0;
+    this.bytes = 0;
+    this.frames = 0;
+    this.merged = 0;
+    this.utf8.reset();
+  }
+
+  private flushBlock(): void {
+    if (this.block && this.blockFill > 0) {
+      this.parts.push(this.block.subarray(0, this.blockFill));
+      if (this.parts.length > this.limits.maxBufferedChunks) this.compact();
+    }
+    this.block = undefined;
+    this.blockFill = 0;
+  }
+
+  /**
+   * Too many held buffers: merge them into one. With the default limits this cannot happen
+   * (16 MiB in pieces of 1 KiB or more is at most 16,384 buffers); it bounds overhead when maxMessageBytes is raised.
+   */
+  private compact(): void {
+    // Merge only what came since the last compaction, so the total copy stays linear.
+    const start = this.merged;
+    const merged = Buffer.concat(this.parts.slice(start));
+    this.parts.length = start;
+    this.parts.push(merged);
+    this.merged = start + 1;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
