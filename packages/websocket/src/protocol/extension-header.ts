@@ -147,8 +147,9 @@ export function parseExtensionHeader(
       }
       offer.params.push([paramName, paramValue]);
     }
-    if (i < n && text.charCodeAt(i) !== COMMA) throw malformed('unexpected character', i);
-    i++; // the COMMA (or past the end)
+    if (i === n) break;
+    if (text.charCodeAt(i) !== COMMA) throw malformed('unexpected character', i);
+    i++;
   }
   // RFC 6455 §9.1: extension-list = 1#extension, so a present header names at least one.
   if (offers.length === 0) throw malformed('no extension named', 0);
