@@ -193,7 +193,13 @@ export function validateServerHandshake(
     throw new HandshakeError('Invalid Sec-WebSocket-Accept header: it does not match the key sent');
   }
   // §4.1 item 5: every extension in use must have been offered. A malformed header fails too.
-  const extensions = parseExtensionHeader(h['sec-websocket-extensions']);
+  let extensions: ExtensionOffer[];
+  try {
+    extensions = parseExtensionHeader(h['sec-websocket-extensions']);
+  } catch (error) {
+    // Re-thrown without the HTTP status: that one is for a server rejecting a request.
+    throw new HandshakeError(error instanceof Error ? error.message : String(error));
+  }
   for (const ext of extensions) {
     if (!expect.offeredExtensions.includes(ext.name)) {
       throw new HandshakeError(`Server accepted extension ${quote(ext.name)}, which was not offered`);
