@@ -405,13 +405,14 @@ describe('handshake rejection responses', () => {
   });
 
   it('refuses header injection and framing headers', () => {
-    for (const headers of [
+    const attempts: Array<Record<string, string>> = [
       { 'X-A': 'a\r\nSet-Cookie: evil=1' },
       { 'X-A\nB': '1' },
       { Connection: 'keep-alive' },
       { 'content-length': '0' },
       { 'Transfer-Encoding': 'chunked' },
-    ]) {
+    ];
+    for (const headers of attempts) {
       assert.throws(() => buildHandshakeRejection(400, { headers }), { code: ErrorCode.INVALID_ARGUMENT });
     }
   });
