@@ -242,7 +242,9 @@ export class Connection implements FrameSink {
       // RFC 6455 §5.5.1: reply with a close frame, echoing the status code, if none was sent.
       if (!this.closeSent) {
         this.closeSent = true;
-        const reply = code === CloseCode.NO_STATUS_RECEIVED ? Buffer.alloc(0) : encodeClosePayload(code);
+        // The reason is echoed too (as ws does), so a browser's CloseEvent shows the one it sent.
+        const reply =
+          code === CloseCode.NO_STATUS_RECEIVED ? Buffer.alloc(0) : encodeClosePayload(code, reason);
         this.output.push(...encodeFrame(Opcode.CLOSE, reply, this.frameOptions()));
       }
       this.events.push({ type: 'close', code, reason });

@@ -1,0 +1,61 @@
+import { WebSocket } from '@ieum/websocket';
+
+export interface EchoClientOptions {
+  /** Base URL of an Autobahn-style fuzzing server, e.g. ws://127.0.0.1:9001 */
+  url: string;
+  /** Agent name reported to the server. */
+  agent: string;
+  /** Milliseconds allowed per case before it is abandoned. Default 60,000. */
+  caseTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+function endpoint(base: string, path: string, query: Record<string, string>): string {
+  const url = new URL(base);
+  url.pathname = `${url.pathname.replace(/\/$/, '')}/${path}`;
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  return url.href;
+}
+
+/** Opens one connection and resolves when it closes; `onOpen` wires the behaviour. */
+function session(url: string, timeoutMs: number, onOpen: (ws: WebSocket) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { maxPayload: 64 * 1024 * 1024 });
+    const timer = setTimeout(() => ws.terminate(), timeoutMs);
+    ws.on('error', () => {});
+    ws.on('open', () => onOpen(ws));
+    ws.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Autobahn's client-testing convention: read the case count from `URL/getCaseCount`, run each
+ * case at `URL/runCase?case=i&agent=NAME` echoing every message until the server closes, then
+ * connect to `URL/updateReports?agent=NAME`. Resolves with the number of cases run.
+ */
+export async function runEchoClient(options: EchoClientOptions): Promise<number> {
+  const timeout = options.caseTimeoutMs ?? 60_000;
+  let count = 0;
+  await session(endpoint(options.url, 'getCaseCount', {}), timeout, (ws) => {
+    ws.on('message', (data) => {
+      count = Number.parseInt(data.toString(), 10);
+    });
+  });
+  if (!Number.isSafeInteger(count) || count < 0) throw new Error(`getCaseCount returned an invalid count`);
+  options.log?.(`${count} cases`);
+  for (let i = 1; i <= count; i++) {
+    await session(
+      endpoint(options.url, 'runCase', { case: String(i), agent: options.agent }),
+      timeout,
+      (ws) => {
+        ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+      },
+    );
+    options.log?.(`case ${i}/${count} done`);
+  }
+  await session(endpoint(options.url, 'updateReports', { agent: options.agent }), timeout, () => {});
+  return count;
+}

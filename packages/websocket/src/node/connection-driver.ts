@@ -1,0 +1,304 @@
+import type { Socket } from 'node:net';
+import { CloseCode } from '../protocol/close-codes.js';
+import type { Connection, ProtocolEvent, SendOptions } from '../protocol/connection.js';
+import { ErrorCode, WebSocketError } from '../protocol/errors.js';
+
+/** What the driver reports to the public API object that owns it. Called in wire order. */
+export interface DriverListener {
+  onMessage(data: Buffer, binary: boolean): void;
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  /** The peer's close frame arrived (the reply, if one was due, is already queued). */
+  onCloseFrame(code: number, reason: string): void;
+  /** The peer broke the protocol or a limit was hit; the connection is being failed. */
+  onError(error: WebSocketError): void;
+  /** The transport is closed. `code` is the peer's close code, or 1006 without a close frame. */
+  onClosed(code: number, reason: string): void;
+}
+
+export interface DriverOptions {
+  /**
+   * Milliseconds to wait for the peer's close frame (after ours) or for the TCP close after the
+   * close handshake, before the socket is destroyed. Default 30,000.
+   */
+  closeTimeoutMs: number;
+  /**
+   * Bytes the socket may hold unsent (`bufferedAmount`) before the peer is considered to have
+   * stopped reading. Default 64 MiB. Exceeded: the send's callback and an `error` event get
+   * WS_ERR_PEER_NOT_READING (close code 1008) and the connection is terminated (a close frame
+   * could not reach a peer that does not read). Nothing is dropped silently.
+   */
+  maxBufferedBytes: number;
+}
+
+export const DEFAULT_DRIVER_OPTIONS: Readonly<DriverOptions> = Object.freeze({
+  closeTimeoutMs: 30_000,
+  maxBufferedBytes: 64 * 1024 * 1024,
+});
+
+type WriteCallback = (error?: Error | null) => void;
+
+/**
+ * Drives a sans-I/O `Connection` over a Node socket: feeds it what arrives, writes what it
+ * produces (writes made while handling one input chunk are corked into one `writev`), runs the
+ * close timer, and reports events to its listener in order, honouring pause/resume.
+ */
+export class ConnectionDriver {
+  readonly connection: Connection;
+  private readonly socket: Socket;
+  private readonly listener: DriverListener;
+  private readonly options: DriverOptions;
+  /** Events held while paused (or queued during dispatch), read from `pendingIndex`. */
+  private pending: ProtocolEvent[] = [];
+  private pendingIndex = 0;
+  private paused = false;
+  private dispatching = false;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private peerCode: number = CloseCode.ABNORMAL_CLOSURE;
+  private peerReason = '';
+  private closed = false;
+  private ended = false;
+  /** Set by the heartbeat: whether anything arrived since the last ping. */
+  alive = true;
+
+  constructor(socket: Socket, connection: Connection, listener: DriverListener, options: DriverOptions) {
+    this.socket = socket;
+    this.connection = connection;
+    this.listener = listener;
+    this.options = options;
+  }
+
+  /** Starts reading. `head` holds bytes that arrived with the handshake: they are parsed first. */
+  start(head?: Buffer): void {
+    const socket = this.socket;
+    socket.setTimeout(0);
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onSocketClose);
+    socket.on('error', this.onSocketError);
+    if (head && head.length > 0) {
+      // Parse the handshake's leftover bytes on the next tick, so the owner can attach its
+      // message listeners first ('open' / 'connection' are emitted right after start()).
+      socket.pause();
+      const leftover = Buffer.from(head);
+      process.nextTick(() => {
+        if (this.closed) return;
+        this.onData(leftover);
+        if (!this.paused) socket.resume();
+      });
+    } else if (socket.isPaused() && !this.paused) {
+      socket.resume();
+    }
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  // ---- input ------------------------------------------------------------------------------
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.alive = true;
+    const conn = this.connection;
+    conn.receiveData(chunk);
+    const events = conn.eventsReceived();
+    // Cork so replies made by handlers of this chunk's messages leave in one writev.
+    this.socket.cork();
+    try {
+      if (events.length !== 0) this.enqueue(events);
+      this.flush();
+    } finally {
+      this.socket.uncork();
+    }
+  };
+
+  private readonly onEnd = (): void => {
+    this.connection.receiveEof();
+    this.enqueue(this.connection.eventsReceived());
+    // The peer will send nothing more: finish our side too. Sockets from an http.Server are
+    // half-open capable (allowHalfOpen), so Node would not do it for us.
+    this.flush();
+    if (!this.ended) {
+      this.ended = true;
+      this.socket.end();
+      this.startCloseTimer();
+    }
+  };
+
+  private readonly onSocketError = (): void => {
+    // Transport errors (ECONNRESET, EPIPE) end the connection with 1006; they are not
+    // protocol errors, so, like ws, no 'error' event is emitted for them.
+    this.socket.destroy();
+  };
+
+  private readonly onSocketClose = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.closeTimer = undefined;
+    // Deliver what was parsed before the close, unless the user paused us.
+    this.paused = false;
+    this.drain();
+    this.listener.onClosed(this.peerCode, this.peerReason);
+  };
+
+  private enqueue(events: ProtocolEvent[]): void {
+    if (this.pending.length === 0 && !this.paused && !this.dispatching) {
+      // Fast path: dispatch straight from the core's array, no copying.
+      this.dispatching = true;
+      try {
+        for (let i = 0; i < events.length; i++) {
+          if (this.paused) {
+            this.pending = events.slice(i);
+            this.pendingIndex = 0;
+            return;
+          }
+          this.dispatch(events[i]!);
+        }
+      } finally {
+        this.dispatching = false;
+      }
+      // Events queued by handlers during dispatch (re-entrancy) are delivered now, in order.
+      if (this.pending.length !== 0) this.drain();
+      return;
+    }
+    for (const e of events) this.pending.push(e);
+    this.drain();
+  }
+
+  private drain(): void {
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      while (!this.paused && this.pendingIndex < this.pending.length) {
+        const event = this.pending[this.pendingIndex++]!;
+        this.dispatch(event);
+      }
+      if (this.pendingIndex >= this.pending.length) {
+        this.pending = [];
+        this.pendingIndex = 0;
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  private dispatch(event: ProtocolEvent): void {
+    switch (event.type) {
+      case 'message':
+        this.listener.onMessage(event.data, event.binary);
+        break;
+      case 'ping':
+        this.listener.onPing(event.data);
+        break;
+      case 'pong':
+        this.listener.onPong(event.data);
+        break;
+      case 'close':
+        this.peerCode = event.code;
+        this.peerReason = event.reason;
+        this.listener.onCloseFrame(event.code, event.reason);
+        this.flush();
+        break;
+      case 'error':
+        this.listener.onError(event.error);
+        this.flush();
+        break;
+    }
+  }
+
+  // ---- output -----------------------------------------------------------------------------
+
+  /** Writes everything the connection queued; then closes the transport if it is time. */
+  flush(callback?: WriteCallback): void {
+    const conn = this.connection;
+    const out = conn.dataToSend();
+    const socket = this.socket;
+    if (socket.destroyed || this.closed) {
+      if (callback) process.nextTick(callback, notOpenError());
+    } else if (out.length !== 0) {
+      const last = out.length - 1;
+      for (let i = 0; i < last; i++) socket.write(out[i]!);
+      socket.write(out[last]!, callback);
+      if (socket.writableLength > this.options.maxBufferedBytes) this.peerNotReading();
+    } else if (callback) {
+      process.nextTick(callback);
+    }
+    if (conn.shouldCloseTransport && !this.ended) {
+      this.ended = true;
+      socket.end();
+      this.startCloseTimer();
+    } else if (conn.closeExpected()) {
+      this.startCloseTimer();
+    }
+  }
+
+  private peerNotReading(): void {
+    const error = new WebSocketError(
+      ErrorCode.PEER_NOT_READING,
+      `The peer stopped reading: more than ${this.options.maxBufferedBytes} bytes are waiting to be sent (maxBufferedBytes)`,
+      CloseCode.POLICY_VIOLATION,
+    );
+    this.listener.onError(error);
+    this.terminate();
+  }
+
+  private startCloseTimer(): void {
+    if (this.closeTimer || this.closed) return;
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.options.closeTimeoutMs);
+    this.closeTimer.unref?.();
+  }
+
+  send(data: string | Uint8Array, options: SendOptions, callback?: WriteCallback): void {
+    this.connection.send(data, options);
+    this.flush(callback);
+  }
+
+  sendPrepared(frames: readonly Buffer[], callback?: WriteCallback): void {
+    this.connection.sendPrepared(frames);
+    this.flush(callback);
+  }
+
+  ping(data: Uint8Array, callback?: WriteCallback): void {
+    this.connection.sendPing(data);
+    this.flush(callback);
+  }
+
+  pong(data: Uint8Array, callback?: WriteCallback): void {
+    this.connection.sendPong(data);
+    this.flush(callback);
+  }
+
+  /** Starts the closing handshake (validated by the core; throws on a bad code or reason). */
+  close(code?: number, reason?: string): void {
+    this.connection.sendClose(code, reason);
+    this.flush();
+  }
+
+  /** Destroys the socket at once, without a closing handshake. */
+  terminate(): void {
+    this.socket.destroy();
+  }
+
+  pause(): void {
+    if (this.paused || this.closed) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (!this.closed) this.socket.resume();
+    this.drain();
+  }
+}
+
+function notOpenError(): WebSocketError {
+  return new WebSocketError(ErrorCode.INVALID_STATE, 'The connection is closed', CloseCode.ABNORMAL_CLOSURE);
+}

@@ -1,0 +1,590 @@
+import { EventEmitter } from 'node:events';
+import http, { type Server as HttpServer, type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { DEFAULT_DRIVER_OPTIONS } from './node/connection-driver.js';
+import { computeAcceptKey } from './protocol/accept-key.js';
+import { prepareMessage } from './protocol/connection.js';
+import { argumentError, ErrorCode, WebSocketError } from './protocol/errors.js';
+import {
+  buildHandshakeRejection,
+  selectSubprotocol,
+  validateClientHandshake,
+} from './protocol/handshake-server.js';
+import { type Limits, resolveLimits } from './protocol/limits.js';
+import { type ConnectionSettings, type PreparedMessage, type SendCallback, WebSocket } from './websocket.js';
+
+/** ws-compatible `verifyClient` information. */
+export interface VerifyClientInfo {
+  origin: string | undefined;
+  secure: boolean;
+  req: IncomingMessage;
+}
+export type VerifyClient =
+  | ((info: VerifyClientInfo) => boolean)
+  | ((
+      info: VerifyClientInfo,
+      callback: (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void,
+    ) => void);
+
+/** Options for `new WebSocketServer(options)`. Names follow ws 8 where ws has them. */
+export interface ServerOptions {
+  /** Listen on this port (standalone mode: an HTTP server is created for you). */
+  port?: number;
+  /** Host to bind in standalone mode. Default: all interfaces, like `net.Server.listen`. */
+  host?: string;
+  backlog?: number;
+  /** Attach to an existing http or https server. */
+  server?: HttpServer | HttpsServer;
+  /** No server: call `handleUpgrade` yourself. */
+  noServer?: boolean;
+  /** Accept upgrades only for this path (exact match of the URL's pathname). */
+  path?: string;
+  /** Keep the set of open connections in `clients`. Default true. */
+  clientTracking?: boolean;
+  /** ws-compatible gatekeeper: return/call back false (with an HTTP status) to reject. */
+  verifyClient?: VerifyClient;
+  /**
+   * Async authorization: runs after the handshake is validated and before it is answered.
+   * Throw `rejectHandshake(status, reason)` to refuse with that HTTP status; any other error
+   * answers 500 (the error is emitted as `wsClientError`, the reason is not sent to the peer).
+   */
+  authorize?: (req: IncomingMessage) => void | Promise<void>;
+  /**
+   * Allowed `Origin` values (exact, e.g. 'https://app.example.com'), or a predicate. A request
+   * with another Origin gets 403. Requests without Origin (non-browser clients) are allowed
+   * unless `requireOrigin` is true. Default: any origin.
+   */
+  allowedOrigins?: readonly string[] | ((origin: string | undefined, req: IncomingMessage) => boolean);
+  /** Reject requests without an `Origin` header (403). Default false. */
+  requireOrigin?: boolean;
+  /** Subprotocols this server speaks, in preference order; the first one the client offers is chosen. */
+  protocols?: readonly string[];
+  /** ws-compatible protocol selection; return false to select none. Overrides `protocols`. */
+  handleProtocols?: (protocols: Set<string>, req: IncomingMessage) => string | false;
+  /** Largest message accepted, in bytes (alias of `limits.maxMessageBytes`, as in ws). */
+  maxPayload?: number;
+  /** Protocol limits (see `Limits`). */
+  limits?: Partial<Limits>;
+  /**
+   * Milliseconds allowed for the opening handshake: receiving the request head (standalone
+   * mode) and running `verifyClient`/`authorize`. Default 10,000. Exceeded: 408, or the socket
+   * is closed if the head never completed.
+   */
+  handshakeTimeoutMs?: number;
+  /** Close handshake timeout in milliseconds. Default 30,000. */
+  closeTimeoutMs?: number;
+  /** Unsent bytes per connection before the peer is deemed not reading (terminated, error 1008). Default 64 MiB. */
+  maxBufferedBytes?: number;
+  /** Reply to pings automatically. Default true. */
+  autoPong?: boolean;
+  /**
+   * Send a ping to every client this often (milliseconds) and terminate clients that sent
+   * nothing (no pong, no message) since the previous ping. Default 0: off.
+   */
+  heartbeatIntervalMs?: number;
+  /** Not supported yet: a non-false value throws (permessage-deflate arrives with RFC 7692 support). */
+  perMessageDeflate?: boolean | object;
+}
+
+/** Thrown from `authorize` to refuse a handshake with an HTTP status. */
+export class HandshakeRejection extends Error {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  constructor(status: number, reason?: string, headers: Record<string, string> = {}) {
+    if (!Number.isInteger(status) || status < 400 || status > 599) {
+      throw argumentError(`A handshake rejection needs a 4xx or 5xx status, got ${status}`);
+    }
+    super(reason ?? STATUS_CODES[status] ?? 'Rejected');
+    this.name = 'HandshakeRejection';
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+/** Refuse a handshake from `authorize`: `throw rejectHandshake(401, 'Token expired')`. */
+export function rejectHandshake(
+  status: number,
+  reason?: string,
+  headers?: Record<string, string>,
+): HandshakeRejection {
+  return new HandshakeRejection(status, reason, headers);
+}
+
+const KNOWN_OPTIONS = new Set<string>([
+  'port',
+  'host',
+  'backlog',
+  'server',
+  'noServer',
+  'path',
+  'clientTracking',
+  'verifyClient',
+  'authorize',
+  'allowedOrigins',
+  'requireOrigin',
+  'protocols',
+  'handleProtocols',
+  'maxPayload',
+  'limits',
+  'handshakeTimeoutMs',
+  'closeTimeoutMs',
+  'maxBufferedBytes',
+  'autoPong',
+  'heartbeatIntervalMs',
+  'perMessageDeflate',
+]);
+
+function nonNegativeInt(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw argumentError(`${name} must be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+type AnyListener = (...args: never[]) => void;
+
+/** Typed listener signatures for the server's events. */
+export interface WebSocketServer {
+  on(
+    event: 'connection',
+    listener: (this: WebSocketServer, ws: WebSocket, req: IncomingMessage) => void,
+  ): this;
+  on(
+    event: 'headers',
+    listener: (this: WebSocketServer, headers: string[], req: IncomingMessage) => void,
+  ): this;
+  on(
+    event: 'wsClientError',
+    listener: (this: WebSocketServer, error: WebSocketError, socket: Socket, req: IncomingMessage) => void,
+  ): this;
+  on(event: 'error', listener: (this: WebSocketServer, error: Error) => void): this;
+  on(event: 'listening' | 'close', listener: (this: WebSocketServer) => void): this;
+  on(event: string | symbol, listener: AnyListener): this;
+  once(
+    event: 'connection',
+    listener: (this: WebSocketServer, ws: WebSocket, req: IncomingMessage) => void,
+  ): this;
+  once(event: 'error', listener: (this: WebSocketServer, error: Error) => void): this;
+  once(event: 'listening' | 'close', listener: (this: WebSocketServer) => void): this;
+  once(event: string | symbol, listener: AnyListener): this;
+  off(event: string | symbol, listener: AnyListener): this;
+}
+
+/**
+ * A WebSocket server, compatible with ws 8's `WebSocketServer`: standalone (`{ port }`), on an
+ * existing http(s) server (`{ server }`), or driven by `handleUpgrade` (`{ noServer: true }`).
+ */
+export class WebSocketServer extends EventEmitter {
+  readonly options: Readonly<ServerOptions>;
+  /** Open connections (when `clientTracking` is on, the default). */
+  readonly clients: Set<WebSocket>;
+  private readonly settings: ConnectionSettings;
+  private readonly handshakeTimeoutMs: number;
+  private httpServer: HttpServer | HttpsServer | undefined;
+  private readonly ownsServer: boolean;
+  private removeListeners: (() => void) | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(options: ServerOptions, callback?: () => void) {
+    super();
+    for (const key of Object.keys(options ?? {})) {
+      if (!KNOWN_OPTIONS.has(key)) throw argumentError(`Unknown WebSocketServer option "${key}"`);
+    }
+    const modes = [options.port !== undefined, options.server !== undefined, options.noServer === true];
+    if (modes.filter(Boolean).length !== 1) {
+      throw argumentError('Pass exactly one of `port`, `server` or `noServer: true`');
+    }
+    if (options.perMessageDeflate !== undefined && options.perMessageDeflate !== false) {
+      throw argumentError('perMessageDeflate is not supported by this server yet; omit it or pass false');
+    }
+    this.options = options;
+    this.settings = {
+      limits: resolveLimits({
+        ...options.limits,
+        ...(options.maxPayload !== undefined ? { maxMessageBytes: options.maxPayload } : {}),
+      }),
+      closeTimeoutMs: nonNegativeInt(
+        'closeTimeoutMs',
+        options.closeTimeoutMs,
+        DEFAULT_DRIVER_OPTIONS.closeTimeoutMs,
+      ),
+      maxBufferedBytes: nonNegativeInt(
+        'maxBufferedBytes',
+        options.maxBufferedBytes,
+        DEFAULT_DRIVER_OPTIONS.maxBufferedBytes,
+      ),
+      autoPong: options.autoPong ?? true,
+    };
+    this.handshakeTimeoutMs = nonNegativeInt('handshakeTimeoutMs', options.handshakeTimeoutMs, 10_000);
+    this.clients = new Set();
+
+    if (options.port !== undefined) {
+      const limits = this.settings.limits as Limits;
+      const checkEvery = Math.max(50, Math.min(1000, Math.floor(this.handshakeTimeoutMs / 2) || 1000));
+      const server = http.createServer(
+        { maxHeaderSize: limits.maxHandshakeBytes, connectionsCheckingInterval: checkEvery },
+        (_req, res) => {
+          const body = STATUS_CODES[426]!;
+          res.writeHead(426, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) });
+          res.end(body);
+        },
+      );
+      // Slow handshakes (slowloris): the request head must arrive within the handshake timeout.
+      if (this.handshakeTimeoutMs > 0) {
+        server.headersTimeout = this.handshakeTimeoutMs;
+        server.requestTimeout = this.handshakeTimeoutMs;
+      }
+      // Node drops headers past maxHeadersCount silently; we count them ourselves (431).
+      server.maxHeadersCount = 0;
+      this.httpServer = server;
+      this.ownsServer = true;
+      server.listen(options.port, options.host, options.backlog, callback);
+    } else {
+      this.httpServer = options.server;
+      this.ownsServer = false;
+    }
+    if (this.httpServer) {
+      const server = this.httpServer;
+      const onListening = (): void => {
+        this.emit('listening');
+      };
+      const onError = (error: Error): void => {
+        this.emit('error', error);
+      };
+      const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+        if (!this.shouldHandle(req) && server.listenerCount('upgrade') > 1) return;
+        this.handleUpgrade(req, socket, head, (ws) => this.emit('connection', ws, req));
+      };
+      server.on('listening', onListening);
+      server.on('error', onError);
+      server.on('upgrade', onUpgrade);
+      this.removeListeners = () => {
+        server.off('listening', onListening);
+        server.off('error', onError);
+        server.off('upgrade', onUpgrade);
+      };
+    }
+    const interval = nonNegativeInt('heartbeatIntervalMs', options.heartbeatIntervalMs, 0);
+    if (interval > 0) {
+      this.heartbeat = setInterval(() => this.beat(), interval);
+      this.heartbeat.unref();
+    }
+  }
+
+  /** The bound address in standalone mode (or of the attached server). */
+  address(): AddressInfo | string | null {
+    if (!this.httpServer) throw argumentError('The server is in noServer mode: it has no address');
+    return this.httpServer.address();
+  }
+
+  /** Whether a request is for this server (its `path`, if one was given). */
+  shouldHandle(req: IncomingMessage): boolean {
+    if (this.options.path === undefined) return true;
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    return (q === -1 ? url : url.slice(0, q)) === this.options.path;
+  }
+
+  private beat(): void {
+    for (const ws of this.clients) {
+      if (!ws._alive) {
+        ws.terminate();
+        continue;
+      }
+      ws._alive = false;
+      if (ws.readyState === WebSocket.OPEN) ws.ping();
+    }
+  }
+
+  /**
+   * Completes (or refuses) an upgrade request: validates it (RFC 6455 §4.2.1), checks path,
+   * Origin, `verifyClient` and `authorize`, selects a subprotocol, answers 101 and calls back
+   * with the open connection. Refusals get an HTTP error response and never reach `callback`.
+   */
+  handleUpgrade(
+    req: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+    callback: (ws: WebSocket, req: IncomingMessage) => void,
+  ): void {
+    socket.on('error', onHandshakeSocketError);
+    const reject = (
+      status: number,
+      reason?: string,
+      headers?: Record<string, string>,
+      cause?: unknown,
+    ): void => {
+      clearTimeout(timer);
+      if (this.listenerCount('wsClientError') > 0) {
+        const error =
+          cause instanceof WebSocketError
+            ? cause
+            : new WebSocketError(
+                ErrorCode.HANDSHAKE,
+                reason ?? STATUS_CODES[status] ?? 'Rejected',
+                1006,
+                status,
+              );
+        this.emit('wsClientError', error, socket, req);
+        return;
+      }
+      if (socket.writable) {
+        socket.end(
+          buildHandshakeRejection(status, { ...(reason ? { reason } : {}), ...(headers ? { headers } : {}) }),
+        );
+      }
+      socket.destroySoon?.();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
+    const timer = setTimeout(
+      () => reject(408, 'Handshake timed out'),
+      this.handshakeTimeoutMs || 2 ** 31 - 1,
+    );
+    timer.unref();
+
+    let handshake: ReturnType<typeof validateClientHandshake>;
+    try {
+      if (this.closed) throw new WebSocketError(ErrorCode.HANDSHAKE, 'Server is closing', 1006, 503);
+      handshake = validateClientHandshake(
+        {
+          method: req.method ?? '',
+          httpVersion: req.httpVersion,
+          url: req.url ?? '/',
+          headers: req.headers,
+          rawHeaderCount: req.rawHeaders.length / 2,
+        },
+        this.settings.limits,
+      );
+      if (!this.shouldHandle(req)) {
+        throw new WebSocketError(ErrorCode.HANDSHAKE, `No WebSocket endpoint at this path`, 1006, 400);
+      }
+    } catch (error) {
+      if (!(error instanceof WebSocketError) || error.httpStatus === undefined) throw error;
+      const extra = (error as { headers?: Record<string, string> }).headers;
+      reject(error.httpStatus, error.message, extra, error);
+      return;
+    }
+
+    const origin = handshake.origin;
+    const allowed = this.options.allowedOrigins;
+    if (origin === undefined && this.options.requireOrigin) {
+      reject(403, 'Origin header required');
+      return;
+    }
+    if (allowed && origin !== undefined) {
+      const ok = typeof allowed === 'function' ? allowed(origin, req) : allowed.includes(origin);
+      if (!ok) {
+        reject(403, 'Origin not allowed');
+        return;
+      }
+    }
+
+    const proceed = (): void => {
+      if (!socket.readable || !socket.writable || socket.destroyed) {
+        clearTimeout(timer);
+        socket.destroy();
+        return;
+      }
+      this.authorizeThenComplete(req, socket, head, handshake, timer, reject, callback);
+    };
+
+    const verify = this.options.verifyClient;
+    if (!verify) {
+      proceed();
+      return;
+    }
+    const info: VerifyClientInfo = {
+      origin,
+      secure: Boolean((req.socket as { encrypted?: boolean }).encrypted),
+      req,
+    };
+    if (verify.length === 2) {
+      (
+        verify as (
+          i: VerifyClientInfo,
+          cb: (r: boolean, c?: number, m?: string, h?: Record<string, string>) => void,
+        ) => void
+      )(info, (result, code, message, headers) => {
+        if (!result) {
+          reject(code ?? 401, message, headers);
+          return;
+        }
+        proceed();
+      });
+      return;
+    }
+    if (!(verify as (i: VerifyClientInfo) => boolean)(info)) {
+      reject(401);
+      return;
+    }
+    proceed();
+  }
+
+  private authorizeThenComplete(
+    req: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+    handshake: ReturnType<typeof validateClientHandshake>,
+    timer: NodeJS.Timeout,
+    reject: (status: number, reason?: string, headers?: Record<string, string>, cause?: unknown) => void,
+    callback: (ws: WebSocket, req: IncomingMessage) => void,
+  ): void {
+    const authorize = this.options.authorize;
+    const complete = (): void => {
+      clearTimeout(timer);
+      if (!socket.readable || !socket.writable || socket.destroyed) {
+        socket.destroy();
+        return;
+      }
+      this.completeUpgrade(req, socket, head, handshake, callback);
+    };
+    if (!authorize) {
+      complete();
+      return;
+    }
+    let result: void | Promise<void>;
+    try {
+      result = authorize(req);
+    } catch (error) {
+      this.rejectAuthorization(error, reject);
+      return;
+    }
+    if (result && typeof (result as Promise<void>).then === 'function') {
+      (result as Promise<void>).then(complete, (error: unknown) => this.rejectAuthorization(error, reject));
+    } else {
+      complete();
+    }
+  }
+
+  private rejectAuthorization(
+    error: unknown,
+    reject: (status: number, reason?: string, headers?: Record<string, string>, cause?: unknown) => void,
+  ): void {
+    if (error instanceof HandshakeRejection) {
+      reject(error.status, error.message, error.headers);
+      return;
+    }
+    // An unexpected failure in the application's hook: 500, details stay on this side.
+    this.emit('error', error);
+    reject(500);
+  }
+
+  private completeUpgrade(
+    req: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+    handshake: ReturnType<typeof validateClientHandshake>,
+    callback: (ws: WebSocket, req: IncomingMessage) => void,
+  ): void {
+    let protocol: string | undefined;
+    if (this.options.handleProtocols) {
+      if (handshake.protocols.length > 0) {
+        const chosen = this.options.handleProtocols(new Set(handshake.protocols), req);
+        if (chosen !== false) {
+          // RFC 6455 §4.2.2: the selected subprotocol must be one the client offered.
+          if (!handshake.protocols.includes(chosen)) {
+            this.emit(
+              'error',
+              argumentError(`handleProtocols returned "${chosen}", which the client did not offer`),
+            );
+            socket.destroy();
+            return;
+          }
+          protocol = chosen;
+        }
+      }
+    } else if (this.options.protocols) {
+      protocol = selectSubprotocol(handshake.protocols, this.options.protocols);
+    }
+    const lines = [
+      'HTTP/1.1 101 Switching Protocols',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Accept: ${computeAcceptKey(handshake.key)}`,
+    ];
+    if (protocol !== undefined) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+    this.emit('headers', lines, req);
+    for (const line of lines) {
+      if (/[\r\n]/.test(line)) {
+        this.emit('error', argumentError('A header line added in the "headers" event contains CR or LF'));
+        socket.destroy();
+        return;
+      }
+    }
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    socket.off('error', onHandshakeSocketError);
+    const ws = new WebSocket(null);
+    ws.attach('server', socket, head, this.settings, protocol ?? '');
+    if (this.options.clientTracking !== false) {
+      this.clients.add(ws);
+      ws.on('close', () => this.clients.delete(ws));
+    }
+    callback(ws, req);
+  }
+
+  /**
+   * Encodes a message once for many connections; send it with `ws.sendPrepared(message)`.
+   * Strings become text messages unless `binary: true`.
+   */
+  static prepare(
+    data: string | Uint8Array | ArrayBuffer,
+    options: { binary?: boolean } = {},
+  ): PreparedMessage {
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+    const frames = prepareMessage(bytes, options);
+    let byteLength = 0;
+    for (const f of frames) byteLength += f.length;
+    return { frames, byteLength };
+  }
+
+  /**
+   * Sends one message to every open client (except `except`), encoding it once.
+   * Returns the number of connections it was written to.
+   */
+  broadcast(
+    data: string | Uint8Array | ArrayBuffer,
+    options: { binary?: boolean; except?: WebSocket | ((ws: WebSocket) => boolean) } = {},
+    callback?: SendCallback,
+  ): number {
+    const message = WebSocketServer.prepare(data, options);
+    const except = options.except;
+    let n = 0;
+    for (const ws of this.clients) {
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      if (except && (typeof except === 'function' ? except(ws) : except === ws)) continue;
+      ws.sendPrepared(message, callback);
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Stops accepting connections (like ws 8, open connections stay open: close them with
+   * `client.close()`). In standalone mode the HTTP server is closed too. The callback runs,
+   * and `close` is emitted, once that is done.
+   */
+  close(callback?: (error?: Error) => void): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (callback) this.once('close', callback);
+    if (this.closed) {
+      if (!this.ownsServer || !this.httpServer?.listening) process.nextTick(() => this.emit('close'));
+      return;
+    }
+    this.closed = true;
+    this.removeListeners?.();
+    if (this.ownsServer && this.httpServer) {
+      this.httpServer.close(() => this.emit('close'));
+      // Sockets that never completed a handshake must not keep the server open.
+      this.httpServer.closeIdleConnections?.();
+    } else {
+      process.nextTick(() => this.emit('close'));
+    }
+  }
+}
+
+function onHandshakeSocketError(this: Socket): void {
+  this.destroy();
+}

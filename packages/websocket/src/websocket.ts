@@ -1,0 +1,441 @@
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { type CloseEventLike, DualEventTarget, type WebSocketEvent } from './event-target.js';
+import { type ClientOptions, openClientHandshake } from './node/client-handshake.js';
+import { ConnectionDriver, type DriverListener } from './node/connection-driver.js';
+import { randomFill } from './node/random.js';
+import { CloseCode } from './protocol/close-codes.js';
+import { Connection, type Role } from './protocol/connection.js';
+import { argumentError, ErrorCode, stateError, WebSocketError } from './protocol/errors.js';
+import type { Limits } from './protocol/limits.js';
+
+export type { ClientOptions } from './node/client-handshake.js';
+
+/** How binary messages are delivered: ws's `nodebuffer` (default), `arraybuffer`, `fragments`, or `blob`. */
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
+export type ReadyState = 0 | 1 | 2 | 3;
+export type SendCallback = (error?: Error | null) => void;
+
+export interface WebSocketSendOptions {
+  /** Send as binary (default: binary for bytes, text for strings). */
+  binary?: boolean;
+  /** Last fragment of the message (default true). */
+  fin?: boolean;
+  /** Accepted for ws compatibility; compression applies only when permessage-deflate was negotiated. */
+  compress?: boolean;
+  /** Accepted for ws compatibility: clients always mask and servers never do (RFC 6455 §5.1). */
+  mask?: boolean;
+}
+
+/** Options shared by server-side and client-side connections. */
+export interface ConnectionSettings {
+  limits: Partial<Limits>;
+  closeTimeoutMs: number;
+  maxBufferedBytes: number;
+  autoPong: boolean;
+}
+
+/** A message encoded once (see `WebSocketServer.prepare`); send it with `sendPrepared`. */
+export interface PreparedMessage {
+  readonly frames: readonly Buffer[];
+  readonly byteLength: number;
+}
+
+/** What a `message` listener receives for binary messages, by `binaryType` (text: always a Buffer). */
+export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
+
+type AnyListener = (...args: never[]) => void;
+
+/** Typed listener signatures for the ws-style events (like @types/ws). */
+export interface WebSocket {
+  on(event: 'open', listener: (this: WebSocket) => void): this;
+  on(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
+  on(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
+  on(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
+  on(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
+  on(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
+  on(
+    event: 'unexpected-response',
+    listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void,
+  ): this;
+  on(event: string | symbol, listener: AnyListener): this;
+  once(event: 'open', listener: (this: WebSocket) => void): this;
+  once(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
+  once(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
+  once(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
+  once(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
+  once(event: string | symbol, listener: AnyListener): this;
+  off(event: string | symbol, listener: AnyListener): this;
+  addListener(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
+  addListener(event: string | symbol, listener: AnyListener): this;
+  removeListener(event: string | symbol, listener: AnyListener): this;
+}
+
+const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
+
+/**
+ * A WebSocket connection: the `ws` 8 API (an EventEmitter with `message`, `close`, `error`,
+ * `ping`, `pong`, `open` events) and the WHATWG API (`onmessage`, `addEventListener`, ...).
+ * Create clients with `new WebSocket(url, protocols?, options?)`; servers create theirs.
+ */
+export class WebSocket extends DualEventTarget {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  readonly CONNECTING = 0;
+  readonly OPEN = 1;
+  readonly CLOSING = 2;
+  readonly CLOSED = 3;
+
+  /** The URL this client connected to ('' on the server side). */
+  readonly url: string;
+  private _readyState: ReadyState = 0;
+  private _protocol = '';
+  private _extensions = '';
+  private _binaryType: BinaryType = 'nodebuffer';
+  private driver: ConnectionDriver | undefined;
+  private socket: Socket | undefined;
+  private request: ClientRequest | undefined;
+  private closeFrameReceived = false;
+  private closeFrameSent = false;
+  private errorEmitted = false;
+  /** @internal used by the server's heartbeat. */
+  _alive = true;
+
+  /**
+   * Opens a client connection. `address`: a ws:, wss:, http: or https: URL without a fragment.
+   * `protocols`: subprotocols to offer, in preference order. Throws WS_ERR_INVALID_ARGUMENT at
+   * once for a bad URL, protocol list or option; handshake failures arrive as `error` events.
+   */
+  constructor(
+    address: string | URL | null,
+    protocols?: string | string[] | ClientOptions,
+    options?: ClientOptions,
+  ) {
+    super();
+    if (address === null) {
+      this.url = '';
+      return;
+    }
+    let opts = options;
+    let list = protocols;
+    if (typeof protocols === 'object' && !Array.isArray(protocols)) {
+      opts = protocols;
+      list = undefined;
+    }
+    const offered = list === undefined ? [] : typeof list === 'string' ? [list] : (list as string[]);
+    const started = openClientHandshake(address, offered, opts ?? {}, {
+      onRequest: (req) => {
+        this.request = req;
+      },
+      onUpgrade: (socket, head, result, settings) => {
+        this.request = undefined;
+        this._protocol = result.protocol;
+        this._extensions = result.extensions;
+        this.attach('client', socket, head, settings);
+        this.emit('upgrade', result.response);
+        this._readyState = 1;
+        this.emit('open');
+      },
+      onUnexpectedResponse: (req, res) => {
+        if (this.listenerCount('unexpected-response') > 0) {
+          this.emit('unexpected-response', req, res);
+          return true;
+        }
+        return false;
+      },
+      onFailure: (error) => {
+        this.request = undefined;
+        this._readyState = 2;
+        this.emitError(error);
+        this.finish(CloseCode.ABNORMAL_CLOSURE, '');
+      },
+    });
+    this.url = started.url;
+  }
+
+  /** @internal Attaches an upgraded socket (server side, or client after its handshake). */
+  attach(
+    role: Role,
+    socket: Socket,
+    head: Buffer | undefined,
+    settings: ConnectionSettings,
+    protocol?: string,
+  ): void {
+    if (protocol !== undefined) this._protocol = protocol;
+    const connection = new Connection({
+      role,
+      limits: settings.limits,
+      autoPong: settings.autoPong,
+      ...(role === 'client' ? { randomFill } : {}),
+    });
+    this.socket = socket;
+    this.driver = new ConnectionDriver(socket, connection, this.listener, {
+      closeTimeoutMs: settings.closeTimeoutMs,
+      maxBufferedBytes: settings.maxBufferedBytes,
+    });
+    if (role === 'server') this._readyState = 1;
+    this.driver.start(head);
+  }
+
+  private readonly listener: DriverListener = {
+    onMessage: (data, binary) => {
+      this._alive = true;
+      this.emit('message', binary ? this.convertBinary(data) : data, binary);
+    },
+    onPing: (data) => {
+      this._alive = true;
+      this.emit('ping', data);
+    },
+    onPong: (data) => {
+      this._alive = true;
+      this.emit('pong', data);
+    },
+    onCloseFrame: () => {
+      this.closeFrameReceived = true;
+      this.closeFrameSent = true; // the core replied if we had not closed yet
+      this._readyState = 2;
+    },
+    onError: (error) => {
+      this._readyState = 2;
+      this.emitError(error);
+    },
+    onClosed: (code, reason) => this.finish(code, reason),
+  };
+
+  private emitError(error: Error): void {
+    if (this.errorEmitted) return;
+    this.errorEmitted = true;
+    // An 'error' event without listeners would throw from EventEmitter and crash the process.
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  private finish(code: number, reason: string): void {
+    if (this._readyState === 3) return;
+    this._readyState = 3;
+    this.emit('close', code, Buffer.from(reason));
+  }
+
+  private convertBinary(data: Buffer): unknown {
+    switch (this._binaryType) {
+      case 'arraybuffer':
+        return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+          ? data.buffer
+          : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+      case 'fragments':
+        return [data];
+      case 'blob':
+        return new Blob([data]);
+      default:
+        return data;
+    }
+  }
+
+  protected toEvent(type: string, args: unknown[]): WebSocketEvent | undefined {
+    switch (type) {
+      case 'open':
+        return { type, target: this };
+      case 'message': {
+        const [data, binary] = args as [Buffer, boolean];
+        return { type, target: this, data: binary ? data : data.toString() } as WebSocketEvent;
+      }
+      case 'close': {
+        const [code, reason] = args as [number, Buffer];
+        const event: CloseEventLike = {
+          type,
+          target: this,
+          code,
+          reason: reason.toString(),
+          wasClean: this.closeFrameReceived && this.closeFrameSent,
+        };
+        return event;
+      }
+      case 'error': {
+        const [error] = args as [Error];
+        return { type, target: this, error, message: error.message } as WebSocketEvent;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  // ---- state ------------------------------------------------------------------------------
+
+  get readyState(): ReadyState {
+    return this._readyState;
+  }
+  /** The subprotocol the server selected ('' when none). */
+  get protocol(): string {
+    return this._protocol;
+  }
+  /** The negotiated extensions, as a `Sec-WebSocket-Extensions` value ('' when none). */
+  get extensions(): string {
+    return this._extensions;
+  }
+  get binaryType(): BinaryType {
+    return this._binaryType;
+  }
+  set binaryType(type: BinaryType) {
+    if (!['nodebuffer', 'arraybuffer', 'fragments', 'blob'].includes(type)) {
+      throw argumentError(
+        `binaryType must be 'nodebuffer', 'arraybuffer', 'fragments' or 'blob', got ${String(type)}`,
+      );
+    }
+    this._binaryType = type;
+  }
+  /** Bytes queued in the socket and not yet sent. */
+  get bufferedAmount(): number {
+    return this.driver?.bufferedAmount ?? 0;
+  }
+  /** Whether `pause()` is in effect. */
+  get isPaused(): boolean {
+    return this.driver?.isPaused ?? false;
+  }
+  /** The underlying socket (undefined before the handshake). */
+  get rawSocket(): Socket | undefined {
+    return this.socket;
+  }
+
+  // ---- actions ----------------------------------------------------------------------------
+
+  private checkCanSend(callback: SendCallback | undefined): boolean {
+    if (this._readyState === 0) {
+      throw stateError('WebSocket is not open: readyState 0 (CONNECTING). Wait for the open event.');
+    }
+    // The peer may have ended the connection (EOF, close frame) before the socket closed.
+    if (this._readyState === 1 && this.driver!.connection.state !== 'open') this._readyState = 2;
+    if (this._readyState !== 1) {
+      // Like ws: not an exception, but the callback learns it was not sent.
+      const error = new WebSocketError(
+        ErrorCode.INVALID_STATE,
+        `WebSocket is not open: readyState ${this._readyState} (${STATE_NAMES[this._readyState]})`,
+        CloseCode.ABNORMAL_CLOSURE,
+      );
+      if (callback) process.nextTick(callback, error);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Sends a message: a string as text, bytes (Buffer, TypedArray, ArrayBuffer, DataView) as
+   * binary. The callback runs once the data is handed to the OS, or with an error.
+   * Throws while CONNECTING (like ws and browsers).
+   */
+  send(data: unknown, options?: WebSocketSendOptions | SendCallback, callback?: SendCallback): void {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    const payload = toSendable(data);
+    if (!this.checkCanSend(callback)) return;
+    const opts = options ?? {};
+    this.driver!.send(
+      payload,
+      {
+        binary: opts.binary ?? typeof payload !== 'string',
+        fin: opts.fin ?? true,
+      },
+      callback,
+    );
+  }
+
+  /** Sends a message prepared once for many connections (`WebSocketServer.prepare`). Server side only. */
+  sendPrepared(message: PreparedMessage, callback?: SendCallback): void {
+    if (!this.checkCanSend(callback)) return;
+    this.driver!.sendPrepared(message.frames, callback);
+  }
+
+  /** Sends a ping (payload at most 125 bytes). `mask` is ignored (see `send`). */
+  ping(data?: unknown, mask?: boolean | SendCallback, callback?: SendCallback): void {
+    if (typeof mask === 'function') callback = mask;
+    const payload = data === undefined ? EMPTY : toBytes(data);
+    if (!this.checkCanSend(callback)) return;
+    this.driver!.ping(payload, callback);
+  }
+
+  /** Sends an unsolicited pong (payload at most 125 bytes). */
+  pong(data?: unknown, mask?: boolean | SendCallback, callback?: SendCallback): void {
+    if (typeof mask === 'function') callback = mask;
+    const payload = data === undefined ? EMPTY : toBytes(data);
+    if (!this.checkCanSend(callback)) return;
+    this.driver!.pong(payload, callback);
+  }
+
+  /**
+   * Starts the closing handshake. `code`: 1000 or 3000-4999 (omit to send no code);
+   * `reason`: at most 123 UTF-8 bytes. Throws WS_ERR_INVALID_ARGUMENT otherwise. Closing a
+   * client that is still connecting aborts its handshake.
+   */
+  close(code?: number, reason?: string | Buffer): void {
+    const text = reason === undefined ? undefined : reason.toString();
+    // Any code valid on the wire is accepted, as in ws (RFC 6455 §7.4); the core throws for others.
+    if (this._readyState === 3) return;
+    if (this._readyState === 0) {
+      const req = this.request;
+      this.request = undefined;
+      this._readyState = 2;
+      this.emitError(
+        new WebSocketError(
+          ErrorCode.HANDSHAKE,
+          'WebSocket was closed before the connection was established',
+          CloseCode.ABNORMAL_CLOSURE,
+        ),
+      );
+      req?.destroy();
+      this.finish(CloseCode.ABNORMAL_CLOSURE, '');
+      return;
+    }
+    if (this.closeFrameSent) return;
+    this.driver!.close(code, text);
+    this.closeFrameSent = true;
+    this._readyState = 2;
+  }
+
+  /** Destroys the connection at once, without a closing handshake (the peer sees 1006). */
+  terminate(): void {
+    if (this._readyState === 3) return;
+    if (this._readyState === 0) {
+      this.close();
+      return;
+    }
+    this._readyState = 2;
+    this.driver!.terminate();
+  }
+
+  /** Stops reading from the peer (TCP backpressure) and holds events until `resume()`. */
+  pause(): void {
+    this.driver?.pause();
+  }
+
+  /** Resumes reading and delivers held events in order. */
+  resume(): void {
+    this.driver?.resume();
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function toBytes(data: unknown): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data);
+  if (typeof data === 'number') return Buffer.from(String(data));
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw argumentError('Data must be a string, Buffer, TypedArray, ArrayBuffer or DataView');
+}
+
+function toSendable(data: unknown): string | Uint8Array {
+  if (typeof data === 'string') return data;
+  if (typeof data === 'number') return String(data);
+  if (data instanceof Blob) {
+    throw argumentError(
+      'Blob data is not supported by send(); pass `new Uint8Array(await blob.arrayBuffer())`',
+    );
+  }
+  return toBytes(data);
+}
+
+/** @internal */
+export type ClientUpgradeResult = { protocol: string; extensions: string; response: IncomingMessage };
