@@ -336,6 +336,7 @@ export class WebSocket extends DualEventTarget {
       {
         binary: opts.binary ?? typeof payload !== 'string',
         fin: opts.fin ?? true,
+        ...(opts.compress !== undefined ? { compress: opts.compress } : {}),
       },
       callback,
     );

@@ -1,5 +1,7 @@
+import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { CloseCode } from '../protocol/close-codes.js';
+import { encodeClosePayload } from '../protocol/close-frame.js';
 import type { Connection, ProtocolEvent, SendOptions } from '../protocol/connection.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 
@@ -16,6 +18,25 @@ export interface DriverListener {
   onClosed(code: number, reason: string): void;
 }
 
+/**
+ * A per-message compression extension as the driver uses it (permessage-deflate, RFC 7692).
+ * Callbacks must run in call order.
+ */
+export interface MessageCompressor {
+  /** Messages smaller than this many bytes are sent uncompressed. */
+  readonly threshold: number;
+  compress(data: Buffer, fin: boolean, callback: (error: Error | null, out?: Buffer) => void): void;
+  /** Inflates one whole message; fails with a 1009 error as soon as `maxBytes` is crossed. */
+  decompress(
+    data: Buffer,
+    fin: boolean,
+    maxBytes: number,
+    callback: (error: WebSocketError | null, out?: Buffer) => void,
+  ): void;
+  /** Releases the zlib contexts. */
+  close(): void;
+}
+
 export interface DriverOptions {
   /**
    * Milliseconds to wait for the peer's close frame (after ours) or for the TCP close after the
@@ -29,6 +50,8 @@ export interface DriverOptions {
    * could not reach a peer that does not read). Nothing is dropped silently.
    */
   maxBufferedBytes: number;
+  /** The negotiated compression extension, if any. */
+  compressor?: MessageCompressor | undefined;
 }
 
 export const DEFAULT_DRIVER_OPTIONS: Readonly<DriverOptions> = Object.freeze({
@@ -52,6 +75,13 @@ export class ConnectionDriver {
   private pending: ProtocolEvent[] = [];
   private pendingIndex = 0;
   private paused = false;
+  /** A compressed message is being inflated: later events wait for it (order is kept). */
+  private inflating = false;
+  /** The socket closed while inflating: finish closing once the message is delivered. */
+  private closeAfterInflate = false;
+  /** Sends waiting behind a compression in progress, in order. */
+  private sendQueue: Array<() => void> = [];
+  private compressing = false;
   private dispatching = false;
   private closeTimer: NodeJS.Timeout | undefined;
   private peerCode: number = CloseCode.ABNORMAL_CLOSURE;
@@ -138,7 +168,12 @@ export class ConnectionDriver {
 
   private readonly onSocketClose = (): void => {
     if (this.closed) return;
+    if (this.inflating) {
+      this.closeAfterInflate = true;
+      return;
+    }
     this.closed = true;
+    this.options.compressor?.close();
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
     // Deliver what was parsed before the close, unless the user paused us.
@@ -148,12 +183,12 @@ export class ConnectionDriver {
   };
 
   private enqueue(events: ProtocolEvent[]): void {
-    if (this.pending.length === 0 && !this.paused && !this.dispatching) {
+    if (this.pending.length === 0 && !this.paused && !this.inflating && !this.dispatching) {
       // Fast path: dispatch straight from the core's array, no copying.
       this.dispatching = true;
       try {
         for (let i = 0; i < events.length; i++) {
-          if (this.paused) {
+          if (this.paused || this.inflating) {
             this.pending = events.slice(i);
             this.pendingIndex = 0;
             return;
@@ -175,7 +210,7 @@ export class ConnectionDriver {
     if (this.dispatching) return;
     this.dispatching = true;
     try {
-      while (!this.paused && this.pendingIndex < this.pending.length) {
+      while (!this.paused && !this.inflating && this.pendingIndex < this.pending.length) {
         const event = this.pending[this.pendingIndex++]!;
         this.dispatch(event);
       }
@@ -191,7 +226,8 @@ export class ConnectionDriver {
   private dispatch(event: ProtocolEvent): void {
     switch (event.type) {
       case 'message':
-        this.listener.onMessage(event.data, event.binary);
+        if (event.compressed) this.inflate(event.data, event.binary);
+        else this.listener.onMessage(event.data, event.binary);
         break;
       case 'ping':
         this.listener.onPing(event.data);
@@ -210,6 +246,65 @@ export class ConnectionDriver {
         this.flush();
         break;
     }
+  }
+
+  private inflate(data: Buffer, binary: boolean): void {
+    const compressor = this.options.compressor;
+    if (!compressor) {
+      // The core only accepts RSV1 when an extension was negotiated; this cannot happen.
+      this.failAndDeliver(
+        new WebSocketError(
+          ErrorCode.UNEXPECTED_RSV,
+          'Compressed message without an extension',
+          CloseCode.PROTOCOL_ERROR,
+        ),
+      );
+      return;
+    }
+    this.inflating = true;
+    compressor.decompress(data, true, this.connection.limits.maxMessageBytes, (error, out) => {
+      this.inflating = false;
+      if (error || !out) {
+        this.failAndDeliver(
+          error ??
+            new WebSocketError(
+              ErrorCode.INVALID_COMPRESSED_DATA,
+              'Inflate failed',
+              CloseCode.INVALID_PAYLOAD,
+            ),
+        );
+      } else if (!binary && !isUtf8(out)) {
+        // RFC 6455 §8.1: text must be valid UTF-8 (checked after inflating, RFC 7692 §6).
+        this.failAndDeliver(
+          new WebSocketError(
+            ErrorCode.INVALID_UTF8,
+            'Invalid UTF-8 in a compressed text message',
+            CloseCode.INVALID_PAYLOAD,
+          ),
+        );
+      } else {
+        this.listener.onMessage(out, binary);
+      }
+      this.socket.cork();
+      try {
+        this.drain();
+        this.flush();
+      } finally {
+        this.socket.uncork();
+      }
+      if (this.closeAfterInflate && !this.inflating) {
+        this.closeAfterInflate = false;
+        this.onSocketClose();
+      }
+    });
+  }
+
+  /** Fails the connection from the driver (inflate errors): later parsed events are dropped. */
+  private failAndDeliver(error: WebSocketError): void {
+    this.pending = [];
+    this.pendingIndex = 0;
+    this.connection.failWith(error);
+    for (const e of this.connection.eventsReceived()) this.pending.push(e);
   }
 
   // ---- output -----------------------------------------------------------------------------
@@ -254,9 +349,86 @@ export class ConnectionDriver {
     this.closeTimer.unref?.();
   }
 
-  send(data: string | Uint8Array, options: SendOptions, callback?: WriteCallback): void {
-    this.connection.send(data, options);
+  /**
+   * Sends a message. With a compressor, whole messages of at least its threshold are compressed
+   * (unless `compress` is false); sends stay in call order while a compression runs.
+   */
+  send(
+    data: string | Uint8Array,
+    options: SendOptions & { compress?: boolean },
+    callback?: WriteCallback,
+  ): void {
+    const compressor = this.options.compressor;
+    const fin = options.fin ?? true;
+    if (compressor && options.compress !== false && fin && !this.sendingFragmented) {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
+      if (bytes.length >= compressor.threshold) {
+        this.enqueueSend(() =>
+          this.sendCompressed(compressor, bytes, options.binary ?? typeof data !== 'string', callback),
+        );
+        return;
+      }
+    }
+    this.sendingFragmented = !fin;
+    if (this.compressing || this.sendQueue.length !== 0) {
+      this.enqueueSend(() => {
+        this.sendNow(data, options, callback);
+        this.nextSend();
+      });
+      return;
+    }
+    this.sendNow(data, options, callback);
+  }
+
+  private sendingFragmented = false;
+
+  private sendNow(data: string | Uint8Array, options: SendOptions, callback?: WriteCallback): void {
+    try {
+      this.connection.send(data, {
+        binary: options.binary ?? typeof data !== 'string',
+        fin: options.fin ?? true,
+      });
+    } catch (error) {
+      if (callback) process.nextTick(callback, error as Error);
+      return;
+    }
     this.flush(callback);
+  }
+
+  private enqueueSend(job: () => void): void {
+    this.sendQueue.push(job);
+    if (!this.compressing && this.sendQueue.length === 1) this.nextSend();
+  }
+
+  private nextSend(): void {
+    if (this.compressing) return;
+    const job = this.sendQueue.shift();
+    if (job) job();
+  }
+
+  private sendCompressed(
+    compressor: MessageCompressor,
+    bytes: Buffer,
+    binary: boolean,
+    callback?: WriteCallback,
+  ): void {
+    this.compressing = true;
+    compressor.compress(bytes, true, (error, out) => {
+      this.compressing = false;
+      if (error || !out) {
+        if (callback) callback(error ?? new Error('Compression failed'));
+      } else if (!this.closed) {
+        try {
+          this.connection.send(out, { binary, compressed: true });
+          this.flush(callback);
+        } catch (sendError) {
+          if (callback) callback(sendError as Error);
+        }
+      } else if (callback) {
+        callback(notOpenError());
+      }
+      this.nextSend();
+    });
   }
 
   sendPrepared(frames: readonly Buffer[], callback?: WriteCallback): void {
@@ -276,6 +448,16 @@ export class ConnectionDriver {
 
   /** Starts the closing handshake (validated by the core; throws on a bad code or reason). */
   close(code?: number, reason?: string): void {
+    if (this.compressing || this.sendQueue.length !== 0) {
+      // Validate now (throws for a bad code or reason), send after the queued messages.
+      encodeClosePayload(code, reason);
+      this.enqueueSend(() => {
+        this.connection.sendClose(code, reason);
+        this.flush();
+        this.nextSend();
+      });
+      return;
+    }
     this.connection.sendClose(code, reason);
     this.flush();
   }
@@ -297,6 +479,10 @@ export class ConnectionDriver {
     if (!this.closed) this.socket.resume();
     this.drain();
   }
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function notOpenError(): WebSocketError {
