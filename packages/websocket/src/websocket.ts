@@ -168,6 +168,7 @@ export class WebSocket extends DualEventTarget {
       role,
       limits: settings.limits,
       autoPong: settings.autoPong,
+      deferFailureClose: true,
       ...(role === 'client' ? { randomFill } : {}),
     });
     this.socket = socket;
@@ -304,7 +305,7 @@ export class WebSocket extends DualEventTarget {
       throw stateError('WebSocket is not open: readyState 0 (CONNECTING). Wait for the open event.');
     }
     // The peer may have ended the connection (EOF, close frame) before the socket closed.
-    if (this._readyState === 1 && this.driver!.connection.state !== 'open') this._readyState = 2;
+    if (this._readyState === 1 && !this.driver!.connection.canSend) this._readyState = 2;
     if (this._readyState !== 1) {
       // Like ws: not an exception, but the callback learns it was not sent.
       const error = new WebSocketError(

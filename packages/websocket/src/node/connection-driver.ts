@@ -242,6 +242,7 @@ export class ConnectionDriver {
         this.flush();
         break;
       case 'error':
+        this.connection.releaseFailureClose();
         this.listener.onError(event.error);
         this.flush();
         break;

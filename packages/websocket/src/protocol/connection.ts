@@ -38,6 +38,13 @@ export interface ConnectionOptions {
    * Default false: any reserved bit fails the connection with 1002.
    */
   allowRsv1?: boolean;
+  /**
+   * When the peer breaks the protocol, hold the close frame until `releaseFailureClose()` is
+   * called, so a driver can deliver the messages that arrived before the violation (in the
+   * same input chunk) and let the application answer them first, as a peer reading frame by
+   * frame would. Default false: the close frame is queued at once.
+   */
+  deferFailureClose?: boolean;
 }
 
 export interface SendOptions {
@@ -61,6 +68,8 @@ export class Connection implements FrameSink {
   private readonly randomFill: ((target: Uint8Array) => void) | undefined;
   private readonly autoPong: boolean;
   private readonly allowRsv1: boolean;
+  private readonly deferFailureClose: boolean;
+  private heldClose: Buffer[] | undefined;
   private events: ProtocolEvent[] = [];
   private output: Buffer[] = [];
   private closeSent = false;
@@ -84,6 +93,7 @@ export class Connection implements FrameSink {
     }
     this.autoPong = options.autoPong ?? true;
     this.allowRsv1 = options.allowRsv1 ?? false;
+    this.deferFailureClose = options.deferFailureClose ?? false;
     this.assembler = new MessageAssembler(this.limits);
     this.parser = new FrameParser(this, {
       expectMasked: this.role === 'server',
@@ -109,7 +119,7 @@ export class Connection implements FrameSink {
    * connection first; the client waits for it, with a timeout).
    */
   get shouldCloseTransport(): boolean {
-    if (this.failed) return true;
+    if (this.failed) return this.heldClose === undefined;
     return this.role === 'server' && this.closeSent && this.closeReceived;
   }
 
@@ -260,11 +270,31 @@ export class Connection implements FrameSink {
     this.failed = true;
     this.parser.stop();
     this.assembler.reset();
-    if (!this.closeSent) {
-      this.closeSent = true;
-      this.output.push(...encodeFrame(Opcode.CLOSE, encodeClosePayload(err.closeCode), this.frameOptions()));
+    if (!this.closeSent && !this.heldClose) {
+      const frames = encodeFrame(Opcode.CLOSE, encodeClosePayload(err.closeCode), this.frameOptions());
+      if (this.deferFailureClose) {
+        this.heldClose = frames;
+      } else {
+        this.closeSent = true;
+        this.output.push(...frames);
+      }
     }
     this.events.push({ type: 'error', error: err });
+  }
+
+  /** Queues the close frame held after a failure (see `deferFailureClose`). Idempotent. */
+  releaseFailureClose(): void {
+    const frames = this.heldClose;
+    if (!frames) return;
+    this.heldClose = undefined;
+    this.closeSent = true;
+    for (const f of frames) this.output.push(f);
+  }
+
+  /** Whether data, pings and pongs may still be sent. */
+  get canSend(): boolean {
+    if (this.closeSent || this.eof) return false;
+    return !this.failed || this.heldClose !== undefined;
   }
 
   /**
@@ -286,7 +316,7 @@ export class Connection implements FrameSink {
   }
 
   private assertCanSendData(): void {
-    if (this.closeSent || this.failed || this.eof) {
+    if (!this.canSend) {
       throw stateError('Cannot send: the connection is closing or closed');
     }
   }
