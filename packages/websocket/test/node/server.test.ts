@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import WsClient from 'ws';
 import { rejectHandshake, WebSocket, WebSocketServer } from '../../src/index.js';
@@ -277,5 +278,33 @@ describe('WebSocketServer connection management', () => {
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(got, ['1', '2']);
     c.terminate();
+  });
+});
+
+describe('timeouts', () => {
+  it('fails a client handshake the server never answers with WS_ERR_HANDSHAKE_TIMEOUT', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const c = new WebSocket(`ws://127.0.0.1:${(silent.address() as AddressInfo).port}`, {
+      handshakeTimeout: 200,
+    });
+    const closed = new Promise<number>((resolve) => c.once('close', (code: number) => resolve(code)));
+    const [error] = await waitFor<[Error & { code: string }]>(c, 'error');
+    assert.equal(error.code, 'WS_ERR_HANDSHAKE_TIMEOUT');
+    assert.equal(await closed, 1006);
+    silent.close();
+  });
+
+  it('destroys the socket when the peer never answers our close frame (closeTimeoutMs)', async () => {
+    const { wss, port } = await listen({ closeTimeoutMs: 200 });
+    const serverSide = waitFor<[WebSocket]>(wss, 'connection');
+    const raw = await rawConnect(port);
+    raw.socket.write(upgradeRequest('/'));
+    const [ws] = await serverSide;
+    const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
+    ws.close(1000);
+    // The raw peer reads but never replies: the server gives up after closeTimeoutMs.
+    assert.equal(await closed, 1006);
+    await raw.ended;
   });
 });
