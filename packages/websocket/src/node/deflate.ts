@@ -1,0 +1,567 @@
+/**
+ * permessage-deflate payload transformation (RFC 7692 §7.2) over node:zlib, for one connection:
+ * raw DEFLATE, the `00 00 ff ff` tail removed after compressing and put back before inflating,
+ * context takeover kept or reset as negotiated, inflating bounded by the message size limit,
+ * and a process-wide bound on concurrent zlib operations. Negotiation is in
+ * `protocol/permessage-deflate.ts`.
+ */
+import zlib from 'node:zlib';
+import { CloseCode } from '../protocol/close-codes.js';
+import { argumentError, ErrorCode, stateError, WebSocketError } from '../protocol/errors.js';
+import {
+  type DeflateOptions,
+  type DeflateParams,
+  type ResolvedDeflateOptions,
+  resolveDeflateOptions,
+} from '../protocol/permessage-deflate.js';
+import type { MessageCompressor } from './connection-driver.js';
+
+/** Which end of the connection this endpoint is: it picks which negotiated parameters apply. */
+export type DeflateRole = 'server' | 'client';
+
+/** RFC 7692 §7.2.1 / §7.2.2: the empty stored block's LEN/NLEN, removed and appended again. */
+const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+/**
+ * RFC 7692 §7.2.3.6: a single 0x00 (a stored block header whose tail was removed) is the
+ * compressed form of an empty message on a byte-aligned stream.
+ */
+const EMPTY_BLOCK = Buffer.from([0x00]);
+/**
+ * Input a peer may leave after a final (BFINAL) block: RFC 7692 §7.2.3.4 shows one 0x00 byte
+ * after it, and we append the 4-byte tail ourselves. Anything longer is data after the end.
+ */
+const MAX_BYTES_AFTER_FINAL_BLOCK = 1 + TAIL.length;
+
+/**
+ * zlib window size for a negotiated one. zlib refuses a raw deflate window of 2^8 (since 1.2.9),
+ * so 8 becomes 9. That keeps the agreement: zlib never emits a distance larger than its window
+ * minus 262 bytes of lookahead (deflate.h `MAX_DIST`), 250 bytes with 2^9, which fits the 256-byte
+ * window the peer inflates with. Inflating uses at least 2^9 too, which accepts a peer that
+ * compressed with zlib the same way (a larger inflate window reads anything a smaller one does).
+ */
+function zlibWindowBits(negotiated: number): number {
+  return Math.max(9, negotiated);
+}
+
+// ---- process-wide concurrency limit -------------------------------------------------------------
+
+type Job = (release: () => void) => void;
+
+/**
+ * Runs at most `limit` jobs at once, first in, first out. zlib's asynchronous work runs on
+ * libuv's small thread pool; many concurrent operations fragment memory badly (Node issue
+ * #8871, ws issue #1202), so every connection shares one limiter per configured limit.
+ */
+class Limiter {
+  private active = 0;
+  private readonly queue: Job[] = [];
+  private head = 0;
+  private draining = false;
+
+  constructor(private readonly limit: number) {}
+
+  run(job: Job): void {
+    this.queue.push(job);
+    this.drain();
+  }
+
+  private drain(): void {
+    // A job may release synchronously; the flag keeps that from recursing.
+    if (this.draining) return;
+    this.draining = true;
+    while (this.active < this.limit && this.head < this.queue.length) {
+      const job = this.queue[this.head] as Job;
+      this.queue[this.head++] = undefined as unknown as Job;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      this.active++;
+      let released = false;
+      job(() => {
+        if (released) return;
+        released = true;
+        this.active--;
+        this.drain();
+      });
+    }
+    this.draining = false;
+  }
+}
+
+const limiters = new Map<number, Limiter>();
+
+function limiterFor(limit: number): Limiter {
+  let limiter = limiters.get(limit);
+  if (!limiter) {
+    limiter = new Limiter(limit);
+    limiters.set(limit, limiter);
+  }
+  return limiter;
+}
+
+// ---- per-connection compressor ----------------------------------------------------------------
+
+interface Op {
+  settled: boolean;
+  /** Runs the operation; calls `done` exactly once (enforced by `settle`). */
+  run(done: () => void): void;
+  fail(error: WebSocketError): void;
+}
+
+/** One direction's operations, run one at a time, in call order, each through the limiter. */
+class Lane {
+  private readonly ops: Op[] = [];
+  private running = false;
+
+  constructor(private readonly limiter: Limiter) {}
+
+  push(op: Op): void {
+    this.ops.push(op);
+    if (!this.running) this.next();
+  }
+
+  /** Settles every operation not yet settled with `error`, in order. */
+  failAll(error: WebSocketError): void {
+    for (const op of this.ops.splice(0)) if (!op.settled) op.fail(error);
+  }
+
+  private next(): void {
+    const op = this.ops[0];
+    if (!op) {
+      this.running = false;
+      return;
+    }
+    this.running = true;
+    this.limiter.run((release) => {
+      const finish = () => {
+        release();
+        if (this.ops[0] === op) this.ops.shift();
+        this.next();
+      };
+      if (op.settled) finish();
+      else op.run(finish);
+    });
+  }
+}
+
+/**
+ * permessage-deflate for one connection (RFC 7692 §7.2): compresses outgoing and inflates
+ * incoming message payloads with the negotiated parameters. Implements the driver's
+ * `MessageCompressor`.
+ *
+ * - Compression and decompression each run one operation at a time and call back in call order;
+ *   the two directions are independent. Every operation also takes a slot of a process-wide
+ *   limiter shared by all instances with the same `concurrencyLimit` (default 10).
+ * - With context takeover off for a direction (`server_no_context_takeover` for the server's
+ *   messages, `client_no_context_takeover` for the client's), that direction's zlib context is
+ *   reset after each message (RFC 7692 §7.1.1).
+ * - zlib contexts are created on first use and released by `close()`.
+ */
+export class PerMessageDeflate implements MessageCompressor {
+  /** The negotiated parameters. */
+  readonly params: DeflateParams;
+  readonly role: DeflateRole;
+  /** Messages smaller than this many bytes should be sent uncompressed. */
+  readonly threshold: number;
+  private readonly options: ResolvedDeflateOptions;
+  private readonly deflateWindowBits: number;
+  private readonly inflateWindowBits: number;
+  private readonly resetDeflateAfterMessage: boolean;
+  private readonly resetInflateAfterMessage: boolean;
+  private readonly compressLane: Lane;
+  private readonly decompressLane: Lane;
+  private deflater: zlib.DeflateRaw | undefined;
+  private inflater: zlib.InflateRaw | undefined;
+  /** Bytes fed to the current inflater, to notice input it left unread (a final block). */
+  private inflaterFed = 0;
+  /** Inflated bytes of the message being decompressed so far (across fragments). */
+  private messageBytes = 0;
+  /** Set once inflating failed: the context is lost, so every later call fails the same way. */
+  private inflateError: WebSocketError | undefined;
+  private deflateError: WebSocketError | undefined;
+  private closed = false;
+
+  /**
+   * @param params The negotiated parameters (`acceptDeflateOffer(...).params` on a server,
+   *   `validateDeflateResponse(...)` on a client).
+   * @param role Which end this is: a server compresses with the server parameters and inflates
+   *   with the client ones, a client the other way round.
+   * @param options The same options given to the negotiation (zlib tuning, threshold,
+   *   concurrencyLimit are used here).
+   * @throws {WebSocketError} `WS_ERR_INVALID_ARGUMENT` for invalid options, params or role.
+   */
+  constructor(
+    params: DeflateParams,
+    role: DeflateRole,
+    options: true | DeflateOptions | ResolvedDeflateOptions = true,
+  ) {
+    if (role !== 'server' && role !== 'client') {
+      throw argumentError(`role must be 'server' or 'client', got ${String(role)}`);
+    }
+    checkParams(params);
+    this.params = Object.freeze({ ...params });
+    this.role = role;
+    this.options = isResolved(options) ? options : resolveDeflateOptions(options);
+    this.threshold = this.options.threshold;
+    const server = role === 'server';
+    this.deflateWindowBits = zlibWindowBits(server ? params.serverMaxWindowBits : params.clientMaxWindowBits);
+    this.inflateWindowBits = zlibWindowBits(server ? params.clientMaxWindowBits : params.serverMaxWindowBits);
+    this.resetDeflateAfterMessage = server ? params.serverNoContextTakeover : params.clientNoContextTakeover;
+    this.resetInflateAfterMessage = server ? params.clientNoContextTakeover : params.serverNoContextTakeover;
+    const limiter = limiterFor(this.options.concurrencyLimit);
+    this.compressLane = new Lane(limiter);
+    this.decompressLane = new Lane(limiter);
+  }
+
+  /**
+   * Compresses one message, or one fragment of it (RFC 7692 §7.2.1). `out` is the payload to
+   * send with RSV1 set on the message's first frame. With `fin`, the trailing `00 00 ff ff` is
+   * removed and, without context takeover, the context is reset; an empty message compresses
+   * to the single byte `00`. Callbacks run asynchronously, in call order.
+   */
+  compress(data: Uint8Array, fin: boolean, callback: (error: Error | null, out?: Buffer) => void): void {
+    const op: Op = {
+      settled: false,
+      fail: (error) => settle(error),
+      run: (done) => {
+        if (this.deflateError) return settle(this.deflateError, undefined, done);
+        const deflater = this.getDeflater();
+        const chunks: Buffer[] = [];
+        let length = 0;
+        const onData = (chunk: Buffer) => {
+          chunks.push(chunk);
+          length += chunk.length;
+        };
+        const onError = (error: Error) => {
+          deflater.off('data', onData);
+          this.deflater = undefined;
+          this.deflateError = new WebSocketError(
+            ErrorCode.INVALID_STATE,
+            `Compression failed: ${error.message}`,
+            CloseCode.INTERNAL_ERROR,
+          );
+          settle(this.deflateError, undefined, done);
+        };
+        deflater.on('data', onData);
+        deflater.once('error', onError);
+        deflater.write(data);
+        deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+          deflater.off('data', onData);
+          deflater.off('error', onError);
+          if (op.settled) return done();
+          let out = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length);
+          if (fin) {
+            // RFC 7692 §7.2.1: remove the 4 octets 00 00 ff ff that end the sync flush.
+            out = endsWithTail(out) ? out.subarray(0, out.length - TAIL.length) : out;
+            if (out.length === 0) out = EMPTY_BLOCK;
+            // RFC 7692 §7.1.1.1 / §7.1.1.2: without context takeover, start each message afresh.
+            if (this.resetDeflateAfterMessage) deflater.reset();
+          }
+          settle(null, out, done);
+        });
+      },
+    };
+    const settle = (error: WebSocketError | null, out?: Buffer, done?: () => void) => {
+      if (op.settled) return done?.();
+      op.settled = true;
+      // Call back before the next operation starts, so callbacks keep call order even when
+      // the next one settles at once.
+      try {
+        callback(error, out);
+      } finally {
+        done?.();
+      }
+    };
+    if (this.closed) {
+      this.failSoon(callback);
+      return;
+    }
+    this.compressLane.push(op);
+  }
+
+  /**
+   * Inflates one message, or one fragment of it (RFC 7692 §7.2.2); with `fin`, `00 00 ff ff` is
+   * appended first. `out` holds the bytes inflated from this call's `data`.
+   *
+   * Fails with `WS_ERR_MESSAGE_TOO_BIG` (close 1009) as soon as the message's inflated size,
+   * counted across its fragments, exceeds `maxBytes`: inflating stops within one zlib output
+   * chunk (`zlibInflateOptions.chunkSize`, 16 KiB by default) of the limit, so a small bomb never
+   * expands further. Fails with `WS_ERR_INVALID_COMPRESSED_DATA` (close 1007, the payload is
+   * not what the frame says it is, RFC 6455 §7.4.1) on data zlib cannot inflate or data after
+   * a final block. After a failure the context is gone, so later calls fail with the same error.
+   * Callbacks run asynchronously, in call order.
+   */
+  decompress(
+    data: Uint8Array,
+    fin: boolean,
+    maxBytes: number,
+    callback: (error: WebSocketError | null, out?: Buffer) => void,
+  ): void {
+    const op: Op = {
+      settled: false,
+      fail: (error) => settle(error),
+      run: (done) => {
+        if (this.inflateError) return settle(this.inflateError, undefined, done);
+        const inflater = this.getInflater();
+        const chunks: Buffer[] = [];
+        let length = 0;
+        const fail = (error: WebSocketError) => {
+          inflater.off('data', onData);
+          // The context is lost either way; destroying stops zlib after the chunk in progress.
+          inflater.destroy();
+          if (this.inflater === inflater) this.inflater = undefined;
+          this.inflateError = error;
+          settle(error, undefined, done);
+        };
+        const onData = (chunk: Buffer) => {
+          this.messageBytes += chunk.length;
+          if (this.messageBytes > maxBytes) {
+            fail(
+              new WebSocketError(
+                ErrorCode.MESSAGE_TOO_BIG,
+                `Inflated message exceeds maxMessageBytes (${maxBytes} bytes)`,
+                CloseCode.MESSAGE_TOO_BIG,
+              ),
+            );
+            return;
+          }
+          chunks.push(chunk);
+          length += chunk.length;
+        };
+        const onError = (error: Error) => {
+          if (op.settled) return;
+          fail(invalidData(error.message));
+        };
+        inflater.on('data', onData);
+        inflater.on('error', onError);
+        inflater.write(data);
+        this.inflaterFed += data.length;
+        if (fin) {
+          // RFC 7692 §7.2.2: append 00 00 ff ff to the payload, then inflate.
+          inflater.write(TAIL);
+          this.inflaterFed += TAIL.length;
+        }
+        inflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+          inflater.off('data', onData);
+          inflater.off('error', onError);
+          if (op.settled) return done();
+          if (fin) {
+            // RFC 7692 §7.2.3.4: a peer may end a message with a final block; zlib then stops
+            // reading. The next message starts a new stream, so the context is dropped.
+            const unread = this.inflaterFed - inflater.bytesWritten;
+            if (unread > MAX_BYTES_AFTER_FINAL_BLOCK) {
+              fail(invalidData('data after the final DEFLATE block'));
+              return;
+            }
+            if (unread > 0) {
+              this.dropInflater();
+            } else if (this.resetInflateAfterMessage) {
+              // Not needed to decode (a message compressed afresh inflates in any window), but
+              // what the window holds will never be referred to again.
+              inflater.reset();
+            }
+            this.messageBytes = 0;
+          }
+          settle(null, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length), done);
+        });
+      },
+    };
+    const settle = (error: WebSocketError | null, out?: Buffer, done?: () => void) => {
+      if (op.settled) return done?.();
+      op.settled = true;
+      // Call back before the next operation starts, so callbacks keep call order even when
+      // the next one settles at once.
+      try {
+        callback(error, out);
+      } finally {
+        done?.();
+      }
+    };
+    if (this.closed) {
+      this.failSoon(callback);
+      return;
+    }
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
+      throw argumentError(`maxBytes must be a non-negative integer, got ${String(maxBytes)}`);
+    }
+    this.decompressLane.push(op);
+  }
+
+  /**
+   * Releases both zlib contexts. Operations not finished yet call back with
+   * `WS_ERR_INVALID_STATE`, in order; later calls do too. Idempotent.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const error = closedError();
+    this.compressLane.failAll(error);
+    this.decompressLane.failAll(error);
+    this.deflater?.close();
+    this.deflater = undefined;
+    this.dropInflater();
+  }
+
+  private failSoon(callback: (error: WebSocketError | null, out?: Buffer) => void): void {
+    process.nextTick(callback, closedError());
+  }
+
+  private getDeflater(): zlib.DeflateRaw {
+    if (!this.deflater) {
+      const o = this.options;
+      this.deflater = zlib.createDeflateRaw({
+        windowBits: this.deflateWindowBits,
+        level: o.level,
+        memLevel: o.memLevel,
+        ...(o.strategy !== undefined ? { strategy: o.strategy } : {}),
+        ...(o.deflateChunkSize !== undefined ? { chunkSize: o.deflateChunkSize } : {}),
+      });
+      // Errors are handled per operation; this keeps a late one from crashing the process.
+      this.deflater.on('error', ignore);
+    }
+    return this.deflater;
+  }
+
+  private getInflater(): zlib.InflateRaw {
+    if (!this.inflater) {
+      const chunkSize = this.options.inflateChunkSize;
+      this.inflater = zlib.createInflateRaw({
+        windowBits: this.inflateWindowBits,
+        ...(chunkSize !== undefined ? { chunkSize } : {}),
+      });
+      this.inflater.on('error', ignore);
+      this.inflaterFed = 0;
+    }
+    return this.inflater;
+  }
+
+  private dropInflater(): void {
+    this.inflater?.close();
+    this.inflater = undefined;
+    this.inflaterFed = 0;
+  }
+}
+
+function ignore(): void {}
+
+function endsWithTail(b: Buffer): boolean {
+  const n = b.length;
+  return n >= 4 && b[n - 4] === 0x00 && b[n - 3] === 0x00 && b[n - 2] === 0xff && b[n - 1] === 0xff;
+}
+
+function invalidData(detail: string): WebSocketError {
+  return new WebSocketError(
+    ErrorCode.INVALID_COMPRESSED_DATA,
+    `Invalid compressed data: ${detail}`,
+    CloseCode.INVALID_PAYLOAD,
+  );
+}
+
+function closedError(): WebSocketError {
+  return stateError('The permessage-deflate context is closed');
+}
+
+function isResolved(options: unknown): options is ResolvedDeflateOptions {
+  return (
+    typeof options === 'object' &&
+    options !== null &&
+    'deflateChunkSize' in options &&
+    typeof (options as ResolvedDeflateOptions).concurrencyLimit === 'number'
+  );
+}
+
+function checkParams(params: DeflateParams): void {
+  const bits = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 8 && v <= 15;
+  if (
+    typeof params !== 'object' ||
+    params === null ||
+    typeof params.serverNoContextTakeover !== 'boolean' ||
+    typeof params.clientNoContextTakeover !== 'boolean' ||
+    !bits(params.serverMaxWindowBits) ||
+    !bits(params.clientMaxWindowBits)
+  ) {
+    throw argumentError('params must be DeflateParams from acceptDeflateOffer or validateDeflateResponse');
+  }
+}
+
+// ---- compress once, send to many ---------------------------------------------------------------
+
+/** zlib tuning for {@link compressOnce}. */
+export interface CompressOnceOptions {
+  /** Whose parameters the message is sent under. Default 'server' (broadcast). */
+  role?: DeflateRole;
+  /** zlib level, -1 or 0..9. Default -1 (6). */
+  level?: number;
+  /** zlib memLevel, 1..9. Default 8. */
+  memLevel?: number;
+  /** zlib strategy, 0..4. Default zlib's. */
+  strategy?: number;
+}
+
+/**
+ * Compresses a message once, with a fresh context, for sending to many connections
+ * (RFC 7692 §7.2.1; the tail is removed). Frame it once with
+ * `prepareMessage(out, { binary, compressed: true })` and send the frames to every connection
+ * for which {@link canShareCompressed} holds.
+ *
+ * This is only correct where the sender keeps no context between messages
+ * (`server_no_context_takeover` for a server): with context takeover, the connection's own
+ * compressor and the peer's inflater would disagree about the window after the shared message.
+ * Runs synchronously (zlib's one-shot API): for one message sent to many peers this costs less
+ * than one asynchronous compression per peer; keep very large broadcasts off the event loop.
+ *
+ * @throws {WebSocketError} `WS_ERR_INVALID_ARGUMENT` when `params` keep context for the role,
+ *   or for invalid tuning.
+ */
+export function compressOnce(
+  data: Uint8Array,
+  params: DeflateParams,
+  options: CompressOnceOptions = {},
+): Buffer {
+  checkParams(params);
+  const role = options.role ?? 'server';
+  const noTakeover = role === 'server' ? params.serverNoContextTakeover : params.clientNoContextTakeover;
+  if (!noTakeover) {
+    throw argumentError(
+      `compressOnce needs ${role}_no_context_takeover: with context takeover each connection must compress its own messages`,
+    );
+  }
+  const tuning = resolveDeflateOptions({
+    ...(options.level !== undefined ? { level: options.level } : {}),
+    ...(options.memLevel !== undefined ? { memLevel: options.memLevel } : {}),
+    ...(options.strategy !== undefined ? { zlibDeflateOptions: { strategy: options.strategy } } : {}),
+  });
+  const out = zlib.deflateRawSync(data, {
+    windowBits: zlibWindowBits(role === 'server' ? params.serverMaxWindowBits : params.clientMaxWindowBits),
+    level: tuning.level,
+    memLevel: tuning.memLevel,
+    ...(tuning.strategy !== undefined ? { strategy: tuning.strategy } : {}),
+    // RFC 7692 §7.2.1: end with a sync flush (an empty stored block), never a final block.
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
+  });
+  const stripped = endsWithTail(out) ? out.subarray(0, out.length - TAIL.length) : out;
+  return stripped.length === 0 ? Buffer.from(EMPTY_BLOCK) : stripped;
+}
+
+/**
+ * Whether a message made by {@link compressOnce} with `compressedWith` may be sent on a
+ * connection that negotiated `connection`: that connection's sender must keep no context
+ * (so its own compressor does not rely on the peer's window), and the peer must accept a window
+ * at least as large as the one used.
+ */
+export function canShareCompressed(
+  connection: DeflateParams,
+  compressedWith: DeflateParams,
+  role: DeflateRole = 'server',
+): boolean {
+  if (role === 'server') {
+    return (
+      connection.serverNoContextTakeover &&
+      connection.serverMaxWindowBits >= compressedWith.serverMaxWindowBits
+    );
+  }
+  return (
+    connection.clientNoContextTakeover && connection.clientMaxWindowBits >= compressedWith.clientMaxWindowBits
+  );
+}
