@@ -113,6 +113,8 @@ interface Op {
 class Lane {
   private readonly ops: Op[] = [];
   private running = false;
+  /** Ends the operation holding a limiter slot; idempotent. */
+  private finishCurrent: (() => void) | undefined;
 
   constructor(private readonly limiter: Limiter) {}
 
@@ -121,9 +123,14 @@ class Lane {
     if (!this.running) this.next();
   }
 
-  /** Settles every operation not yet settled with `error`, in order. */
+  /**
+   * Settles every operation not yet settled with `error`, in order, and gives back the limiter
+   * slot of the one running: its zlib callback may never come once the stream is closed, and a
+   * slot held forever would stall every connection sharing the limiter.
+   */
   failAll(error: WebSocketError): void {
     for (const op of this.ops.splice(0)) if (!op.settled) op.fail(error);
+    this.finishCurrent?.();
   }
 
   private next(): void {
@@ -134,13 +141,22 @@ class Lane {
     }
     this.running = true;
     this.limiter.run((release) => {
+      let finished = false;
       const finish = () => {
+        // An operation may end twice (an error, then zlib's flush callback): count it once.
+        if (finished) return;
+        finished = true;
+        if (this.finishCurrent === finish) this.finishCurrent = undefined;
         release();
         if (this.ops[0] === op) this.ops.shift();
         this.next();
       };
-      if (op.settled) finish();
-      else op.run(finish);
+      if (op.settled) {
+        finish();
+        return;
+      }
+      this.finishCurrent = finish;
+      op.run(finish);
     });
   }
 }

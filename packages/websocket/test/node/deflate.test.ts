@@ -423,6 +423,30 @@ describe('ordering, concurrency and close', () => {
     b.close();
   });
 
+  it('close() during operations gives their limiter slots back to other connections', {
+    timeout: 20_000,
+  }, async () => {
+    // A limit of 2 shared by these instances only; `a` holds both slots when it is closed.
+    const options = { concurrencyLimit: 2 };
+    const a = new PerMessageDeflate(params(), 'server', options);
+    const big = sample(4_000_000, 3);
+    const compressedBig = zlib.deflateRawSync(big, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    const settled: Array<Promise<unknown>> = [
+      compress(a, big).catch((e) => e),
+      decompress(a, compressedBig.subarray(0, -4)).catch((e) => e),
+    ];
+    a.close();
+    for (const result of await Promise.all(settled))
+      assert.ok(isError(ErrorCode.INVALID_STATE, 1011)(result));
+    for (let round = 0; round < 3; round++) {
+      const b = new PerMessageDeflate(params(), 'server', options);
+      const c = new PerMessageDeflate(params(), 'client', options);
+      assert.equal((await decompress(c, await compress(b, 'Hello'))).toString(), 'Hello');
+      b.close();
+      c.close();
+    }
+  });
+
   it('close() fails pending operations in order with WS_ERR_INVALID_STATE, and later calls too', async () => {
     const pmd = new PerMessageDeflate(params(), 'server');
     const results: string[] = [];
