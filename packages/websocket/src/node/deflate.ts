@@ -15,6 +15,7 @@ import {
   resolveDeflateOptions,
 } from '../protocol/permessage-deflate.js';
 import type { MessageCompressor } from './connection-driver.js';
+import { Lane, limiterFor, type Op } from './zlib-limiter.js';
 
 /** Which end of the connection this endpoint is: it picks which negotiated parameters apply. */
 export type DeflateRole = 'server' | 'client';
@@ -25,7 +26,7 @@ const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
  * RFC 7692 §7.2.3.6: a single 0x00 (a stored block header whose tail was removed) is the
  * compressed form of an empty message on a byte-aligned stream.
  */
-const EMPTY_BLOCK = Buffer.from([0x00]);
+const EMPTY_BLOCK = 0x00;
 /**
  * Input a peer may leave after a final (BFINAL) block: RFC 7692 §7.2.3.4 shows one 0x00 byte
  * after it, and we append the 4-byte tail ourselves. Anything longer is data after the end.
@@ -41,124 +42,6 @@ const MAX_BYTES_AFTER_FINAL_BLOCK = 1 + TAIL.length;
  */
 function zlibWindowBits(negotiated: number): number {
   return Math.max(9, negotiated);
-}
-
-// ---- process-wide concurrency limit -------------------------------------------------------------
-
-type Job = (release: () => void) => void;
-
-/**
- * Runs at most `limit` jobs at once, first in, first out. zlib's asynchronous work runs on
- * libuv's small thread pool; many concurrent operations fragment memory badly (Node issue
- * #8871, ws issue #1202), so every connection shares one limiter per configured limit.
- */
-class Limiter {
-  private active = 0;
-  private readonly queue: Job[] = [];
-  private head = 0;
-  private draining = false;
-
-  constructor(private readonly limit: number) {}
-
-  run(job: Job): void {
-    this.queue.push(job);
-    this.drain();
-  }
-
-  private drain(): void {
-    // A job may release synchronously; the flag keeps that from recursing.
-    if (this.draining) return;
-    this.draining = true;
-    while (this.active < this.limit && this.head < this.queue.length) {
-      const job = this.queue[this.head] as Job;
-      this.queue[this.head++] = undefined as unknown as Job;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue.splice(0, this.head);
-        this.head = 0;
-      }
-      this.active++;
-      let released = false;
-      job(() => {
-        if (released) return;
-        released = true;
-        this.active--;
-        this.drain();
-      });
-    }
-    this.draining = false;
-  }
-}
-
-const limiters = new Map<number, Limiter>();
-
-function limiterFor(limit: number): Limiter {
-  let limiter = limiters.get(limit);
-  if (!limiter) {
-    limiter = new Limiter(limit);
-    limiters.set(limit, limiter);
-  }
-  return limiter;
-}
-
-// ---- per-connection compressor ----------------------------------------------------------------
-
-interface Op {
-  settled: boolean;
-  /** Runs the operation; calls `done` exactly once (enforced by `settle`). */
-  run(done: () => void): void;
-  fail(error: WebSocketError): void;
-}
-
-/** One direction's operations, run one at a time, in call order, each through the limiter. */
-class Lane {
-  private readonly ops: Op[] = [];
-  private running = false;
-  /** Ends the operation holding a limiter slot; idempotent. */
-  private finishCurrent: (() => void) | undefined;
-
-  constructor(private readonly limiter: Limiter) {}
-
-  push(op: Op): void {
-    this.ops.push(op);
-    if (!this.running) this.next();
-  }
-
-  /**
-   * Settles every operation not yet settled with `error`, in order, and gives back the limiter
-   * slot of the one running: its zlib callback may never come once the stream is closed, and a
-   * slot held forever would stall every connection sharing the limiter.
-   */
-  failAll(error: WebSocketError): void {
-    for (const op of this.ops.splice(0)) if (!op.settled) op.fail(error);
-    this.finishCurrent?.();
-  }
-
-  private next(): void {
-    const op = this.ops[0];
-    if (!op) {
-      this.running = false;
-      return;
-    }
-    this.running = true;
-    this.limiter.run((release) => {
-      let finished = false;
-      const finish = () => {
-        // An operation may end twice (an error, then zlib's flush callback): count it once.
-        if (finished) return;
-        finished = true;
-        if (this.finishCurrent === finish) this.finishCurrent = undefined;
-        release();
-        if (this.ops[0] === op) this.ops.shift();
-        this.next();
-      };
-      if (op.settled) {
-        finish();
-        return;
-      }
-      this.finishCurrent = finish;
-      op.run(finish);
-    });
-  }
 }
 
 /**
@@ -251,7 +134,8 @@ export class PerMessageDeflate implements MessageCompressor {
         };
         const onError = (error: Error) => {
           deflater.off('data', onData);
-          this.deflater = undefined;
+          deflater.close();
+          if (this.deflater === deflater) this.deflater = undefined;
           this.deflateError = new WebSocketError(
             ErrorCode.INVALID_STATE,
             `Compression failed: ${error.message}`,
@@ -270,7 +154,7 @@ export class PerMessageDeflate implements MessageCompressor {
           if (fin) {
             // RFC 7692 §7.2.1: remove the 4 octets 00 00 ff ff that end the sync flush.
             out = endsWithTail(out) ? out.subarray(0, out.length - TAIL.length) : out;
-            if (out.length === 0) out = EMPTY_BLOCK;
+            if (out.length === 0) out = Buffer.from([EMPTY_BLOCK]);
             // RFC 7692 §7.1.1.1 / §7.1.1.2: without context takeover, start each message afresh.
             if (this.resetDeflateAfterMessage) deflater.reset();
           }
@@ -557,7 +441,7 @@ export function compressOnce(
     finishFlush: zlib.constants.Z_SYNC_FLUSH,
   });
   const stripped = endsWithTail(out) ? out.subarray(0, out.length - TAIL.length) : out;
-  return stripped.length === 0 ? Buffer.from(EMPTY_BLOCK) : stripped;
+  return stripped.length === 0 ? Buffer.from([EMPTY_BLOCK]) : stripped;
 }
 
 /**
