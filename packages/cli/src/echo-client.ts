@@ -7,6 +7,8 @@ export interface EchoClientOptions {
   agent: string;
   /** Milliseconds allowed per case before it is abandoned. Default 60,000. */
   caseTimeoutMs?: number;
+  /** Offer permessage-deflate. Default false. */
+  deflate?: boolean;
   log?: (line: string) => void;
 }
 
@@ -18,9 +20,17 @@ function endpoint(base: string, path: string, query: Record<string, string>): st
 }
 
 /** Opens one connection and resolves when it closes; `onOpen` wires the behaviour. */
-function session(url: string, timeoutMs: number, onOpen: (ws: WebSocket) => void): Promise<void> {
+function session(
+  url: string,
+  timeoutMs: number,
+  onOpen: (ws: WebSocket) => void,
+  deflate = false,
+): Promise<void> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, { maxPayload: 64 * 1024 * 1024 });
+    const ws = new WebSocket(url, {
+      maxPayload: 64 * 1024 * 1024,
+      ...(deflate ? { perMessageDeflate: { threshold: 0 } } : {}),
+    });
     const timer = setTimeout(() => ws.terminate(), timeoutMs);
     ws.on('error', () => {});
     ws.on('open', () => onOpen(ws));

@@ -5,6 +5,8 @@ export interface EchoServerOptions {
   port: number;
   host?: string;
   limits?: Partial<Limits>;
+  /** Accept permessage-deflate offers. Default false. */
+  deflate?: boolean;
   log?: (line: string) => void;
 }
 
@@ -17,6 +19,7 @@ export async function startEchoServer(options: EchoServerOptions): Promise<WebSo
     port: options.port,
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.deflate ? { perMessageDeflate: { threshold: 0 } } : {}),
   });
   wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));

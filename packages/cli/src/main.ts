@@ -32,10 +32,12 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption('-p, --port <port>', 'port to listen on', port)
     .option('-H, --host <host>', 'address to bind', '127.0.0.1')
     .option('--max-message-bytes <bytes>', 'largest message accepted', bytes, 64 * 1024 * 1024)
-    .action(async (opts: { port: number; host: string; maxMessageBytes: number }) => {
+    .option('--deflate', 'accept permessage-deflate (RFC 7692) offers')
+    .action(async (opts: { port: number; host: string; maxMessageBytes: number; deflate?: boolean }) => {
       const wss = await startEchoServer({
         port: opts.port,
         host: opts.host,
+        deflate: opts.deflate === true,
         limits: { maxMessageBytes: opts.maxMessageBytes, maxFrameBytes: opts.maxMessageBytes },
         log: (line) => console.log(line),
       });
@@ -52,13 +54,19 @@ export async function main(argv: string[]): Promise<void> {
     .description("echo every message of an Autobahn-style fuzzing server's cases (client conformance)")
     .argument('<url>', 'base URL of the fuzzing server, e.g. ws://127.0.0.1:9001')
     .requiredOption('-a, --agent <name>', 'agent name to report')
-    .action(async (url: string, opts: { agent: string }) => {
+    .option('--deflate', 'offer permessage-deflate (RFC 7692)')
+    .action(async (url: string, opts: { agent: string; deflate?: boolean }) => {
       try {
         new URL(url);
       } catch {
         throw new InvalidArgumentError(`not a URL: ${url}`);
       }
-      const n = await runEchoClient({ url, agent: opts.agent, log: (line) => console.log(line) });
+      const n = await runEchoClient({
+        url,
+        agent: opts.agent,
+        deflate: opts.deflate === true,
+        log: (line) => console.log(line),
+      });
       console.log(`ran ${n} cases; reports updated for agent ${opts.agent}`);
     });
 

@@ -3,6 +3,7 @@ import http, { type Server as HttpServer, type IncomingMessage, STATUS_CODES } f
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { DEFAULT_DRIVER_OPTIONS } from './node/connection-driver.js';
+import { PerMessageDeflate } from './node/deflate.js';
 import { computeAcceptKey } from './protocol/accept-key.js';
 import { prepareMessage } from './protocol/connection.js';
 import { argumentError, ErrorCode, WebSocketError } from './protocol/errors.js';
@@ -12,6 +13,12 @@ import {
   validateClientHandshake,
 } from './protocol/handshake-server.js';
 import { type Limits, resolveLimits } from './protocol/limits.js';
+import {
+  acceptDeflateOffer,
+  type DeflateOptions,
+  type ResolvedDeflateOptions,
+  resolveDeflateOptions,
+} from './protocol/permessage-deflate.js';
 import { type ConnectionSettings, type PreparedMessage, type SendCallback, WebSocket } from './websocket.js';
 
 /** ws-compatible `verifyClient` information. */
@@ -83,8 +90,12 @@ export interface ServerOptions {
    * nothing (no pong, no message) since the previous ping. Default 0: off.
    */
   heartbeatIntervalMs?: number;
-  /** Not supported yet: a non-false value throws (permessage-deflate arrives with RFC 7692 support). */
-  perMessageDeflate?: boolean | object;
+  /**
+   * Accept permessage-deflate (RFC 7692) offers: `true` for defaults or ws's option shape
+   * (`{ threshold, zlibDeflateOptions, serverNoContextTakeover, ... }`). Default false.
+   * Inflated sizes count against `maxMessageBytes` (close 1009, inflating stops at the limit).
+   */
+  perMessageDeflate?: boolean | DeflateOptions;
 }
 
 /** Thrown from `authorize` to refuse a handshake with an HTTP status. */
@@ -181,6 +192,7 @@ export class WebSocketServer extends EventEmitter {
   /** Open connections (when `clientTracking` is on, the default). */
   readonly clients: Set<WebSocket>;
   private readonly settings: ConnectionSettings;
+  private readonly deflate: ResolvedDeflateOptions | undefined;
   private readonly handshakeTimeoutMs: number;
   private httpServer: HttpServer | HttpsServer | undefined;
   private readonly ownsServer: boolean;
@@ -197,9 +209,7 @@ export class WebSocketServer extends EventEmitter {
     if (modes.filter(Boolean).length !== 1) {
       throw argumentError('Pass exactly one of `port`, `server` or `noServer: true`');
     }
-    if (options.perMessageDeflate !== undefined && options.perMessageDeflate !== false) {
-      throw argumentError('perMessageDeflate is not supported by this server yet; omit it or pass false');
-    }
+    this.deflate = resolveDeflateOptions(options.perMessageDeflate);
     this.options = options;
     this.settings = {
       limits: resolveLimits({
@@ -506,6 +516,9 @@ export class WebSocketServer extends EventEmitter {
       `Sec-WebSocket-Accept: ${computeAcceptKey(handshake.key)}`,
     ];
     if (protocol !== undefined) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+    // RFC 7692 §5: accept the first permessage-deflate offer we can honour (or none).
+    const deflate = this.deflate ? acceptDeflateOffer(handshake.extensions, this.deflate) : undefined;
+    if (deflate) lines.push(`Sec-WebSocket-Extensions: ${deflate.responseHeader}`);
     this.emit('headers', lines, req);
     for (const line of lines) {
       if (/[\r\n]/.test(line)) {
@@ -517,7 +530,15 @@ export class WebSocketServer extends EventEmitter {
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     socket.off('error', onHandshakeSocketError);
     const ws = new WebSocket(null);
-    ws.attach('server', socket, head, this.settings, protocol ?? '');
+    ws.attach('server', socket, head, this.settings, {
+      protocol: protocol ?? '',
+      ...(deflate
+        ? {
+            extensions: deflate.responseHeader,
+            compressor: new PerMessageDeflate(deflate.params, 'server', this.deflate!),
+          }
+        : {}),
+    });
     if (this.options.clientTracking !== false) {
       this.clients.add(ws);
       ws.on('close', () => this.clients.delete(ws));

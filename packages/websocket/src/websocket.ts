@@ -2,7 +2,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { type CloseEventLike, DualEventTarget, type WebSocketEvent } from './event-target.js';
 import { type ClientOptions, openClientHandshake } from './node/client-handshake.js';
-import { ConnectionDriver, type DriverListener } from './node/connection-driver.js';
+import { ConnectionDriver, type DriverListener, type MessageCompressor } from './node/connection-driver.js';
 import { randomFill } from './node/random.js';
 import { CloseCode } from './protocol/close-codes.js';
 import { Connection, type Role } from './protocol/connection.js';
@@ -21,7 +21,10 @@ export interface WebSocketSendOptions {
   binary?: boolean;
   /** Last fragment of the message (default true). */
   fin?: boolean;
-  /** Accepted for ws compatibility; compression applies only when permessage-deflate was negotiated. */
+  /**
+   * Compress this message when permessage-deflate was negotiated (default true; messages under
+   * the `threshold` are never compressed). Ignored otherwise.
+   */
   compress?: boolean;
   /** Accepted for ws compatibility: clients always mask and servers never do (RFC 6455 §5.1). */
   mask?: boolean;
@@ -131,9 +134,11 @@ export class WebSocket extends DualEventTarget {
       },
       onUpgrade: (socket, head, result, settings) => {
         this.request = undefined;
-        this._protocol = result.protocol;
-        this._extensions = result.extensions;
-        this.attach('client', socket, head, settings);
+        this.attach('client', socket, head, settings, {
+          protocol: result.protocol,
+          extensions: result.extensions,
+          ...(result.compressor ? { compressor: result.compressor } : {}),
+        });
         this.emit('upgrade', result.response);
         this._readyState = 1;
         this.emit('open');
@@ -161,20 +166,24 @@ export class WebSocket extends DualEventTarget {
     socket: Socket,
     head: Buffer | undefined,
     settings: ConnectionSettings,
-    protocol?: string,
+    negotiated: { protocol?: string; extensions?: string; compressor?: MessageCompressor } = {},
   ): void {
-    if (protocol !== undefined) this._protocol = protocol;
+    if (negotiated.protocol !== undefined) this._protocol = negotiated.protocol;
+    if (negotiated.extensions !== undefined) this._extensions = negotiated.extensions;
     const connection = new Connection({
       role,
       limits: settings.limits,
       autoPong: settings.autoPong,
       deferFailureClose: true,
+      // RFC 7692 §6: permessage-deflate claims RSV1.
+      allowRsv1: negotiated.compressor !== undefined,
       ...(role === 'client' ? { randomFill } : {}),
     });
     this.socket = socket;
     this.driver = new ConnectionDriver(socket, connection, this.listener, {
       closeTimeoutMs: settings.closeTimeoutMs,
       maxBufferedBytes: settings.maxBufferedBytes,
+      compressor: negotiated.compressor,
     });
     if (role === 'server') this._readyState = 1;
     this.driver.start(head);
@@ -440,4 +449,9 @@ function toSendable(data: unknown): string | Uint8Array {
 }
 
 /** @internal */
-export type ClientUpgradeResult = { protocol: string; extensions: string; response: IncomingMessage };
+export type ClientUpgradeResult = {
+  protocol: string;
+  extensions: string;
+  response: IncomingMessage;
+  compressor?: MessageCompressor;
+};

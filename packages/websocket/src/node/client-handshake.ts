@@ -9,8 +9,17 @@ import { argumentError, ErrorCode, WebSocketError } from '../protocol/errors.js'
 import { validateServerHandshake } from '../protocol/handshake-client.js';
 import { isToken } from '../protocol/http-tokens.js';
 import { type Limits, resolveLimits } from '../protocol/limits.js';
+import {
+  buildDeflateOffer,
+  type DeflateOptions,
+  findDeflateResponse,
+  PERMESSAGE_DEFLATE,
+  resolveDeflateOptions,
+  validateDeflateResponse,
+} from '../protocol/permessage-deflate.js';
 import type { ConnectionSettings } from '../websocket.js';
-import { DEFAULT_DRIVER_OPTIONS } from './connection-driver.js';
+import { DEFAULT_DRIVER_OPTIONS, type MessageCompressor } from './connection-driver.js';
+import { PerMessageDeflate } from './deflate.js';
 import { randomFill } from './random.js';
 
 /** Options for `new WebSocket(url, protocols, options)`. Names follow ws 8 where ws has them. */
@@ -41,8 +50,11 @@ export interface ClientOptions extends SecureContextOptions {
   agent?: Agent;
   /** Redirects are not followed (a 3xx response is a handshake error); accepted for ws compatibility. */
   followRedirects?: boolean;
-  /** Not supported yet: a non-false value throws (permessage-deflate arrives with RFC 7692 support). */
-  perMessageDeflate?: boolean | object;
+  /**
+   * Offer permessage-deflate (RFC 7692): `true` for defaults or ws's option shape
+   * (`{ threshold, zlibDeflateOptions, clientMaxWindowBits, ... }`). Default false.
+   */
+  perMessageDeflate?: boolean | DeflateOptions;
 }
 
 interface HandshakeHooks {
@@ -50,7 +62,12 @@ interface HandshakeHooks {
   onUpgrade(
     socket: Socket,
     head: Buffer,
-    result: { protocol: string; extensions: string; response: IncomingMessage },
+    result: {
+      protocol: string;
+      extensions: string;
+      response: IncomingMessage;
+      compressor?: MessageCompressor;
+    },
     settings: ConnectionSettings,
   ): void;
   /** Returns true if the application handles the non-101 response itself. */
@@ -148,9 +165,8 @@ export function openClientHandshake(
   if (options.protocolVersion !== undefined && options.protocolVersion !== 13) {
     throw argumentError(`Unsupported protocol version ${options.protocolVersion} (only 13, RFC 6455)`);
   }
-  if (options.perMessageDeflate !== undefined && options.perMessageDeflate !== false) {
-    throw argumentError('perMessageDeflate is not supported by this client yet; omit it or pass false');
-  }
+  // Off unless asked for (ws clients offer it by default; see docs: differences from ws).
+  const deflate = resolveDeflateOptions(options.perMessageDeflate);
   const limits = resolveLimits({
     ...options.limits,
     ...(options.maxPayload !== undefined ? { maxMessageBytes: options.maxPayload } : {}),
@@ -189,6 +205,7 @@ export function openClientHandshake(
   headers['Sec-WebSocket-Key'] = key;
   if (protocols.length > 0) headers['Sec-WebSocket-Protocol'] = protocols.join(', ');
   if (options.origin !== undefined) headers.Origin = options.origin;
+  if (deflate) headers['Sec-WebSocket-Extensions'] = buildDeflateOffer(deflate);
 
   const secure = url.protocol === 'wss:';
   const request = (secure ? https : http).request({
@@ -246,12 +263,18 @@ export function openClientHandshake(
       socket.destroy();
       return;
     }
-    let result: { protocol: string; extensions: { name: string }[] };
+    let protocol: string;
+    let compressor: PerMessageDeflate | undefined;
     try {
-      result = validateServerHandshake(
+      const result = validateServerHandshake(
         { statusCode: res.statusCode ?? 0, headers: res.headers },
-        { key, protocols, offeredExtensions: [] },
+        { key, protocols, offeredExtensions: deflate ? [PERMESSAGE_DEFLATE] : [] },
       );
+      protocol = result.protocol;
+      const accepted = deflate ? findDeflateResponse(result.extensions) : undefined;
+      // RFC 7692 §5.1: a response the client cannot accept fails the connection.
+      if (deflate && accepted)
+        compressor = new PerMessageDeflate(validateDeflateResponse(accepted, deflate), 'client', deflate);
     } catch (error) {
       socket.destroy();
       fail(error as Error);
@@ -263,9 +286,10 @@ export function openClientHandshake(
       socket,
       head,
       {
-        protocol: result.protocol,
+        protocol,
         extensions: String(res.headers['sec-websocket-extensions'] ?? ''),
         response: res,
+        ...(compressor ? { compressor } : {}),
       },
       settings,
     );

@@ -13,4 +13,5 @@ export * from './limits.js';
 export * from './mask.js';
 export * from './message-assembler.js';
 export * from './opcodes.js';
+export * from './permessage-deflate.js';
 export * from './utf8-validator.js';

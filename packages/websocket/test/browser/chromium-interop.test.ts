@@ -164,4 +164,40 @@ describe('Chromium client against the ieum server', () => {
     }, `ws://${base}/`);
     assert.equal(result, '1006:false');
   });
+
+  it('negotiates permessage-deflate with Chromium (client_max_window_bits offer) and echoes through it', async () => {
+    const compressed = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      perMessageDeflate: { threshold: 0 },
+    });
+    await waitFor(compressed, 'listening');
+    compressed.on('connection', (ws) => ws.on('message', (d, b) => ws.send(d, { binary: b })));
+    const url = `ws://127.0.0.1:${(compressed.address() as AddressInfo).port}/`;
+    const result = await page.evaluate(async (u) => {
+      const ws = new WebSocket(u);
+      ws.binaryType = 'arraybuffer';
+      await new Promise((r) => {
+        ws.onopen = r;
+      });
+      const next = () =>
+        new Promise<MessageEvent>((resolve) => {
+          ws.onmessage = resolve;
+        });
+      const text = 'compress me '.repeat(100_000);
+      ws.send(text);
+      const echoed = (await next()).data === text;
+      const bytes = new Uint8Array(300_000).map((_, i) => i % 251);
+      ws.send(bytes);
+      const back = new Uint8Array((await next()).data as ArrayBuffer);
+      const same = back.length === bytes.length && back.every((x, i) => x === bytes[i]);
+      ws.close();
+      return { extensions: ws.extensions, echoed, same };
+    }, url);
+    assert.match(result.extensions, /^permessage-deflate/);
+    assert.equal(result.echoed, true);
+    assert.equal(result.same, true);
+    for (const c of compressed.clients) c.terminate();
+    await new Promise<void>((r) => compressed.close(() => r()));
+  });
 });

@@ -1,0 +1,139 @@
+// permessage-deflate (RFC 7692) over real connections, both directions, against ws.
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import WsClient, { WebSocketServer as WsServer } from 'ws';
+import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { rawConnect, upgradeRequest, waitFor } from '../helpers/net.js';
+
+const SIZES = [0, 1, 125, 126, 1000, 65536, 2 * 1024 * 1024];
+const payload = (n: number) =>
+  Buffer.from(Array.from({ length: n }, (_, i) => 'abcdefgh'.charCodeAt(i % 8) ^ (i % 7)));
+
+const closers: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const c of closers) await c();
+});
+
+const combos: Array<Record<string, unknown>> = [
+  {},
+  { serverNoContextTakeover: true },
+  { clientNoContextTakeover: true },
+  { serverMaxWindowBits: 9 },
+  { clientMaxWindowBits: 10 },
+  {
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: true,
+    serverMaxWindowBits: 8,
+    clientMaxWindowBits: 8,
+  },
+];
+
+describe('ieum server with deflate, ws client with deflate', () => {
+  for (const combo of combos) {
+    it(`negotiates and echoes every size with ${JSON.stringify(combo)}`, async () => {
+      const wss = new WebSocketServer({
+        port: 0,
+        host: '127.0.0.1',
+        perMessageDeflate: { threshold: 0, ...combo },
+      });
+      closers.push(() => new Promise((r) => wss.close(() => r())));
+      await waitFor(wss, 'listening');
+      wss.on('connection', (ws) => ws.on('message', (d, b) => ws.send(d, { binary: b })));
+      const c = new WsClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, {
+        perMessageDeflate: { threshold: 0, ...combo },
+      });
+      await waitFor(c, 'open');
+      assert.match(c.extensions, /permessage-deflate/);
+      for (const n of SIZES) {
+        const data = payload(n);
+        c.send(data);
+        const [got] = await waitFor<[Buffer]>(c, 'message', 20_000);
+        assert.ok(got.equals(data), `binary ${n}`);
+        c.send(data.toString('latin1'));
+        const [text] = await waitFor<[Buffer]>(c, 'message', 20_000);
+        assert.equal(text.toString(), data.toString('latin1'));
+      }
+      c.close();
+      await waitFor(c, 'close');
+    });
+  }
+});
+
+describe('ieum client with deflate, ws server with deflate', () => {
+  for (const combo of combos) {
+    it(`negotiates and echoes every size with ${JSON.stringify(combo)}`, async () => {
+      const server = new WsServer({
+        port: 0,
+        host: '127.0.0.1',
+        perMessageDeflate: { threshold: 0, ...combo },
+      });
+      closers.push(() => new Promise((r) => server.close(() => r())));
+      await waitFor(server, 'listening');
+      server.on('connection', (ws) => ws.on('message', (d, b) => ws.send(d, { binary: b })));
+      const c = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`, {
+        perMessageDeflate: { threshold: 0, ...combo },
+      });
+      await waitFor(c, 'open');
+      assert.match(c.extensions, /permessage-deflate/);
+      for (const n of SIZES) {
+        const data = payload(n);
+        c.send(data);
+        const [got] = await waitFor<[Buffer]>(c, 'message', 20_000);
+        assert.ok(got.equals(data), `binary ${n}`);
+      }
+      c.close();
+      await waitFor(c, 'close');
+    });
+  }
+});
+
+describe('deflate limits and declines', () => {
+  it('closes with 1009 when a compressed message inflates past maxMessageBytes (decompression bomb)', async () => {
+    const wss = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      perMessageDeflate: true,
+      maxPayload: 64 * 1024,
+    });
+    closers.push(() => new Promise((r) => wss.close(() => r())));
+    await waitFor(wss, 'listening');
+    const errors: string[] = [];
+    wss.on('connection', (ws) => ws.on('error', (e) => errors.push((e as { code?: string }).code ?? '')));
+    const c = new WsClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, {
+      perMessageDeflate: true,
+    });
+    await waitFor(c, 'open');
+    c.send(Buffer.alloc(10 * 1024 * 1024)); // ~10 KB on the wire, 10 MiB inflated
+    const [code] = await waitFor<[number]>(c, 'close');
+    assert.equal(code, 1009);
+    assert.deepEqual(errors, ['WS_ERR_MESSAGE_TOO_BIG']);
+  });
+
+  it('answers without the extension when deflate is off, and the ws client proceeds uncompressed', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    closers.push(() => new Promise((r) => wss.close(() => r())));
+    await waitFor(wss, 'listening');
+    const c = new WsClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, {
+      perMessageDeflate: true,
+    });
+    await waitFor(c, 'open');
+    assert.equal(c.extensions, '');
+    c.terminate();
+  });
+
+  it('declines a malformed offer instead of failing the handshake (RFC 7692 §5.1)', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
+    closers.push(() => new Promise((r) => wss.close(() => r())));
+    await waitFor(wss, 'listening');
+    const raw = await rawConnect((wss.address() as AddressInfo).port);
+    raw.socket.write(
+      upgradeRequest('/', ['Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=99']),
+    );
+    while (!raw.received().includes('\r\n\r\n')) await new Promise((r) => setTimeout(r, 5));
+    const head = raw.received().toString();
+    assert.match(head, /^HTTP\/1\.1 101 /);
+    assert.doesNotMatch(head, /Sec-WebSocket-Extensions/i);
+    raw.socket.destroy();
+  });
+});
