@@ -552,13 +552,21 @@ export class WebSocketServer extends EventEmitter {
    */
   static prepare(
     data: string | Uint8Array | ArrayBuffer,
-    options: { binary?: boolean } = {},
+    options: { binary?: boolean; compress?: boolean } = {},
   ): PreparedMessage {
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-    const frames = prepareMessage(bytes, options);
+    const binary = options.binary ?? typeof bytes !== 'string';
+    const frames = prepareMessage(bytes, { binary });
     let byteLength = 0;
     for (const f of frames) byteLength += f.length;
-    return { frames, byteLength };
+    return {
+      frames,
+      byteLength,
+      data: typeof bytes === 'string' ? Buffer.from(bytes) : bytes,
+      binary,
+      compress: options.compress ?? true,
+      compressed: new Map(),
+    };
   }
 
   /**

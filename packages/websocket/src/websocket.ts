@@ -3,11 +3,13 @@ import type { Socket } from 'node:net';
 import { type CloseEventLike, DualEventTarget, type WebSocketEvent } from './event-target.js';
 import { type ClientOptions, openClientHandshake } from './node/client-handshake.js';
 import { ConnectionDriver, type DriverListener, type MessageCompressor } from './node/connection-driver.js';
+import { compressOnce, PerMessageDeflate } from './node/deflate.js';
 import { randomFill } from './node/random.js';
 import { CloseCode } from './protocol/close-codes.js';
-import { Connection, type Role } from './protocol/connection.js';
+import { Connection, prepareMessage, type Role } from './protocol/connection.js';
 import { argumentError, ErrorCode, stateError, WebSocketError } from './protocol/errors.js';
 import type { Limits } from './protocol/limits.js';
+import type { DeflateParams } from './protocol/permessage-deflate.js';
 
 export type { ClientOptions } from './node/client-handshake.js';
 
@@ -38,10 +40,21 @@ export interface ConnectionSettings {
   autoPong: boolean;
 }
 
-/** A message encoded once (see `WebSocketServer.prepare`); send it with `sendPrepared`. */
+/**
+ * A message encoded once (see `WebSocketServer.prepare`); send it with `sendPrepared`. With
+ * permessage-deflate, connections that negotiated server_no_context_takeover get a compressed
+ * copy, compressed once per window size and cached here; others get the uncompressed frames.
+ */
 export interface PreparedMessage {
   readonly frames: readonly Buffer[];
   readonly byteLength: number;
+  /** @internal the payload, kept to compress once on first use. */
+  readonly data?: Uint8Array;
+  readonly binary?: boolean;
+  /** Whether compressed copies may be sent (default true). */
+  readonly compress?: boolean;
+  /** @internal compressed frames by window bits. */
+  readonly compressed?: Map<number, readonly Buffer[]>;
 }
 
 /** What a `message` listener receives for binary messages, by `binaryType` (text: always a Buffer). */
@@ -103,6 +116,8 @@ export class WebSocket extends DualEventTarget {
   private closeFrameReceived = false;
   private closeFrameSent = false;
   private errorEmitted = false;
+  private deflateParams: DeflateParams | undefined;
+  private deflateThreshold: number | undefined;
   /** @internal used by the server's heartbeat. */
   _alive = true;
 
@@ -170,6 +185,10 @@ export class WebSocket extends DualEventTarget {
   ): void {
     if (negotiated.protocol !== undefined) this._protocol = negotiated.protocol;
     if (negotiated.extensions !== undefined) this._extensions = negotiated.extensions;
+    if (negotiated.compressor instanceof PerMessageDeflate) {
+      this.deflateParams = negotiated.compressor.params;
+      this.deflateThreshold = negotiated.compressor.threshold;
+    }
     const connection = new Connection({
       role,
       limits: settings.limits,
@@ -355,7 +374,29 @@ export class WebSocket extends DualEventTarget {
   /** Sends a message prepared once for many connections (`WebSocketServer.prepare`). Server side only. */
   sendPrepared(message: PreparedMessage, callback?: SendCallback): void {
     if (!this.checkCanSend(callback)) return;
-    this.driver!.sendPrepared(message.frames, callback);
+    this.driver!.sendPrepared(this.framesFor(message), callback);
+  }
+
+  /** The compressed copy of a prepared message when this connection can take it, else the plain frames. */
+  private framesFor(message: PreparedMessage): readonly Buffer[] {
+    const params = this.deflateParams;
+    const data = message.data;
+    if (!params?.serverNoContextTakeover || message.compress === false || !data || !message.compressed) {
+      return message.frames;
+    }
+    if (data.length < (this.deflateThreshold ?? 0)) return message.frames;
+    const bits = params.serverMaxWindowBits;
+    let frames = message.compressed.get(bits);
+    if (!frames) {
+      const shared = { ...params, serverNoContextTakeover: true };
+      // RFC 7692 §7.2.3: the opcode stays text or binary; only the payload is compressed (RSV1).
+      frames = prepareMessage(compressOnce(data, shared), {
+        binary: message.binary ?? true,
+        compressed: true,
+      });
+      message.compressed.set(bits, frames);
+    }
+    return frames;
   }
 
   /** Sends a ping (payload at most 125 bytes). `mask` is ignored (see `send`). */

@@ -433,6 +433,19 @@ export class ConnectionDriver {
   }
 
   sendPrepared(frames: readonly Buffer[], callback?: WriteCallback): void {
+    if (this.compressing || this.sendQueue.length !== 0) {
+      // Keep call order behind a compression in progress.
+      this.enqueueSend(() => {
+        try {
+          this.connection.sendPrepared(frames);
+          this.flush(callback);
+        } catch (error) {
+          if (callback) process.nextTick(callback, error as Error);
+        }
+        this.nextSend();
+      });
+      return;
+    }
     this.connection.sendPrepared(frames);
     this.flush(callback);
   }

@@ -137,3 +137,40 @@ describe('deflate limits and declines', () => {
     raw.socket.destroy();
   });
 });
+
+describe('compress-once broadcast', () => {
+  it('compresses a prepared message once for every client that negotiated server_no_context_takeover', async () => {
+    const wss = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      perMessageDeflate: { threshold: 0, serverNoContextTakeover: true },
+    });
+    closers.push(() => new Promise((r) => wss.close(() => r())));
+    await waitFor(wss, 'listening');
+    const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+    const compressed = await Promise.all(
+      [1, 2, 3].map(async () => {
+        const c = new WsClient(url, { perMessageDeflate: true });
+        await waitFor(c, 'open');
+        return c;
+      }),
+    );
+    const plain = new WsClient(url, { perMessageDeflate: false });
+    await waitFor(plain, 'open');
+    const text = JSON.stringify({ state: 'x'.repeat(100_000) });
+    const prepared = WebSocketServer.prepare(text);
+    const got = [...compressed, plain].map((c) => waitFor<[Buffer, boolean]>(c, 'message'));
+    for (const client of wss.clients) client.sendPrepared(prepared);
+    for (const [data, isBinary] of await Promise.all(got)) {
+      assert.equal(isBinary, false);
+      assert.equal(data.toString(), text);
+    }
+    assert.equal(prepared.compressed?.size, 1, 'one compressed copy shared by all three');
+    const wire = [...(prepared.compressed?.values() ?? [])][0]!.reduce((n, f) => n + f.length, 0);
+    assert.ok(
+      wire < prepared.byteLength / 10,
+      `compressed copy (${wire} B) is much smaller than ${prepared.byteLength} B`,
+    );
+    for (const c of [...compressed, plain]) c.terminate();
+  });
+});
