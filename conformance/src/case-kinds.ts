@@ -6,6 +6,10 @@ import type { CaseResult, Message, Session } from './session.js';
 export interface Case {
   id: string;
   description: string;
+  /** permessage-deflate: the offer sent as a client (fuzzingclient mode). */
+  deflateOffer?: string;
+  /** permessage-deflate: the response to a client's offer (fuzzingserver mode); undefined declines. */
+  deflateResponse?: (offer: string) => string | undefined;
   /** Milliseconds the case may take before it is FAILED for hanging. */
   timeoutMs?: number;
   run(session: Session): Promise<CaseResult>;

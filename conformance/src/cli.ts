@@ -3,7 +3,7 @@
 //   node --import tsx conformance/src/cli.ts server --port 9002 [--cases ...] [--json out.json]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { selectCases } from './registry.js';
+import { allCases, allDeflateCases, selectCases } from './registry.js';
 import { type Result, runClientSuite, startServerSuite, summarize } from './runner.js';
 
 const { positionals, values } = parseArgs({
@@ -15,10 +15,12 @@ const { positionals, values } = parseArgs({
     cases: { type: 'string' },
     exclude: { type: 'string' },
     json: { type: 'string' },
+    deflate: { type: 'boolean' },
   },
 });
 const mode = positionals[0];
-const cases = selectCases(values.cases, values.exclude);
+// --deflate selects sections 12 and 13 (permessage-deflate) instead of 1-7, 9, 10.
+const cases = selectCases(values.cases, values.exclude, values.deflate ? allDeflateCases : allCases);
 const print = (r: Result) => console.log(`${r.id} ${r.outcome}${r.reason ? ` ${r.reason}` : ''}`);
 let results: Result[];
 if (mode === 'client') {

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import type { Case } from './case-kinds.js';
+import { parseDeflateParams } from './deflate-codec.js';
 import { closePayload, OP } from './frames.js';
 import { type CaseResult, Session } from './session.js';
 
@@ -41,7 +42,7 @@ async function withTimeout(c: Case, session: Session, defaultMs: number): Promis
 }
 
 /** Opens a WebSocket connection with a raw socket (no library) and returns a session. */
-export async function connectRaw(url: string): Promise<Session> {
+export async function connectRaw(url: string, extensions?: string): Promise<Session> {
   const u = new URL(url);
   const socket = net.connect(Number(u.port || 80), u.hostname);
   await new Promise<void>((resolve, reject) => {
@@ -51,9 +52,12 @@ export async function connectRaw(url: string): Promise<Session> {
   const key = randomBytes(16).toString('base64');
   socket.write(
     `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+      (extensions ? `Sec-WebSocket-Extensions: ${extensions}\r\n` : '') +
+      '\r\n',
   );
   let head = Buffer.alloc(0);
+  let negotiated: string | undefined;
   const leftover = await new Promise<Buffer>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
@@ -66,6 +70,7 @@ export async function connectRaw(url: string): Promise<Session> {
       if (!text.toLowerCase().includes(`sec-websocket-accept: ${accept(key).toLowerCase()}`)) {
         return reject(new Error('handshake: wrong Sec-WebSocket-Accept'));
       }
+      negotiated = /\r\nsec-websocket-extensions:\s*([^\r]*)/i.exec(text)?.[1];
       resolve(head.subarray(end + 4));
     };
     socket.on('data', onData);
@@ -74,7 +79,9 @@ export async function connectRaw(url: string): Promise<Session> {
   });
   socket.removeAllListeners('error');
   socket.removeAllListeners('close');
-  return new Session(socket, 'client', leftover);
+  const session = new Session(socket, 'client', leftover);
+  if (negotiated) session.deflate = parseDeflateParams(negotiated);
+  return session;
 }
 
 /** fuzzingclient mode: the harness is the client; every case runs against the server at `url`. */
@@ -89,7 +96,7 @@ export async function runClientSuite(options: {
     const started = Date.now();
     let r: CaseResult;
     try {
-      const session = await connectRaw(options.url);
+      const session = await connectRaw(options.url, c.deflateOffer);
       r = await withTimeout(c, session, options.defaultTimeoutMs ?? 20_000);
     } catch (error) {
       r = { outcome: 'FAILED', reason: `could not connect: ${(error as Error).message}` };
@@ -120,11 +127,18 @@ export function startServerSuite(options: {
   const server = http.createServer((_req, res) => res.writeHead(426).end());
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     const key = String(req.headers['sec-websocket-key'] ?? '');
+    const url = new URL(req.url ?? '/', 'http://harness');
+    const caseFor =
+      url.pathname === '/runCase' ? options.cases[Number(url.searchParams.get('case')) - 1] : undefined;
+    const offer = String(req.headers['sec-websocket-extensions'] ?? '');
+    const response = caseFor?.deflateResponse && offer ? caseFor.deflateResponse(offer) : undefined;
     socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept(key)}\r\n\r\n`,
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept(key)}\r\n` +
+        (response ? `Sec-WebSocket-Extensions: ${response}\r\n` : '') +
+        '\r\n',
     );
     const session = new Session(socket, 'server', head);
-    const url = new URL(req.url ?? '/', 'http://harness');
+    if (response) session.deflate = parseDeflateParams(response);
     if (url.pathname === '/getCaseCount') {
       void (async () => {
         await session.send({ opcode: OP.TEXT, payload: String(options.cases.length) });

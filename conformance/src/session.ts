@@ -1,5 +1,6 @@
 // One connection as the harness sees it: raw frames out, decoded frames in, TCP state.
 import type { Socket } from 'node:net';
+import type { DeflateParams } from './deflate-codec.js';
 import { closePayload, encodeFrame, FrameReader, type FrameSpec, OP, type ReceivedFrame } from './frames.js';
 
 export type Outcome = 'OK' | 'NON-STRICT' | 'INFORMATIONAL' | 'UNIMPLEMENTED' | 'FAILED';
@@ -11,6 +12,8 @@ export interface CaseResult {
 export interface Message {
   opcode: number;
   data: Buffer;
+  /** RSV1 was set on the first frame (permessage-deflate). */
+  compressed?: boolean;
 }
 
 /** What the peer did, reassembled. */
@@ -28,6 +31,8 @@ export interface PeerView {
 export class Session {
   readonly reader = new FrameReader();
   tcpClosed = false;
+  /** Negotiated permessage-deflate parameters, when the handshake agreed on them. */
+  deflate: DeflateParams | undefined;
   private waiters: Array<() => void> = [];
   private closeSent = false;
 
@@ -94,13 +99,24 @@ export class Session {
     return new Promise((r) => setTimeout(r, ms));
   }
 
+  private cached: { frames: number; tcpClosed: boolean; view: PeerView } | undefined;
+
+  /** What the peer did so far; recomputed only when frames arrived or TCP closed since the last call. */
   view(): PeerView {
+    const c = this.cached;
+    if (c && c.frames === this.reader.frames.length && c.tcpClosed === this.tcpClosed) return c.view;
+    const view = this.computeView();
+    this.cached = { frames: this.reader.frames.length, tcpClosed: this.tcpClosed, view };
+    return view;
+  }
+
+  private computeView(): PeerView {
     const messages: Message[] = [];
     const pongs: Buffer[] = [];
     const pings: Buffer[] = [];
     let close: PeerView['close'];
     let violation: string | undefined;
-    let open: { opcode: number; parts: Buffer[] } | undefined;
+    let open: { opcode: number; parts: Buffer[]; compressed: boolean } | undefined;
     for (const f of this.reader.frames) {
       if (f.masked !== (this.role === 'server')) {
         violation ??= this.role === 'server' ? 'client sent an unmasked frame' : 'server sent a masked frame';
@@ -121,7 +137,9 @@ export class Session {
         } else violation ??= `peer sent reserved opcode ${f.opcode}`;
         continue;
       }
-      if (f.rsv !== 0) violation ??= 'peer set reserved bits';
+      // RFC 7692 §6: with permessage-deflate, RSV1 marks a compressed message (first frame only).
+      const compressedStart = this.deflate !== undefined && f.rsv === 4 && f.opcode !== OP.CONT;
+      if (f.rsv !== 0 && !compressedStart) violation ??= 'peer set reserved bits';
       if (f.opcode === OP.CONT) {
         if (!open) {
           violation ??= 'peer sent a continuation without a message';
@@ -130,10 +148,10 @@ export class Session {
         open.parts.push(f.payload);
       } else {
         if (open) violation ??= 'peer started a message inside another';
-        open = { opcode: f.opcode, parts: [f.payload] };
+        open = { opcode: f.opcode, parts: [f.payload], compressed: compressedStart };
       }
       if (f.fin && open) {
-        messages.push({ opcode: open.opcode, data: Buffer.concat(open.parts) });
+        messages.push({ opcode: open.opcode, data: Buffer.concat(open.parts), compressed: open.compressed });
         open = undefined;
       }
     }

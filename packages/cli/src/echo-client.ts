@@ -63,6 +63,7 @@ export async function runEchoClient(options: EchoClientOptions): Promise<number>
       (ws) => {
         ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
       },
+      options.deflate === true,
     );
     options.log?.(`case ${i}/${count} done`);
   }

@@ -1,0 +1,35 @@
+// Issue 3's acceptance check: sections 12 and 13 (permessage-deflate) against `ieum echo --deflate`
+// and `ieum echo-client --deflate`. Both modes run at once: the cases wait on zlib, not on the CPU.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { allDeflateCases, selectCases } from '../src/registry.js';
+import { runClientSuite, startServerSuite } from '../src/runner.js';
+import { assertConformant, ieum, ieumEcho } from './ieum-cli.js';
+
+const deflateCases = () => selectCases(undefined, undefined, allDeflateCases);
+
+describe('Autobahn-equivalent conformance of ieum with permessage-deflate', { concurrency: true }, () => {
+  it('ieum echo --deflate passes sections 12 and 13 (fuzzingclient mode)', {
+    timeout: 900_000,
+  }, async () => {
+    const { run, url } = await ieumEcho(['--deflate']);
+    const cases = deflateCases();
+    const results = await runClientSuite({ url, cases });
+    run.child.kill('SIGTERM');
+    assert.equal(results.length, cases.length);
+    assert.ok(cases.length >= 150, `expected the full sections 12 and 13, got ${cases.length} cases`);
+    assertConformant(results);
+  });
+
+  it('ieum echo-client --deflate passes sections 12 and 13 (fuzzingserver mode)', {
+    timeout: 900_000,
+  }, async () => {
+    const suite = startServerSuite({ port: 0, cases: deflateCases() });
+    const port = await suite.listening;
+    const run = ieum(['echo-client', `ws://127.0.0.1:${port}`, '--agent', 'ieum', '--deflate']);
+    const results = await suite.results;
+    assert.equal(await run.exited, 0, run.output());
+    suite.close();
+    assertConformant(results);
+  });
+});
