@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket as WsClient, WebSocketServer as WsServer } from 'ws';
-import { selectCases } from '../src/registry.js';
+import { allDeflateCases, selectCases } from '../src/registry.js';
 import { runClientSuite, startServerSuite, summarize } from '../src/runner.js';
 
 describe('conformance harness against ws', () => {
@@ -92,6 +92,46 @@ describe('conformance harness against a broken server', () => {
     assert.deepEqual(
       results.map((r) => `${r.id} ${r.outcome}`),
       ['1.1.1 FAILED', '3.1 FAILED', '6.3.1 FAILED', '7.9.1 FAILED'],
+    );
+  });
+});
+
+describe('conformance harness (sections 12 and 13) against ws with permessage-deflate', () => {
+  // 13.7 is left out: ws answers an offer list whose first offer has an unknown parameter with
+  // 400 instead of declining just that offer (RFC 7692 §5), so it cannot validate the harness there.
+  const sample = '12.1.1,12.2.4,12.3.6,12.4.10,12.5.12,13.1.8,13.2.3,13.3.4,13.4.5,13.5.6,13.6.7';
+  const echoServer = async (perMessageDeflate: boolean) => {
+    const server = new WsServer({ port: 0, host: '127.0.0.1', perMessageDeflate });
+    server.on('connection', (ws) => {
+      ws.on('error', () => {});
+      ws.on('message', (d, b) => ws.send(d, { binary: b }));
+    });
+    await new Promise((r) => server.once('listening', r));
+    return { server, url: `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}` };
+  };
+
+  it('finds no failure in a ws echo server that compresses', async () => {
+    const { server, url } = await echoServer(true);
+    const results = await runClientSuite({ url, cases: selectCases(sample, undefined, allDeflateCases) });
+    server.close();
+    const { failed, lines } = summarize(results);
+    assert.equal(results.length, 11);
+    assert.equal(failed, 0, lines.filter((l) => l.includes('FAILED')).join('\n'));
+  });
+
+  it('reports FAILED when the server declines compression', async () => {
+    const { server, url } = await echoServer(false);
+    const results = await runClientSuite({
+      url,
+      cases: selectCases('12.1.1,13.3.1', undefined, allDeflateCases),
+    });
+    server.close();
+    assert.deepEqual(
+      results.map((r) => `${r.id} ${r.outcome} ${r.reason}`),
+      [
+        '12.1.1 FAILED permessage-deflate was not negotiated',
+        '13.3.1 FAILED permessage-deflate was not negotiated',
+      ],
     );
   });
 });
