@@ -6,10 +6,12 @@ export type { CloseEventLike, ErrorEventLike, MessageEventLike, WebSocketEvent }
 export { CloseCode, isValidCloseCode } from './protocol/close-codes.js';
 export { ErrorCode, WebSocketError } from './protocol/errors.js';
 export { DEFAULT_LIMITS, type Limits } from './protocol/limits.js';
+export type { DeflateOptions } from './protocol/permessage-deflate.js';
 export {
   type BinaryType,
   type ClientOptions,
   type PreparedMessage,
+  type RawData,
   type ReadyState,
   type SendCallback,
   WebSocket,

@@ -1,0 +1,18 @@
+/**
+ * @ieum/realtime/client: the reconnecting realtime client for browsers and Node. In Node < 22,
+ * pass `{ WebSocket }` from `@ieum/websocket`. No Node API is used here.
+ */
+export * from '../protocol/index.js';
+export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+export {
+  Channel,
+  type ChannelMessage,
+  type ConnectionState,
+  type PublishAck,
+  RealtimeClient,
+  type RealtimeClientOptions,
+  RequestError,
+  type StorageLike,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './realtime-client.js';

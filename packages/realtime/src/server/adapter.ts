@@ -1,0 +1,84 @@
+// The Adapter is where channels live: history with offsets and an epoch, fan-out to every server
+// process, message-id deduplication and presence. `MemoryAdapter` serves one process; a Redis
+// adapter (scale-out) implements the same interface and passes the same conformance suite.
+
+/** A message as stored in a channel's history. */
+export interface ChannelEntry {
+  /** Offset in the channel, from 1, without gaps. */
+  off: number;
+  ev: string;
+  d: unknown;
+  /** Milliseconds since the epoch when it was published. */
+  time: number;
+  /** Client message id (`<client id>:<n>`) when a client published it. */
+  mid?: string;
+  /** Connection (session) id that must not receive it. */
+  except?: string;
+  /** Coalescing key for the `latest` slow-consumer policy. */
+  key?: string;
+}
+
+export interface ChannelPosition {
+  /** Changes whenever the channel's history is lost (restart without persistence, trimmed away). */
+  epoch: string;
+  /** Offset of the newest message, 0 when there is none. */
+  offset: number;
+}
+
+export type HistoryResult =
+  | { ok: true; entries: ChannelEntry[]; position: ChannelPosition }
+  | { ok: false; reason: 'epoch-changed' | 'too-old' | 'ahead'; position: ChannelPosition };
+
+export type PublishInput = Omit<ChannelEntry, 'off' | 'time'>;
+
+export interface PublishResult extends ChannelPosition {
+  /** The message id was seen before: nothing was published, `offset` is the first publication's. */
+  duplicate: boolean;
+}
+
+export type AdapterEvent =
+  | { type: 'message'; channel: string; epoch: string; entry: ChannelEntry }
+  | { type: 'join' | 'leave'; channel: string; user: string; info?: unknown };
+
+export interface PresenceChange {
+  /** For join: this was the user's first connection in the channel. For leave: its last. */
+  changed: boolean;
+}
+
+export interface Adapter {
+  /**
+   * Appends to the channel's history and delivers to every subscriber in every process. With a
+   * `mid`, a message id seen within the dedupe window is not published again.
+   */
+  publish(channel: string, message: PublishInput): Promise<PublishResult>;
+  /** Receives the channel's messages and presence changes from now on (until `unsubscribe`). */
+  subscribe(channel: string, listener: (event: AdapterEvent) => void): Promise<void>;
+  unsubscribe(channel: string, listener: (event: AdapterEvent) => void): Promise<void>;
+  /** The channel's epoch and newest offset. */
+  position(channel: string): Promise<ChannelPosition>;
+  /** The messages after `offset` in `epoch`, oldest first, or why they cannot be had. */
+  history(channel: string, since: ChannelPosition): Promise<HistoryResult>;
+  /** Adds one connection of `user` to the channel's presence; `changed` if it is the user's first. */
+  presenceJoin(channel: string, user: string, connection: string, info?: unknown): Promise<PresenceChange>;
+  /** Removes one connection; `changed` if it was the user's last. */
+  presenceLeave(channel: string, user: string, connection: string): Promise<PresenceChange>;
+  presenceList(channel: string): Promise<Array<{ user: string; info?: unknown }>>;
+  close(): Promise<void>;
+}
+
+export interface HistoryLimits {
+  /** Messages kept per channel. Default 1,000. */
+  maxMessages: number;
+  /** Milliseconds a message stays recoverable. Default 300,000 (5 minutes). */
+  maxAgeMs: number;
+}
+
+export interface DedupeLimits {
+  /** Message ids remembered (process-wide for the memory adapter). Default 100,000. */
+  maxIds: number;
+  /** Milliseconds a message id is remembered. Default 600,000 (10 minutes). */
+  maxAgeMs: number;
+}
+
+export const DEFAULT_HISTORY: HistoryLimits = { maxMessages: 1000, maxAgeMs: 300_000 };
+export const DEFAULT_DEDUPE: DedupeLimits = { maxIds: 100_000, maxAgeMs: 600_000 };

@@ -1,0 +1,508 @@
+// One client connection on the server: hello and authentication, the message loop, channel
+// subscriptions with recovery, requests in both directions, heartbeats and limits.
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { RawData, WebSocket } from '@ieum/websocket';
+import type { Codec } from '../protocol/codec.js';
+import { DisconnectCode } from '../protocol/disconnect-codes.js';
+import {
+  type ClientMessage,
+  type ErrorBody,
+  ErrorCodes,
+  PROTOCOL_VERSION,
+  ProtocolViolation,
+  parseClientMessage,
+  type ServerMessage,
+  type SubscribeResult,
+} from '../protocol/messages.js';
+import type { AdapterEvent, ChannelEntry } from './adapter.js';
+import { OutboundQueue } from './outbound-queue.js';
+import { TokenBucket } from './rate-limit.js';
+import { type AuthResult, RealtimeError, type RealtimeServer } from './realtime-server.js';
+
+interface Subscription {
+  epoch: string;
+  /** Last offset delivered; messages at or below it are not sent again. */
+  offset: number;
+  /** Live messages that arrived while history was being read; `undefined` once live. */
+  pending:
+    | Array<{ epoch: string; entry: ChannelEntry; encode: (c: Codec) => string | Uint8Array }>
+    | undefined;
+  presence: boolean;
+}
+
+/** Messages processed one after another; past this many waiting, the socket is paused. */
+const MAX_PENDING_INPUT = 64;
+
+const truncateReason = (s: string) => (Buffer.byteLength(s) <= 123 ? s : `${s.slice(0, 100)}…`);
+
+export class Connection {
+  /** Session id, random, unique per connection. */
+  readonly id = randomBytes(9).toString('base64url');
+  /** Authenticated user id (undefined for anonymous connections). */
+  user: string | undefined;
+  /** What the authentication hook returned as `info`. */
+  info: unknown;
+  /** Free slot for the application. */
+  data: Record<string, unknown> = {};
+  private clientId = '';
+  private ready = false;
+  private closed = false;
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly queue: OutboundQueue;
+  private readonly bucket: TokenBucket | undefined;
+  private input: Promise<void> = Promise.resolve();
+  private inputDepth = 0;
+  private lastSeen = Date.now();
+  private helloTimer: NodeJS.Timeout | undefined;
+  private expiryTimers: NodeJS.Timeout[] = [];
+  private nextRequestId = 1;
+  private readonly requests = new Map<
+    number,
+    { resolve: (d: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
+
+  constructor(
+    private readonly server: RealtimeServer,
+    readonly ws: WebSocket,
+    readonly req: IncomingMessage,
+    readonly codec: Codec,
+  ) {
+    const o = server.options;
+    this.queue = new OutboundQueue(
+      {
+        get bufferedAmount() {
+          return ws.bufferedAmount;
+        },
+        write: (data, done) => ws.send(data, { binary: codec.binary }, () => done()),
+      },
+      o.outbound,
+    );
+    this.bucket = o.rateLimit ? new TokenBucket(o.rateLimit) : undefined;
+    ws.on('message', (data, isBinary) => this.onData(data, isBinary));
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    ws.on('error', () => {}); // the close event follows with the code
+    this.helloTimer = setTimeout(
+      () => this.fail(DisconnectCode.PROTOCOL_ERROR, 'no hello in time'),
+      o.helloTimeoutMs,
+    );
+  }
+
+  get queuedMessages(): number {
+    return this.queue.length;
+  }
+
+  /** Channels this connection is subscribed to. */
+  get channels(): string[] {
+    return [...this.subscriptions.keys()];
+  }
+
+  /** Closes with `code` (see `DisconnectCode`) and a short reason. */
+  close(code: number = DisconnectCode.NORMAL, reason = ''): void {
+    if (this.closed) return;
+    this.ws.close(code, truncateReason(reason));
+  }
+
+  private fail(code: number, reason: string): void {
+    this.close(code, reason);
+  }
+
+  /** Sends a direct event to this connection only. */
+  emit(event: string, data: unknown): void {
+    this.send({ t: 'emit', ev: event, d: data ?? null });
+  }
+
+  /** Sends an event and resolves with the client's reply (rejects on error, timeout or disconnect). */
+  request(event: string, data: unknown, options: { timeoutMs?: number } = {}): Promise<unknown> {
+    if (this.closed)
+      return Promise.reject(new RealtimeError(ErrorCodes.DISCONNECTED, 'the connection is closed'));
+    const id = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      const ms = options.timeoutMs ?? this.server.options.requestTimeoutMs;
+      const timer = setTimeout(() => {
+        this.requests.delete(id);
+        reject(new RealtimeError(ErrorCodes.TIMEOUT, `no reply to "${event}" within ${ms} ms`));
+      }, ms);
+      this.requests.set(id, { resolve, reject, timer });
+      this.send({ t: 'emit', id, ev: event, d: data ?? null });
+    });
+  }
+
+  /** Subscribes this connection to `channel` from the server side (no recovery, no reply). */
+  async join(channel: string, options: { presence?: boolean } = {}): Promise<void> {
+    await this.subscribe(channel, undefined, options.presence ?? false);
+  }
+
+  async leave(channel: string): Promise<void> {
+    await this.unsubscribe(channel);
+  }
+
+  private send(message: ServerMessage): void {
+    this.sendEncoded(this.codec.encode(message));
+  }
+
+  private sendEncoded(data: string | Uint8Array, key?: string): void {
+    if (this.closed) return;
+    const result = this.queue.push(data, key);
+    const m = this.server.metrics;
+    if (result === 'overflow') {
+      this.queue.clear();
+      this.fail(DisconnectCode.SLOW_CONSUMER, 'outbound queue full');
+      return;
+    }
+    if (result === 'dropped' || result === 'replaced') m?.dropped.inc();
+    if (result !== 'dropped' && m) {
+      m.messagesOut.inc();
+      m.bytesOut.inc(typeof data === 'string' ? data.length : data.byteLength);
+    }
+  }
+
+  private onData(data: RawData, isBinary: boolean): void {
+    this.lastSeen = Date.now();
+    // binaryType is 'nodebuffer' (the default): every message arrives as one Buffer.
+    const bytes = data as Buffer;
+    const m = this.server.metrics;
+    m?.messagesIn.inc();
+    m?.bytesIn.inc(bytes.length);
+    if (this.bucket && !this.bucket.take()) {
+      this.fail(DisconnectCode.RATE_LIMITED, 'rate limit exceeded');
+      return;
+    }
+    let message: ClientMessage;
+    try {
+      message = parseClientMessage(this.codec.decode(isBinary ? bytes : bytes.toString('utf8')));
+    } catch (error) {
+      this.fail(DisconnectCode.PROTOCOL_ERROR, (error as Error).message);
+      return;
+    }
+    if (message.t === 'ping') {
+      this.send({ t: 'pong' });
+      return;
+    }
+    if (message.t === 'pong') return;
+    if (message.t === 'res') {
+      this.onReply(message);
+      return;
+    }
+    // Everything else runs in arrival order: a publish after a subscribe sees the subscription.
+    if (++this.inputDepth > MAX_PENDING_INPUT) this.ws.pause();
+    this.input = this.input
+      .then(() => this.process(message))
+      .catch((error: Error) => {
+        this.server.emit('error', error);
+        this.fail(DisconnectCode.SERVER_ERROR, 'internal error');
+      })
+      .finally(() => {
+        if (--this.inputDepth === MAX_PENDING_INPUT) this.ws.resume();
+      });
+  }
+
+  private async process(message: ClientMessage): Promise<void> {
+    if (this.closed) return;
+    if (!this.ready && message.t !== 'hello') {
+      return this.fail(DisconnectCode.PROTOCOL_ERROR, `expected hello, got ${message.t}`);
+    }
+    switch (message.t) {
+      case 'hello':
+        return this.onHello(message);
+      case 'auth':
+        return this.onAuth(message.token);
+      case 'sub': {
+        const denied = await this.denied(message.ch, 'subscribe');
+        if (denied) return this.reply(message.id, undefined, denied);
+        const result = await this.subscribe(message.ch, message.since, message.presence ?? false, message.id);
+        if (!result) return;
+        return;
+      }
+      case 'unsub':
+        await this.unsubscribe(message.ch);
+        return this.reply(message.id, null);
+      case 'pub': {
+        const denied = await this.denied(message.ch, 'publish');
+        if (denied) return this.reply(message.id, undefined, denied);
+        const r = await this.server.adapter.publish(message.ch, {
+          ev: message.ev,
+          d: message.d,
+          mid: `${this.user ?? ''}\u0000${this.clientId}\u0000${message.mid}`,
+          ...(message.key !== undefined ? { key: message.key } : {}),
+        });
+        return this.reply(message.id, { ep: r.epoch, off: r.offset, dup: r.duplicate });
+      }
+      case 'who':
+        if (!this.subscriptions.has(message.ch)) {
+          return this.reply(message.id, undefined, {
+            code: ErrorCodes.NOT_SUBSCRIBED,
+            message: `subscribe to "${message.ch}" before listing its presence`,
+          });
+        }
+        return this.reply(message.id, await this.server.adapter.presenceList(message.ch));
+      case 'emit':
+        // Handlers run concurrently with later messages; only the reply waits for them.
+        void this.onEmit(message.ev, message.d, message.id);
+        return;
+    }
+  }
+
+  private reply(id: number, data: unknown, err?: ErrorBody): void {
+    this.send(err ? { t: 'res', id, ok: false, err } : { t: 'res', id, ok: true, d: data ?? null });
+  }
+
+  private async denied(channel: string, action: 'subscribe' | 'publish'): Promise<ErrorBody | undefined> {
+    const authorize = this.server.options.authorizeChannel;
+    if (!authorize) return undefined;
+    const ok = await authorize({ channel, action, user: this.user, info: this.info, connection: this });
+    return ok ? undefined : { code: ErrorCodes.FORBIDDEN, message: `may not ${action} to "${channel}"` };
+  }
+
+  private async onHello(hello: Extract<ClientMessage, { t: 'hello' }>): Promise<void> {
+    if (this.ready) return this.fail(DisconnectCode.PROTOCOL_ERROR, 'hello sent twice');
+    clearTimeout(this.helloTimer);
+    if (hello.v !== PROTOCOL_VERSION) {
+      return this.fail(DisconnectCode.PROTOCOL_ERROR, `unsupported protocol version ${hello.v}`);
+    }
+    this.clientId = hello.cid;
+    const auth = await this.authenticate(hello.token ?? this.tokenFromRequest());
+    if (!auth || this.closed) return;
+    this.ready = true;
+    this.server.registered(this);
+    this.send({
+      t: 'welcome',
+      v: PROTOCOL_VERSION,
+      sid: this.id,
+      hb: this.server.options.heartbeatIntervalMs,
+      ...(this.user !== undefined ? { user: this.user } : {}),
+    });
+  }
+
+  private tokenFromRequest(): string | undefined {
+    const header = this.req.headers.authorization;
+    if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+    const q = new URL(this.req.url ?? '/', 'http://x').searchParams.get('token');
+    return q ?? undefined;
+  }
+
+  private async authenticate(
+    token: string | undefined,
+  ): Promise<AuthResult | { user: undefined } | undefined> {
+    const hook = this.server.options.authenticate;
+    if (!hook) return { user: undefined };
+    let result: AuthResult;
+    try {
+      result = await hook({ token, req: this.req });
+      if (!result || typeof result.user !== 'string' || result.user === '') {
+        throw new Error('authenticate must return { user: non-empty string }');
+      }
+    } catch (error) {
+      this.fail(DisconnectCode.UNAUTHORIZED, (error as Error).message || 'unauthorized');
+      return undefined;
+    }
+    if (this.user !== undefined && result.user !== this.user) {
+      this.fail(DisconnectCode.FORBIDDEN, 'a refreshed token must name the same user');
+      return undefined;
+    }
+    this.user = result.user;
+    this.info = result.info;
+    this.scheduleExpiry(result.expiresAt);
+    return result;
+  }
+
+  private scheduleExpiry(expiresAt: number | undefined): void {
+    for (const t of this.expiryTimers) clearTimeout(t);
+    this.expiryTimers = [];
+    if (expiresAt === undefined) return;
+    const left = expiresAt - Date.now();
+    if (left <= 0) {
+      this.fail(DisconnectCode.TOKEN_EXPIRED, 'token expired');
+      return;
+    }
+    const lead = this.server.options.tokenRefreshLeadMs;
+    this.expiryTimers.push(setTimeout(() => this.send({ t: 'refresh' }), Math.max(0, left - lead)));
+    this.expiryTimers.push(setTimeout(() => this.fail(DisconnectCode.TOKEN_EXPIRED, 'token expired'), left));
+  }
+
+  private async onAuth(token: string): Promise<void> {
+    await this.authenticate(token);
+  }
+
+  private async subscribe(
+    channel: string,
+    since: { ep: string; off: number } | undefined,
+    presence: boolean,
+    replyId?: number,
+  ): Promise<boolean> {
+    if (this.subscriptions.has(channel)) await this.unsubscribe(channel);
+    const sub: Subscription = { epoch: '', offset: 0, pending: [], presence };
+    this.subscriptions.set(channel, sub);
+    const adapter = this.server.adapter;
+    await this.server.attach(channel, this);
+    const result: SubscribeResult = { ep: '', off: 0 };
+    let backlog: ChannelEntry[] = [];
+    if (since) {
+      const h = await adapter.history(channel, { epoch: since.ep, offset: since.off });
+      result.ep = h.position.epoch;
+      result.off = h.position.offset;
+      result.recovered = h.ok;
+      if (h.ok) {
+        backlog = h.entries;
+        sub.offset = since.off;
+      } else {
+        result.reason = h.reason;
+        sub.offset = h.position.offset;
+      }
+    } else {
+      const p = await adapter.position(channel);
+      result.ep = p.epoch;
+      result.off = p.offset;
+      sub.offset = p.offset;
+    }
+    sub.epoch = result.ep;
+    if (this.user !== undefined) await adapter.presenceJoin(channel, this.user, this.id, this.info);
+    if (presence) result.members = await adapter.presenceList(channel);
+    if (this.closed || this.subscriptions.get(channel) !== sub) return false;
+    if (replyId !== undefined) this.reply(replyId, result);
+    for (const entry of backlog) this.sendEntry(channel, sub, sub.epoch, entry, undefined);
+    const pending = sub.pending ?? [];
+    sub.pending = undefined;
+    for (const p of pending) this.sendEntry(channel, sub, p.epoch, p.entry, p.encode);
+    return true;
+  }
+
+  private async unsubscribe(channel: string): Promise<void> {
+    if (!this.subscriptions.delete(channel)) return;
+    this.server.detach(channel, this);
+    if (this.user !== undefined) await this.server.adapter.presenceLeave(channel, this.user, this.id);
+  }
+
+  /** @internal Live message from the channel's fan-out. */
+  deliver(
+    channel: string,
+    epoch: string,
+    entry: ChannelEntry,
+    encode: (c: Codec) => string | Uint8Array,
+  ): void {
+    const sub = this.subscriptions.get(channel);
+    if (!sub) return;
+    if (sub.pending) {
+      sub.pending.push({ epoch, entry, encode });
+      return;
+    }
+    this.sendEntry(channel, sub, epoch, entry, encode);
+  }
+
+  private sendEntry(
+    channel: string,
+    sub: Subscription,
+    epoch: string,
+    entry: ChannelEntry,
+    encode: ((c: Codec) => string | Uint8Array) | undefined,
+  ): void {
+    if (epoch !== sub.epoch) {
+      // The channel's history was reset under us: follow the new epoch from this message on.
+      sub.epoch = epoch;
+      sub.offset = entry.off - 1;
+    }
+    if (entry.off <= sub.offset) return;
+    sub.offset = entry.off;
+    if (entry.except === this.id) return;
+    const own = entry.mid !== undefined && entry.mid.split('\u0000')[1] === this.clientId;
+    const key = entry.key === undefined ? undefined : `${channel}\u0000${entry.key}`;
+    if (own || !encode) {
+      const mid = own ? entry.mid!.split('\u0000')[2] : undefined;
+      const msg: ServerMessage = {
+        t: 'msg',
+        ch: channel,
+        ev: entry.ev,
+        d: entry.d,
+        ep: epoch,
+        off: entry.off,
+        ...(mid !== undefined ? { mid } : {}),
+      };
+      this.sendEncoded(this.codec.encode(msg), key);
+    } else {
+      this.sendEncoded(encode(this.codec), key);
+    }
+  }
+
+  /** @internal Presence change in a subscribed channel. */
+  deliverPresence(event: Extract<AdapterEvent, { type: 'join' | 'leave' }>): void {
+    const sub = this.subscriptions.get(event.channel);
+    if (!sub?.presence) return;
+    this.send({
+      t: event.type,
+      ch: event.channel,
+      user: event.user,
+      ...(event.info !== undefined ? { info: event.info } : {}),
+    });
+  }
+
+  private async onEmit(event: string, data: unknown, id: number | undefined): Promise<void> {
+    const handler = this.server.handlerFor(event);
+    if (!handler) {
+      if (id !== undefined) {
+        this.reply(id, undefined, { code: ErrorCodes.UNKNOWN_EVENT, message: `no handler for "${event}"` });
+      } else {
+        this.server.emit('unhandled', this, event, data);
+      }
+      return;
+    }
+    try {
+      const result = await handler(data as never, this);
+      if (id !== undefined) this.reply(id, result);
+    } catch (error) {
+      if (error instanceof RealtimeError) {
+        if (id !== undefined) this.reply(id, undefined, { code: error.code, message: error.message });
+      } else {
+        this.server.emit('error', error as Error);
+        if (id !== undefined) {
+          this.reply(id, undefined, {
+            code: ErrorCodes.HANDLER_ERROR,
+            message: `handler for "${event}" failed`,
+          });
+        }
+      }
+    }
+  }
+
+  private onReply(message: Extract<ClientMessage, { t: 'res' }>): void {
+    const r = this.requests.get(message.id);
+    if (!r) return;
+    this.requests.delete(message.id);
+    clearTimeout(r.timer);
+    if (message.ok) r.resolve(message.d);
+    else
+      r.reject(new RealtimeError(message.err?.code ?? ErrorCodes.HANDLER_ERROR, message.err?.message ?? ''));
+  }
+
+  /** @internal Called by the server's heartbeat timer. */
+  heartbeat(now: number): void {
+    if (now - this.lastSeen > 2 * this.server.options.heartbeatIntervalMs) {
+      this.fail(DisconnectCode.HEARTBEAT_TIMEOUT, 'no heartbeat');
+      return;
+    }
+    this.send({ t: 'ping' });
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.helloTimer);
+    for (const t of this.expiryTimers) clearTimeout(t);
+    this.queue.clear();
+    for (const [id, r] of this.requests) {
+      clearTimeout(r.timer);
+      r.reject(new RealtimeError(ErrorCodes.DISCONNECTED, 'the connection closed before the reply'));
+      this.requests.delete(id);
+    }
+    const channels = [...this.subscriptions.keys()];
+    for (const ch of channels) {
+      this.subscriptions.delete(ch);
+      this.server.detach(ch, this);
+      if (this.user !== undefined) {
+        this.server.adapter.presenceLeave(ch, this.user, this.id).catch((e) => this.server.emit('error', e));
+      }
+    }
+    this.server.unregistered(this, code, reason);
+  }
+}
+
+export { ProtocolViolation };

@@ -1,0 +1,117 @@
+// Per-connection outbound queue: writes go straight to the socket while it keeps up; past
+// `highWaterBytes` of unsent socket data they wait here, bounded, and a policy decides what
+// happens when the bound is reached.
+
+export type SlowConsumerPolicy = 'disconnect' | 'drop' | 'latest';
+
+export interface OutboundLimits {
+  /** Messages waiting per connection before the policy applies. Default 1,000. */
+  maxQueuedMessages: number;
+  /** Bytes waiting per connection before the policy applies. Default 4 MiB. */
+  maxQueuedBytes: number;
+  /** Unsent socket bytes above which messages wait in the queue. Default 256 KiB. */
+  highWaterBytes: number;
+  /**
+   * When the queue is full: `disconnect` (close 4409; the client reconnects and recovers from
+   * history), `drop` (the new message is not sent to this connection; counted in metrics), or
+   * `latest` (a queued message with the same key is replaced, keeping only the latest value per
+   * key; messages without a key fall back to `disconnect`). Default `disconnect`.
+   */
+  policy: SlowConsumerPolicy;
+}
+
+export const DEFAULT_OUTBOUND: OutboundLimits = {
+  maxQueuedMessages: 1000,
+  maxQueuedBytes: 4 * 1024 * 1024,
+  highWaterBytes: 256 * 1024,
+  policy: 'disconnect',
+};
+
+export interface Sink {
+  readonly bufferedAmount: number;
+  /** Writes one encoded message; `done` runs once it reached the socket. */
+  write(data: string | Uint8Array, done: () => void): void;
+}
+
+interface Item {
+  data: string | Uint8Array;
+  bytes: number;
+  key: string | undefined;
+}
+
+export type EnqueueResult = 'sent' | 'queued' | 'replaced' | 'dropped' | 'overflow';
+
+const byteLength = (d: string | Uint8Array) => (typeof d === 'string' ? d.length * 3 : d.byteLength);
+
+export class OutboundQueue {
+  private items: Item[] = [];
+  private head = 0;
+  private bytes = 0;
+  private readonly byKey = new Map<string, Item>();
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly limits: OutboundLimits,
+  ) {}
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  get queuedBytes(): number {
+    return this.bytes;
+  }
+
+  /**
+   * Sends or queues `data`. `key` names the value it carries for the `latest` policy. Returns
+   * 'overflow' when the caller must disconnect the peer (the message was not queued).
+   */
+  push(data: string | Uint8Array, key?: string): EnqueueResult {
+    if (this.length === 0 && this.sink.bufferedAmount < this.limits.highWaterBytes) {
+      this.sink.write(data, this.onWritten);
+      return 'sent';
+    }
+    const bytes = byteLength(data);
+    if (this.limits.policy === 'latest' && key !== undefined) {
+      const queued = this.byKey.get(key);
+      if (queued) {
+        this.bytes += bytes - queued.bytes;
+        queued.data = data;
+        queued.bytes = bytes;
+        return 'replaced';
+      }
+    }
+    if (this.length + 1 > this.limits.maxQueuedMessages || this.bytes + bytes > this.limits.maxQueuedBytes) {
+      return this.limits.policy === 'drop' ? 'dropped' : 'overflow';
+    }
+    const item: Item = { data, bytes, key };
+    this.items.push(item);
+    this.bytes += bytes;
+    if (key !== undefined && this.limits.policy === 'latest') this.byKey.set(key, item);
+    return 'queued';
+  }
+
+  private readonly onWritten = () => this.flush();
+
+  /** Moves queued messages to the socket while it is below the high-water mark. */
+  flush(): void {
+    while (this.length > 0 && this.sink.bufferedAmount < this.limits.highWaterBytes) {
+      const item = this.items[this.head]!;
+      this.items[this.head++] = undefined as unknown as Item;
+      this.bytes -= item.bytes;
+      if (item.key !== undefined && this.byKey.get(item.key) === item) this.byKey.delete(item.key);
+      this.sink.write(item.data, this.onWritten);
+    }
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+    this.bytes = 0;
+    this.byKey.clear();
+  }
+}

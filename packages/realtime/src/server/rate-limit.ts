@@ -1,0 +1,39 @@
+// Token bucket: `messagesPerSecond` sustained, up to `burst` at once.
+
+export interface RateLimit {
+  /** Messages per second a connection may send on average. Default 100. */
+  messagesPerSecond: number;
+  /** Messages a connection may send at once after being idle. Default 200. */
+  burst: number;
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimit = { messagesPerSecond: 100, burst: 200 };
+
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly limit: RateLimit,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (!(limit.messagesPerSecond > 0) || !(limit.burst >= 1)) {
+      throw new RangeError('rateLimit: messagesPerSecond must be > 0 and burst >= 1');
+    }
+    this.tokens = limit.burst;
+    this.last = now();
+  }
+
+  /** Takes one token; false when the bucket is empty. */
+  take(): boolean {
+    const t = this.now();
+    this.tokens = Math.min(
+      this.limit.burst,
+      this.tokens + ((t - this.last) / 1000) * this.limit.messagesPerSecond,
+    );
+    this.last = t;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}

@@ -1,0 +1,384 @@
+// RealtimeServer: channels with history and recovery, events with acknowledgements, presence,
+// authentication and limits, over @ieum/websocket.
+import { EventEmitter } from 'node:events';
+import http, { type Server as HttpServer, type IncomingMessage } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import { type DeflateOptions, WebSocket, WebSocketServer } from '@ieum/websocket';
+import { type Codec, jsonCodec, msgpackCodec, subprotocolFor } from '../protocol/codec.js';
+import { DisconnectCode } from '../protocol/disconnect-codes.js';
+import type { ServerMessage } from '../protocol/messages.js';
+import type { Adapter, AdapterEvent, ChannelEntry } from './adapter.js';
+import { Connection } from './connection.js';
+import { MemoryAdapter } from './memory-adapter.js';
+import { type MetricsOptions, RealtimeMetrics } from './metrics.js';
+import { DEFAULT_OUTBOUND, type OutboundLimits } from './outbound-queue.js';
+import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limit.js';
+
+/** Who a connection is, as the authentication hook decided. */
+export interface AuthResult {
+  /** Stable user id: presence counts users, not connections. */
+  user: string;
+  /** Shared with other members in presence events (keep it small and public). */
+  info?: unknown;
+  /** Milliseconds since the epoch when the credentials expire; the client is asked to refresh before. */
+  expiresAt?: number;
+}
+
+export interface AuthContext {
+  /** From the client's hello, else `Authorization: Bearer`, else the `token` query parameter. */
+  token: string | undefined;
+  req: IncomingMessage;
+}
+
+/** Returns who the client is, or throws to refuse (close 4401; the error's message is the reason). */
+export type Authenticate = (ctx: AuthContext) => AuthResult | Promise<AuthResult>;
+
+export interface ChannelAccess {
+  channel: string;
+  action: 'subscribe' | 'publish';
+  user: string | undefined;
+  info: unknown;
+  connection: Connection;
+}
+
+/** Map of event names to handler signatures, e.g. `{ 'chat:send': (m: { text: string }) => { id: string } }`. */
+// biome-ignore lint/suspicious/noExplicitAny: event maps are user-declared signatures
+export type EventMap = Record<string, (data: any) => any>;
+
+export type EventHandler<F extends (data: never) => unknown> = (
+  data: Parameters<F>[0],
+  connection: Connection,
+) => Awaited<ReturnType<F>> | Promise<Awaited<ReturnType<F>>>;
+
+/** An error whose code and message reach the client in the reply (other errors are masked). */
+export class RealtimeError extends Error {
+  override name = 'RealtimeError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RealtimeServerOptions {
+  /** Listen on this port (an HTTP server is created; `metricsPath` is served on it). */
+  port?: number;
+  host?: string;
+  /** Attach to an existing HTTP(S) server. */
+  server?: HttpServer | HttpsServer;
+  /** Call `handleUpgrade` yourself. */
+  noServer?: boolean;
+  /** URL path of the realtime endpoint. Default `/realtime`. */
+  path?: string;
+  /** Allowed `Origin` values or a predicate (403 otherwise). Default: any. */
+  allowedOrigins?: readonly string[] | ((origin: string | undefined, req: IncomingMessage) => boolean);
+  requireOrigin?: boolean;
+  /** Largest message accepted from a client, in bytes (close 1009). Default 1 MiB. */
+  maxMessageBytes?: number;
+  perMessageDeflate?: boolean | DeflateOptions;
+  /** Codecs offered, chosen by subprotocol `ieum.v1.<name>`. Default JSON and MessagePack. */
+  codecs?: Codec[];
+  /** Where channels live. Default: a `MemoryAdapter` owned (and closed) by this server. */
+  adapter?: Adapter;
+  /** Authentication hook (see `jwtAuthenticator`). Default: everyone is anonymous. */
+  authenticate?: Authenticate;
+  /** Per-channel authorization. Default: every connection may subscribe and publish everywhere. */
+  authorizeChannel?: (access: ChannelAccess) => boolean | Promise<boolean>;
+  /** Milliseconds between server pings; a client silent for twice this is closed (4408). Default 25,000. */
+  heartbeatIntervalMs?: number;
+  /** Milliseconds a new connection has to send its hello (else 4400). Default 10,000. */
+  helloTimeoutMs?: number;
+  /** Milliseconds before token expiry at which the client is asked to refresh. Default 30,000. */
+  tokenRefreshLeadMs?: number;
+  /** Milliseconds a server-to-client request waits for its reply. Default 10,000. */
+  requestTimeoutMs?: number;
+  /** Per-connection outbound queue bounds and slow-consumer policy. */
+  outbound?: Partial<OutboundLimits>;
+  /** Per-connection message rate (close 4429 when exceeded), or `false` for none. */
+  rateLimit?: Partial<RateLimit> | false;
+  /** Prometheus metrics (prom-client). Default on, with a registry of the server's own. */
+  metrics?: MetricsOptions | false;
+  /** With `port`: serve the Prometheus text format at this path. Default `/metrics`; `false` for none. */
+  metricsPath?: string | false;
+}
+
+export interface ResolvedOptions {
+  heartbeatIntervalMs: number;
+  helloTimeoutMs: number;
+  tokenRefreshLeadMs: number;
+  requestTimeoutMs: number;
+  outbound: OutboundLimits;
+  rateLimit: RateLimit | false;
+  authenticate: Authenticate | undefined;
+  authorizeChannel: RealtimeServerOptions['authorizeChannel'];
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`RealtimeServer: ${name} must be a positive integer (got ${String(value)})`);
+  }
+  return value;
+}
+
+export interface RealtimeServer<C2S extends EventMap = EventMap> {
+  on(event: 'connection', listener: (connection: Connection) => void): this;
+  on(event: 'disconnect', listener: (connection: Connection, code: number, reason: string) => void): this;
+  on(event: 'unhandled', listener: (connection: Connection, event: string, data: unknown) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  on(event: 'listening' | 'close', listener: () => void): this;
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter fallback
+  on(event: string, listener: (...args: any[]) => void): this;
+  /** @internal marker so the type parameter is used. */
+  readonly __events?: C2S;
+}
+
+/** Local fan-out of one channel: one adapter subscription, many connections. */
+interface LocalChannel {
+  connections: Set<Connection>;
+  listener: (event: AdapterEvent) => void;
+  ready: Promise<void>;
+}
+
+export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitter {
+  readonly wss: WebSocketServer;
+  readonly adapter: Adapter;
+  readonly metrics: RealtimeMetrics | undefined;
+  /** Open, authenticated connections by session id. */
+  readonly connections = new Map<string, Connection>();
+  readonly options: ResolvedOptions;
+  private readonly ownsAdapter: boolean;
+  private readonly codecs: Map<string, Codec>;
+  private readonly handlers = new Map<string, EventHandler<(data: never) => unknown>>();
+  private readonly channels = new Map<string, LocalChannel>();
+  private readonly httpServer: HttpServer | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: RealtimeServerOptions = {}) {
+    super();
+    const outbound = { ...DEFAULT_OUTBOUND, ...options.outbound };
+    for (const k of ['maxQueuedMessages', 'maxQueuedBytes', 'highWaterBytes'] as const) {
+      positive(`outbound.${k}`, outbound[k], 1);
+    }
+    if (!['disconnect', 'drop', 'latest'].includes(outbound.policy)) {
+      throw new RangeError(`RealtimeServer: outbound.policy must be 'disconnect', 'drop' or 'latest'`);
+    }
+    this.options = {
+      heartbeatIntervalMs: positive('heartbeatIntervalMs', options.heartbeatIntervalMs, 25_000),
+      helloTimeoutMs: positive('helloTimeoutMs', options.helloTimeoutMs, 10_000),
+      tokenRefreshLeadMs: positive('tokenRefreshLeadMs', options.tokenRefreshLeadMs, 30_000),
+      requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, 10_000),
+      outbound,
+      rateLimit: options.rateLimit === false ? false : { ...DEFAULT_RATE_LIMIT, ...options.rateLimit },
+      authenticate: options.authenticate,
+      authorizeChannel: options.authorizeChannel,
+    };
+    this.adapter = options.adapter ?? new MemoryAdapter();
+    this.ownsAdapter = options.adapter === undefined;
+    this.codecs = new Map((options.codecs ?? [jsonCodec, msgpackCodec]).map((c) => [subprotocolFor(c), c]));
+    this.metrics =
+      options.metrics === false
+        ? undefined
+        : new RealtimeMetrics(options.metrics ?? {}, () => {
+            let n = 0;
+            for (const c of this.connections.values()) n += c.queuedMessages;
+            return n;
+          });
+
+    const path = options.path ?? '/realtime';
+    const metricsPath = options.metricsPath ?? '/metrics';
+    let server = options.server;
+    if (options.port !== undefined) {
+      const handler = this.metrics && metricsPath !== false ? this.metrics.handler() : undefined;
+      this.httpServer = http.createServer((req, res) => {
+        if (handler && req.url?.split('?')[0] === metricsPath) return handler(req, res);
+        res.writeHead(426, { 'content-type': 'text/plain' }).end(`Connect with WebSocket to ${path}\n`);
+      });
+      server = this.httpServer;
+    }
+    this.wss = new WebSocketServer({
+      ...(server ? { server } : { noServer: true }),
+      path,
+      maxPayload: positive('maxMessageBytes', options.maxMessageBytes, 1024 * 1024),
+      protocols: [...this.codecs.keys()],
+      ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
+      ...(options.requireOrigin ? { requireOrigin: true } : {}),
+      ...(options.perMessageDeflate ? { perMessageDeflate: options.perMessageDeflate } : {}),
+    });
+    this.wss.on('connection', (ws: WebSocket, req: IncomingMessage) => this.accept(ws, req));
+    this.wss.on('error', (error: Error) => this.emit('error', error));
+    if (this.httpServer) {
+      this.httpServer.on('error', (error) => this.emit('error', error));
+      this.httpServer.listen(options.port, options.host, () => this.emit('listening'));
+    }
+    this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  /** The listening address in `port` mode. */
+  address() {
+    return this.httpServer?.address() ?? null;
+  }
+
+  /** With `noServer`: hand an upgrade request to the realtime endpoint. */
+  handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+  }
+
+  /**
+   * Handles client events named `event`: `emit` calls it, `request` also gets its return value
+   * (or its `RealtimeError`) as the reply.
+   */
+  handle<E extends keyof C2S & string>(event: E, handler: EventHandler<C2S[E]>): this {
+    this.handlers.set(event, handler as unknown as EventHandler<(data: never) => unknown>);
+    return this;
+  }
+
+  /** @internal */
+  handlerFor(event: string): EventHandler<(data: never) => unknown> | undefined {
+    return this.handlers.get(event);
+  }
+
+  /**
+   * Publishes to a channel from the server: stored in history, delivered to every subscriber in
+   * every process. `except` skips one connection (e.g. the sender). `key` is the coalescing key for
+   * the `latest` slow-consumer policy.
+   */
+  async publish(
+    channel: string,
+    event: string,
+    data: unknown,
+    options: { except?: Connection; key?: string } = {},
+  ): Promise<{ epoch: string; offset: number }> {
+    const r = await this.adapter.publish(channel, {
+      ev: event,
+      d: data,
+      ...(options.except ? { except: options.except.id } : {}),
+      ...(options.key !== undefined ? { key: options.key } : {}),
+    });
+    return { epoch: r.epoch, offset: r.offset };
+  }
+
+  /** Members present in `channel` (users, not connections). */
+  presence(channel: string): Promise<Array<{ user: string; info?: unknown }>> {
+    return this.adapter.presenceList(channel);
+  }
+
+  private accept(ws: WebSocket, req: IncomingMessage): void {
+    const codec = ws.protocol === '' ? jsonCodec : this.codecs.get(ws.protocol);
+    if (!codec) {
+      ws.close(DisconnectCode.PROTOCOL_ERROR, 'unsupported subprotocol');
+      return;
+    }
+    new Connection(this, ws, req, codec);
+  }
+
+  /** @internal */
+  registered(connection: Connection): void {
+    this.connections.set(connection.id, connection);
+    this.metrics?.connections.inc();
+    this.emit('connection', connection);
+  }
+
+  /** @internal */
+  unregistered(connection: Connection, code: number, reason: string): void {
+    if (this.connections.delete(connection.id)) {
+      this.metrics?.connections.dec();
+      this.emit('disconnect', connection, code, reason);
+    }
+    this.metrics?.disconnects.inc({ code: String(code) });
+  }
+
+  /** @internal Adds a connection to the local fan-out of `channel`. */
+  async attach(channel: string, connection: Connection): Promise<void> {
+    let local = this.channels.get(channel);
+    if (!local) {
+      const encoded = new Map<ChannelEntry, Map<Codec, string | Uint8Array>>();
+      const created: LocalChannel = {
+        connections: new Set(),
+        listener: (event) => {
+          if (event.type === 'message') {
+            // Encode once per codec for every local subscriber.
+            const cache = new Map<Codec, string | Uint8Array>();
+            encoded.set(event.entry, cache);
+            const msg: ServerMessage = {
+              t: 'msg',
+              ch: channel,
+              ev: event.entry.ev,
+              d: event.entry.d,
+              ep: event.epoch,
+              off: event.entry.off,
+            };
+            const encode = (codec: Codec) => {
+              let data = cache.get(codec);
+              if (data === undefined) {
+                data = codec.encode(msg);
+                cache.set(codec, data);
+              }
+              return data;
+            };
+            for (const c of created.connections) c.deliver(channel, event.epoch, event.entry, encode);
+            encoded.delete(event.entry);
+          } else {
+            for (const c of created.connections) c.deliverPresence(event);
+          }
+        },
+        ready: Promise.resolve(),
+      };
+      created.ready = this.adapter.subscribe(channel, created.listener);
+      this.channels.set(channel, created);
+      local = created;
+    }
+    local.connections.add(connection);
+    await local.ready;
+  }
+
+  /** @internal */
+  detach(channel: string, connection: Connection): void {
+    const local = this.channels.get(channel);
+    if (!local) return;
+    local.connections.delete(connection);
+    if (local.connections.size === 0) {
+      this.channels.delete(channel);
+      this.adapter.unsubscribe(channel, local.listener).catch((error) => this.emit('error', error));
+    }
+  }
+
+  private beat(): void {
+    const now = Date.now();
+    for (const c of this.connections.values()) c.heartbeat(now);
+  }
+
+  /**
+   * Graceful shutdown: stops accepting, closes connections in batches with 1012 (clients
+   * reconnect elsewhere and recover), then closes the adapter if this server created it.
+   */
+  close(options: { batchSize?: number; batchIntervalMs?: number; timeoutMs?: number } = {}): Promise<void> {
+    this.closing ??= (async () => {
+      const batchSize = positive('batchSize', options.batchSize, 500);
+      const interval = options.batchIntervalMs ?? 50;
+      clearInterval(this.heartbeat);
+      this.httpServer?.close();
+      const all = [...this.wss.clients];
+      const closed = all.map(
+        (ws) =>
+          new Promise<void>((r) => (ws.readyState === WebSocket.CLOSED ? r() : ws.once('close', () => r()))),
+      );
+      for (let i = 0; i < all.length; i += batchSize) {
+        for (const ws of all.slice(i, i + batchSize))
+          ws.close(DisconnectCode.SERVICE_RESTART, 'server shutting down');
+        if (i + batchSize < all.length) await new Promise((r) => setTimeout(r, interval));
+      }
+      const timeout = new Promise<void>((r) => setTimeout(r, options.timeoutMs ?? 5000).unref());
+      await Promise.race([Promise.all(closed), timeout]);
+      for (const ws of this.wss.clients) ws.terminate();
+      await new Promise<void>((r) => this.wss.close(() => r()));
+      if (this.ownsAdapter) await this.adapter.close();
+      this.emit('close');
+    })();
+    return this.closing;
+  }
+}
