@@ -1,0 +1,268 @@
+// What is measured. Each scenario runs the generator against one server and returns one number
+// per metric; the runner repeats it (servers interleaved) and reports medians.
+import {
+  type GeneratorOptions,
+  type GeneratorResult,
+  holdConnections,
+  type Launch,
+  runGenerator,
+} from './generator.js';
+import { type RunningServer, type ServerSpec, withDeflate } from './servers.js';
+
+export interface Metric {
+  id: string;
+  label: string;
+  unit: string;
+  better: 'higher' | 'lower';
+}
+
+export interface Timing {
+  quick: boolean;
+  warmup: number;
+  duration: number;
+}
+
+export interface MeasureContext {
+  /** A running server (for `fresh` scenarios: started for this measurement alone). */
+  server: RunningServer;
+  generator: string;
+  launch: Launch;
+  timing: Timing;
+  /** Raw generator reports, kept in performance.json. */
+  record(result: GeneratorResult): void;
+}
+
+export interface Scenario {
+  id: string;
+  title: string;
+  /** One sentence for the report: what load, what is counted. */
+  description: string;
+  /** The servers it runs on, given the selected ones (deflate scenarios: their deflate variants). */
+  servers(selected: readonly ServerSpec[]): ServerSpec[];
+  /** Needs a server process of its own (e.g. memory). */
+  fresh?: boolean;
+  metrics: Metric[];
+  measure(ctx: MeasureContext): Promise<Record<string, number>>;
+}
+
+const MiB = 1024 * 1024;
+
+function target(
+  server: RunningServer,
+  fanout: boolean,
+): Pick<GeneratorOptions, 'port' | 'path' | 'protocol'> {
+  const protocol = server.spec.protocol;
+  if (protocol === 'raw') return { port: fanout ? server.fanoutPort! : server.port, protocol };
+  return { port: server.port, protocol, ...(fanout ? { path: '/fanout' } : {}) };
+}
+
+async function generate(ctx: MeasureContext, o: GeneratorOptions): Promise<GeneratorResult> {
+  const result = await runGenerator(ctx.generator, o, ctx.launch);
+  ctx.record(result);
+  return result;
+}
+
+function echo(id: string, size: number, label: string, connections: number, inflight: number): Scenario {
+  const large = size >= 64 * 1024;
+  return {
+    id,
+    title: `Echo ${label}`,
+    description: `${connections} connections × ${inflight} binary messages of ${label} in flight, echoed${
+      large ? '; Socket.IO skipped (its binary attachments need a different framing)' : ''
+    }.`,
+    servers: (selected) => selected.filter((s) => s.protocol !== 'sio' || !large),
+    metrics: [
+      large
+        ? { id: 'mibps', label: `Echo ${label}`, unit: 'MiB/s', better: 'higher' }
+        : { id: 'msgps', label: `Echo ${label}`, unit: 'msg/s', better: 'higher' },
+    ],
+    async measure(ctx): Promise<Record<string, number>> {
+      const r = await generate(ctx, {
+        ...target(ctx.server, false),
+        mode: 'echo',
+        connections,
+        inflight,
+        size,
+        duration: ctx.timing.duration,
+        warmup: ctx.timing.warmup,
+      });
+      return large ? { mibps: r.bytes_per_s! / MiB } : { msgps: r.messages_per_s! };
+    },
+  };
+}
+
+function latency(connections: number): Scenario {
+  const label = `${connections} connection${connections === 1 ? '' : 's'}`;
+  return {
+    id: `latency-${connections}`,
+    title: `Round trip, ${label}`,
+    description: `${label}, one 16 B message in flight on each; time from write to verified echo.`,
+    servers: (selected) => [...selected],
+    metrics: [
+      { id: 'p50', label: `RTT p50, ${label}`, unit: 'µs', better: 'lower' },
+      { id: 'p99', label: `RTT p99, ${label}`, unit: 'µs', better: 'lower' },
+      { id: 'p999', label: `RTT p99.9, ${label}`, unit: 'µs', better: 'lower' },
+    ],
+    async measure(ctx) {
+      const r = await generate(ctx, {
+        ...target(ctx.server, false),
+        mode: 'echo',
+        connections,
+        inflight: 1,
+        size: 16,
+        duration: ctx.timing.duration,
+        warmup: ctx.timing.warmup,
+      });
+      const l = r.latency_us!;
+      return { p50: l.p50, p99: l.p99, p999: l.p999 };
+    },
+  };
+}
+
+function fanout(subscribers: number, label: string, deflate = false): Scenario {
+  const size = deflate ? 1024 : 64;
+  return {
+    id: deflate ? `deflate-fanout-${label}` : `fanout-${label}`,
+    title: `${deflate ? 'Deflate fan-out' : 'Fan-out'} to ${subscribers.toLocaleString('en')}`,
+    description: `A control connection sends a ${deflate ? '1 KiB JSON' : '64 B'} message, the server broadcasts it to ${subscribers.toLocaleString('en')} subscribers${
+      deflate ? ' (permessage-deflate, server_no_context_takeover, threshold 0)' : ''
+    }; the next one goes when the last subscriber has it.`,
+    servers: (selected) =>
+      deflate
+        ? selected.filter((s) => s.name === 'ieum' || s.name === 'ws').map((s) => withDeflate(s, 'fanout'))
+        : [...selected],
+    metrics: [
+      {
+        id: 'dps',
+        label: `${deflate ? 'Deflate fan-out' : 'Fan-out'} ${label}: deliveries`,
+        unit: 'msg/s',
+        better: 'higher',
+      },
+      {
+        id: 'last',
+        label: `${deflate ? 'Deflate fan-out' : 'Fan-out'} ${label}: last delivery p50`,
+        unit: 'ms',
+        better: 'lower',
+      },
+    ],
+    async measure(ctx) {
+      const r = await generate(ctx, {
+        ...target(ctx.server, true),
+        mode: 'fanout',
+        connections: subscribers,
+        size,
+        ...(deflate ? { deflate: true, payload: 'json' as const } : {}),
+        duration: ctx.timing.duration,
+        warmup: ctx.timing.warmup / 2,
+        setupTimeout: 60,
+      });
+      return { dps: r.deliveries_per_s!, last: r.latency_us!.p50 / 1000 };
+    },
+  };
+}
+
+const handshakes: Scenario = {
+  id: 'handshakes',
+  title: 'Handshakes',
+  description:
+    '50 concurrent loops of connect, upgrade (Socket.IO: and its connect packet), close handshake; the server closes TCP first.',
+  servers: (selected) => selected.filter((s) => s.protocol !== 'raw'),
+  metrics: [{ id: 'hps', label: 'Handshakes', unit: 'conn/s', better: 'higher' }],
+  async measure(ctx) {
+    const r = await generate(ctx, {
+      ...target(ctx.server, false),
+      mode: 'handshake',
+      connections: 50,
+      duration: ctx.timing.duration,
+      warmup: ctx.timing.warmup / 2,
+    });
+    return { hps: r.handshakes_per_s! };
+  },
+};
+
+const IDLE_CONNECTIONS = 10_000;
+
+const memory: Scenario = {
+  id: 'memory-10k',
+  title: 'Memory per idle connection',
+  description: `Server RSS (VmRSS after a full GC) with ${IDLE_CONNECTIONS.toLocaleString('en')} idle connections minus RSS before them, divided by ${IDLE_CONNECTIONS.toLocaleString('en')}; a fresh server process each time.`,
+  servers: (selected) => [...selected],
+  fresh: true,
+  metrics: [{ id: 'kib', label: 'Memory per idle connection', unit: 'KiB', better: 'lower' }],
+  async measure(ctx) {
+    const server = ctx.server;
+    await server.gc();
+    const before = server.rssBytes();
+    const held = await holdConnections(
+      ctx.generator,
+      {
+        ...target(server, false),
+        mode: 'hold',
+        connections: IDLE_CONNECTIONS,
+        duration: 60,
+        setupTimeout: 60,
+      },
+      ctx.launch,
+    );
+    try {
+      await server.gc();
+      const after = server.rssBytes();
+      return { kib: (after - before) / held.count / 1024 };
+    } finally {
+      ctx.record(await held.release());
+    }
+  },
+};
+
+function deflateEcho(
+  id: string,
+  size: number,
+  label: string,
+  connections: number,
+  inflight: number,
+): Scenario {
+  return {
+    id,
+    title: `Deflate echo ${label}`,
+    description: `${connections} connections × ${inflight} JSON text messages of ${label} in flight, permessage-deflate both ways (threshold 0, default window bits, context takeover on the server).`,
+    servers: (selected) =>
+      selected.filter((s) => s.name === 'ieum' || s.name === 'ws').map((s) => withDeflate(s, 'echo')),
+    metrics: [{ id: 'msgps', label: `Deflate echo ${label}`, unit: 'msg/s', better: 'higher' }],
+    async measure(ctx) {
+      const r = await generate(ctx, {
+        ...target(ctx.server, false),
+        mode: 'echo',
+        connections,
+        inflight,
+        size,
+        payload: 'json',
+        deflate: true,
+        duration: ctx.timing.duration,
+        warmup: ctx.timing.warmup,
+      });
+      return { msgps: r.messages_per_s! };
+    },
+  };
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  echo('echo-16b', 16, '16 B', 50, 8),
+  echo('echo-1k', 1024, '1 KiB', 50, 8),
+  echo('echo-64k', 64 * 1024, '64 KiB', 10, 4),
+  echo('echo-1m', MiB, '1 MiB', 4, 2),
+  latency(1),
+  latency(100),
+  fanout(1_000, '1k'),
+  fanout(10_000, '10k'),
+  handshakes,
+  memory,
+  deflateEcho('deflate-echo-1k', 1024, '1 KiB', 50, 8),
+  deflateEcho('deflate-echo-64k', 64 * 1024, '64 KiB', 10, 4),
+  fanout(1_000, '1k', true),
+];
+
+/** Scenarios whose id equals or starts with one of `filters` (all when none). */
+export function selectScenarios(filters: readonly string[]): Scenario[] {
+  if (filters.length === 0) return [...SCENARIOS];
+  return SCENARIOS.filter((s) => filters.some((f) => s.id === f || s.id.startsWith(f)));
+}

@@ -1,0 +1,312 @@
+// `npm run bench`: side-by-side WebSocket server benchmark (see docs/performance.md).
+//
+//   npm run bench [-- --quick] [--only id[,id]] [--servers name[,name]] [--reps N] [--out DIR]
+//
+// Installs bench/ dependencies on first use, builds the workspace, compiles the C load
+// generator, then runs every selected scenario on every selected server, servers interleaved,
+// and writes performance.md, performance.json and performance.svg.
+import { execFileSync, execSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { performanceDocument, type RunInfo } from './lib/document.js';
+import { benchDir, buildDir, compileGenerator, type GeneratorResult, type Launch } from './lib/generator.js';
+import { buildRows, columnsFor, type Measurement, mediansTable } from './lib/report.js';
+import { SCENARIOS, type Scenario, selectScenarios, type Timing } from './lib/scenarios.js';
+import {
+  type RunningServer,
+  SERVERS,
+  type ServerEnvironment,
+  type ServerSpec,
+  startServer,
+} from './lib/servers.js';
+import { ratioChart } from './lib/svg.js';
+
+const root = join(benchDir, '..');
+
+interface Args {
+  quick: boolean;
+  only: string[];
+  servers: string[];
+  reps: number | undefined;
+  out: string | undefined;
+}
+
+const usage = `usage: npm run bench [-- --quick] [--only id,...] [--servers name,...] [--reps N] [--out DIR]
+scenarios: ${SCENARIOS.map((s) => s.id).join(', ')} (a prefix selects several, e.g. --only echo)
+servers:   ${SERVERS.map((s) => s.name).join(', ')}`;
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, only: [], servers: [], reps: undefined, out: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value\n${usage}`);
+      return v;
+    };
+    if (a === '--quick') args.quick = true;
+    else if (a === '--only') args.only.push(...value().split(','));
+    else if (a === '--servers') args.servers.push(...value().split(','));
+    else if (a === '--reps') args.reps = Number(value());
+    else if (a === '--out') args.out = value();
+    else if (a === '--help' || a === '-h') {
+      console.log(usage);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}\n${usage}`);
+  }
+  for (const name of args.servers) {
+    if (!SERVERS.some((s) => s.name === name)) throw new Error(`unknown server ${name}\n${usage}`);
+  }
+  if (args.reps !== undefined && !(Number.isInteger(args.reps) && args.reps >= 1 && args.reps <= 9)) {
+    throw new Error('--reps must be 1..9');
+  }
+  return args;
+}
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+function ensureBenchDependencies(): void {
+  if (existsSync(join(benchDir, 'node_modules', '.package-lock.json'))) return;
+  log('bench: installing benchmark dependencies (npm ci --prefix bench)…');
+  execSync('npm ci --prefix bench --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
+}
+
+/** Builds the workspace so ieum runs from dist/; false when the build fails. */
+function buildWorkspace(): boolean {
+  log('bench: building the workspace (npm run build)…');
+  const r = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status === 0) return true;
+  log(`bench: the build failed; ieum runs from its sources through tsx\n${r.stdout}${r.stderr}`);
+  return false;
+}
+
+function works(command: string, args: string[]): boolean {
+  return spawnSync(command, args, { stdio: 'ignore' }).status === 0;
+}
+
+/** CPU pinning (taskset) and a high open-file limit (prlimit, when allowed) for both sides. */
+function launchPrefixes(): { server: string[]; generator: string[]; pinned: boolean } {
+  const limit = works('prlimit', ['--nofile=65536:65536', 'true']) ? ['prlimit', '--nofile=65536:65536'] : [];
+  const pinned = os.cpus().length >= 2 && works('taskset', ['-c', '1', 'true']);
+  return {
+    server: [...limit, ...(pinned ? ['taskset', '-c', '1'] : [])],
+    generator: [...limit, ...(pinned ? ['taskset', '-c', '0'] : [])],
+    pinned,
+  };
+}
+
+function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  } catch {
+    return 0;
+  }
+}
+
+/** Waits (at most 10 s) until the servers use under 10% of a CPU, e.g. after 10,000 disconnects. */
+async function waitIdle(servers: Iterable<RunningServer>): Promise<void> {
+  const pids = [...servers].filter((s) => !s.exited).map((s) => s.pid);
+  const deadline = Date.now() + 10_000;
+  let before = pids.reduce((t, p) => t + cpuTicks(p), 0);
+  while (Date.now() < deadline) {
+    await sleep(100);
+    const now = pids.reduce((t, p) => t + cpuTicks(p), 0);
+    if (now - before <= 1) return;
+    before = now;
+  }
+}
+
+function packageVersion(name: string): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(benchDir, 'node_modules', name, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    return pkg.version;
+  } catch {
+    return 'missing';
+  }
+}
+
+function text(command: string, args: string[], cwd = root): string {
+  try {
+    return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function cpuModel(): string {
+  const model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+  return model?.[1]?.replace(/\s+/g, ' ') ?? os.cpus()[0]?.model ?? 'unknown CPU';
+}
+
+function formatValues(values: Record<string, number>): string {
+  return Object.entries(values)
+    .map(([k, v]) => `${k}=${v >= 100 ? Math.round(v).toLocaleString('en') : v.toFixed(2)}`)
+    .join(' ');
+}
+
+interface Step {
+  rep: number;
+  scenario: Scenario;
+  spec: ServerSpec;
+}
+
+function plan(scenarios: readonly Scenario[], selected: readonly ServerSpec[], reps: number): Step[] {
+  const steps: Step[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    for (const scenario of scenarios) {
+      const specs = scenario.servers(selected);
+      const shift = specs.length ? rep % specs.length : 0;
+      for (const spec of [...specs.slice(shift), ...specs.slice(0, shift)])
+        steps.push({ rep, scenario, spec });
+    }
+  }
+  return steps;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  ensureBenchDependencies();
+  const ieumFromSource = !buildWorkspace();
+  log('bench: compiling the load generator (cc -O2)…');
+  const generator = await compileGenerator();
+  const prefixes = launchPrefixes();
+  const serverEnv: ServerEnvironment = { prefix: prefixes.server, ieumFromSource };
+  const launch: Launch = { prefix: prefixes.generator };
+
+  const selected = SERVERS.filter((s) => args.servers.length === 0 || args.servers.includes(s.name));
+  const scenarios = selectScenarios(args.only);
+  if (scenarios.length === 0) throw new Error(`no scenario matches ${args.only.join(',')}\n${usage}`);
+  const timing: Timing = args.quick
+    ? { quick: true, warmup: 0.25, duration: 0.5 }
+    : { quick: false, warmup: 1, duration: 2 };
+  const reps = args.reps ?? (args.quick ? 1 : 3);
+  const steps = plan(scenarios, selected, reps);
+
+  const pool = new Map<string, RunningServer>();
+  const poolKey = (spec: ServerSpec) => `${spec.name}/${spec.deflate ?? ''}`;
+  const stopAll = async () => {
+    await Promise.all([...pool.values()].map((s) => s.stop()));
+    pool.clear();
+  };
+  process.once('SIGINT', () => {
+    void stopAll().then(() => process.exit(130));
+  });
+
+  const measurements: Measurement[] = [];
+  log(
+    `bench: ${steps.length} measurements (${reps} repetition${reps > 1 ? 's' : ''}, ${timing.warmup} s warm-up + ${timing.duration} s each)`,
+  );
+  for (const [i, step] of steps.entries()) {
+    const { scenario, spec, rep } = step;
+    const reports: GeneratorResult[] = [];
+    const m: Measurement = {
+      scenario: scenario.id,
+      server: spec.name,
+      ...(spec.deflate ? { deflate: spec.deflate } : {}),
+      rep,
+      reports,
+    };
+    let fresh: RunningServer | undefined;
+    try {
+      let server: RunningServer;
+      if (scenario.fresh) {
+        await waitIdle(pool.values());
+        server = fresh = await startServer(spec, serverEnv);
+        await sleep(300);
+      } else {
+        let running = pool.get(poolKey(spec));
+        if (running?.exited) {
+          log(`bench: restarting ${spec.label} (${running.exited})`);
+          running = undefined;
+        }
+        if (!running) {
+          running = await startServer(spec, serverEnv);
+          pool.set(poolKey(spec), running);
+        }
+        server = running;
+        await waitIdle(pool.values());
+      }
+      m.values = await scenario.measure({
+        server,
+        generator,
+        launch,
+        timing,
+        record: (r) => reports.push(r),
+      });
+      if (server.exited) throw new Error(server.exited);
+      log(
+        `[${i + 1}/${steps.length}] ${scenario.id} ${spec.label}${spec.deflate ? ' (deflate)' : ''}: ${formatValues(m.values)}`,
+      );
+    } catch (error) {
+      m.error = error instanceof Error ? error.message : String(error);
+      delete m.values;
+      log(`[${i + 1}/${steps.length}] ${scenario.id} ${spec.label}: ERROR ${m.error}`);
+    } finally {
+      await fresh?.stop();
+    }
+    measurements.push(m);
+  }
+  await stopAll();
+
+  const columns = columnsFor(selected);
+  const rows = buildRows(scenarios, measurements);
+  const info: RunInfo = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    mode: args.quick ? 'quick' : 'full',
+    reps,
+    warmup: timing.warmup,
+    duration: timing.duration,
+    node: process.version,
+    bun: text(join(benchDir, 'node_modules', '.bin', 'bun'), ['--version']),
+    cpu: cpuModel(),
+    cores: os.cpus().length,
+    kernel: os.release(),
+    cc: text('cc', ['--version']).split('\n')[0] ?? 'cc',
+    packages: Object.fromEntries(
+      ['ws', 'bufferutil', 'utf-8-validate', 'socket.io', 'bun'].map((p) => [p, packageVersion(p)]),
+    ),
+    ieum: {
+      commit: text('git', ['rev-parse', '--short', 'HEAD']),
+      dirty: text('git', ['status', '--porcelain', 'packages/websocket']) !== '',
+      from: ieumFromSource ? 'source' : 'dist',
+    },
+    pinned: prefixes.pinned,
+    filters: { only: args.only, servers: args.servers },
+    seconds: (Date.now() - started) / 1000,
+  };
+
+  const complete = !args.quick && args.only.length === 0 && args.servers.length === 0;
+  const outDir = args.out ?? (complete ? join(root, 'docs') : buildDir);
+  mkdirSync(outDir, { recursive: true });
+  const chart = ratioChart(
+    rows,
+    columns,
+    columns.some((c) => c.name === 'ws') ? 'ws' : columns[0]!.name,
+    'WebSocket servers: speed-up relative to ws (medians)',
+  );
+  writeFileSync(join(outDir, 'performance.svg'), chart);
+  writeFileSync(
+    join(outDir, 'performance.md'),
+    performanceDocument(info, scenarios, rows, columns, 'performance.svg'),
+  );
+  writeFileSync(
+    join(outDir, 'performance.json'),
+    `${JSON.stringify({ info, scenarios: scenarios.map(({ id, title, description, metrics }) => ({ id, title, description, metrics })), rows, measurements }, null, 1)}\n`,
+  );
+  console.log(mediansTable(rows, columns));
+  log(`bench: done in ${Math.round(info.seconds!)} s; wrote ${join(outDir, 'performance.{md,json,svg}')}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
