@@ -109,6 +109,38 @@ function cpuTicks(pid: number): number {
   }
 }
 
+const SERVER_CPU = 1;
+
+interface CpuSample {
+  busy: number;
+  total: number;
+  server: number;
+}
+
+/** CPU 1's busy and total ticks (/proc/stat) and the server's own ticks. */
+function serverCpuSample(server: RunningServer): CpuSample {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${SERVER_CPU} `));
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = (line ?? '')
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return {
+    busy: user + nice + system,
+    total: user + nice + system + idle + iowait + irq + softirq + steal,
+    server: cpuTicks(server.pid),
+  };
+}
+
+/** How much of the server's CPU went to other processes between two samples (the machine is shared). */
+function foreignShare(a: CpuSample, b: CpuSample): number {
+  const total = b.total - a.total;
+  if (total <= 0) return 0;
+  return Math.max(0, b.busy - a.busy - (b.server - a.server)) / total;
+}
+
 /** Waits (at most 10 s) until the servers use under 10% of a CPU, e.g. after 10,000 disconnects. */
 async function waitIdle(servers: Iterable<RunningServer>): Promise<void> {
   const pids = [...servers].filter((s) => !s.exited).map((s) => s.pid);
@@ -235,6 +267,7 @@ async function main(): Promise<void> {
         server = running;
         await waitIdle(pool.values());
       }
+      const before = serverCpuSample(server);
       m.values = await scenario.measure({
         server,
         generator,
@@ -243,13 +276,20 @@ async function main(): Promise<void> {
         record: (r) => reports.push(r),
       });
       if (server.exited) throw new Error(server.exited);
+      if (prefixes.pinned) m.foreignCpu = foreignShare(before, serverCpuSample(server));
       log(
-        `[${i + 1}/${steps.length}] ${scenario.id} ${spec.label}${spec.deflate ? ' (deflate)' : ''}: ${formatValues(m.values)}`,
+        `[${i + 1}/${steps.length}] ${scenario.id} ${spec.label}${spec.deflate ? ' (deflate)' : ''}: ${formatValues(m.values)}${
+          m.foreignCpu !== undefined && m.foreignCpu > 0.1
+            ? ` (other processes used ${Math.round(m.foreignCpu * 100)}% of the server's CPU)`
+            : ''
+        }`,
       );
     } catch (error) {
       m.error = error instanceof Error ? error.message : String(error);
       delete m.values;
-      log(`[${i + 1}/${steps.length}] ${scenario.id} ${spec.label}: ERROR ${m.error}`);
+      log(
+        `[${i + 1}/${steps.length}] ${scenario.id} ${spec.label}${spec.deflate ? ' (deflate)' : ''}: ERROR ${m.error}`,
+      );
     } finally {
       await fresh?.stop();
     }

@@ -9,7 +9,7 @@ const char *const options_usage =
     "usage: wsgen --port N [--host 127.0.0.1] [--path /] [--mode echo|fanout|handshake|hold]\n"
     "             [--protocol ws|sio|raw] [--connections N] [--inflight N] [--size BYTES]\n"
     "             [--payload binary|text|json] [--deflate] [--duration S] [--warmup S]\n"
-    "             [--setup-timeout S] [--src-ips N] [--max-pending N]\n"
+    "             [--setup-timeout S] [--src-ips N] [--max-pending N] [--min-rounds N]\n"
     "Prints one JSON object on stdout (hold mode: a line 'ready N' first, then it holds the\n"
     "connections until stdin closes). Errors: {\"error\": ...} on stdout, exit status 1.\n";
 
@@ -36,6 +36,7 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t err_siz
   o->setup_timeout_s = 30;
   o->src_ips = 1;
   o->max_pending = 128;
+  o->min_rounds = 3;
   for (int i = 1; i < argc; i++) {
     const char *name = argv[i];
     if (strcmp(name, "--deflate") == 0) {
@@ -106,6 +107,9 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t err_siz
     } else if (strcmp(name, "--src-ips") == 0) {
       NUMBER(1, MAX_SRC_IPS);
       o->src_ips = (int)v;
+    } else if (strcmp(name, "--min-rounds") == 0) {
+      NUMBER(1, 100);
+      o->min_rounds = (int)v;
     } else if (strcmp(name, "--max-pending") == 0) {
       NUMBER(1, 4096);
       o->max_pending = (int)v;

@@ -34,6 +34,7 @@ typedef struct {
   double duration_s, warmup_s, setup_timeout_s;
   int src_ips;     // source addresses 127.0.0.1 .. 127.0.0.N, for more than ~28k ports
   int max_pending; // connections opened but not yet upgraded, at most
+  int min_rounds;  // fanout: broadcasts to count at least (the run is extended for them)
 } options_t;
 
 /** Parses argv into `o`; on a bad or out-of-bounds option, writes the reason into `err` and returns -1. */

@@ -53,6 +53,9 @@ typedef struct conn {
   size_t head_len;
   frame_parser_t fp;
   int in_message, message_compressed, frame_fin;
+  uint64_t frame_length;
+  int server_no_context; // negotiated server_no_context_takeover: every message inflates alone
+  int inflated_whole;    // the current message was inflated in one go (shared inflater)
   int in_control, control_op;
   uint8_t control[125];
   size_t control_len;
@@ -84,13 +87,22 @@ static int phase = PH_SETUP;
 static int opened, ready_count;
 static uint64_t t_start, t_setup_deadline, t_ready, t_measure, t_end;
 static int measuring;
+static double cpu_at_measure; // the generator's own CPU seconds when measuring started
 static conn_t **reopen; // handshake mode: connections to open again after this batch of events
 static int reopen_count;
 static hist_t hist;
 static uint64_t messages, handshakes, stuck_closes;
 // fanout
 static uint64_t round_no, round_done, rounds, round_started_at;
+static uint64_t first_round_at, last_round_done_at; // span of the rounds counted
 static conn_t *control;
+
+static double cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
+}
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -302,6 +314,15 @@ static void close_conn(conn_t *c) {
   c->state = ST_DONE;
 }
 
+// The run ends at t_end, except that fan-out goes on (up to FANOUT_EXTRA_NS more) until it has
+// counted min_rounds broadcasts: a slow server may need longer than the run for a few rounds.
+#define FANOUT_EXTRA_NS 30000000000ull
+static int run_over(uint64_t now) {
+  if (now < t_end) return 0;
+  if (opt.mode == MODE_FANOUT && rounds < (uint64_t)opt.min_rounds && now < t_end + FANOUT_EXTRA_NS) return 0;
+  return 1;
+}
+
 static void start_round(uint64_t now) {
   round_done = 0;
   round_started_at = now;
@@ -345,13 +366,16 @@ static void on_message(conn_t *c, uint64_t now) {
     if (j != round_no) fatal("subscriber %d received broadcast %llu during round %llu", c->index,
                              (unsigned long long)j, (unsigned long long)round_no);
     if (++round_done < (uint64_t)opt.connections) return;
-    if (measuring) {
+    // Only rounds that started once measuring began count; throughput is over their span, so
+    // it does not depend on where the run's end fell within a round.
+    if (measuring && round_started_at >= t_measure) {
       hist_record(&hist, now - round_started_at);
-      rounds++;
+      if (rounds++ == 0) first_round_at = round_started_at;
+      last_round_done_at = now;
       messages += (uint64_t)opt.connections;
     }
     round_no++;
-    if (phase == PH_RUN && now < t_end) start_round(now);
+    if (phase == PH_RUN && !run_over(now)) start_round(now);
     return;
   }
   fatal("connection %d received a message it should not get", c->index);
@@ -370,12 +394,7 @@ static void message_data(conn_t *c, const uint8_t *data, size_t n) {
   c->message_off += n;
 }
 
-static void inflate_data(conn_t *c, const uint8_t *data, size_t n) {
-  if (!c->inflater) {
-    c->inflater = calloc(1, sizeof *c->inflater);
-    if (inflateInit2(c->inflater, -15) != Z_OK) fatal("inflateInit2 failed");
-  }
-  z_stream *z = c->inflater;
+static void inflate_into(conn_t *c, z_stream *z, const uint8_t *data, size_t n) {
   z->next_in = (Bytef *)data;
   z->avail_in = (uInt)n;
   do {
@@ -387,6 +406,28 @@ static void inflate_data(conn_t *c, const uint8_t *data, size_t n) {
     if (produced) message_data(c, inflate_out, produced);
     if (r == Z_BUF_ERROR && produced == 0) break;
   } while (z->avail_in > 0 || z->avail_out == 0);
+}
+
+static z_stream *new_inflater(void) {
+  z_stream *z = calloc(1, sizeof *z);
+  if (inflateInit2(z, -15) != Z_OK) fatal("inflateInit2 failed");
+  return z;
+}
+
+static void inflate_data(conn_t *c, const uint8_t *data, size_t n) {
+  if (!c->inflater) c->inflater = new_inflater();
+  inflate_into(c, c->inflater, data, n);
+}
+
+// A whole compressed message in one slice, on a connection where the server resets its context
+// for every message (fan-out with server_no_context_takeover): one shared inflater, reset each
+// time, so that thousands of subscribers do not each keep a 32 KiB window hot.
+static void inflate_whole(conn_t *c, const uint8_t *data, size_t n) {
+  static z_stream *shared;
+  if (!shared) shared = new_inflater();
+  inflateReset(shared);
+  inflate_into(c, shared, data, n);
+  inflate_into(c, shared, (const uint8_t *)"\x00\x00\xff\xff", 4);
 }
 
 static void message_end(conn_t *c, uint64_t now) {
@@ -450,13 +491,20 @@ static void frames_input(conn_t *c, const uint8_t *buf, size_t len, uint64_t now
         fatal("connection %d: reserved opcode %d", c->index, ev.opcode);
       }
       c->frame_fin = ev.fin;
+      c->frame_length = ev.length;
+      c->inflated_whole = 0;
       break;
     case FP_PAYLOAD:
       if (c->in_control) {
         memcpy(c->control + c->control_len, ev.data, ev.n);
         c->control_len += ev.n;
       } else if (c->message_compressed) {
-        inflate_data(c, ev.data, ev.n);
+        if (c->server_no_context && c->frame_fin && c->message_off == 0 && ev.n == c->frame_length) {
+          inflate_whole(c, ev.data, ev.n);
+          c->inflated_whole = 1;
+        } else {
+          inflate_data(c, ev.data, ev.n);
+        }
       } else {
         message_data(c, ev.data, ev.n);
       }
@@ -466,7 +514,7 @@ static void frames_input(conn_t *c, const uint8_t *buf, size_t len, uint64_t now
         c->in_control = 0;
         control_frame(c);
       } else if (c->frame_fin) {
-        if (c->message_compressed) inflate_data(c, (const uint8_t *)"\x00\x00\xff\xff", 4);
+        if (c->message_compressed && !c->inflated_whole) inflate_data(c, (const uint8_t *)"\x00\x00\xff\xff", 4);
         c->in_message = 0;
         message_end(c, now);
       }
@@ -489,6 +537,14 @@ static void raw_input(conn_t *c, const uint8_t *buf, size_t len, uint64_t now) {
       on_message(c, now);
     }
   }
+}
+
+// Raw TCP: the server says '*' when it has accepted the connection, so opening thousands of
+// connections is paced by the server's accept loop as WebSocket handshakes are.
+static void raw_greeting(conn_t *c, const uint8_t *buf, size_t len, uint64_t now) {
+  if (buf[0] != '*') fatal("connection %d: expected the raw server's greeting '*'", c->index);
+  on_ready(c, now);
+  if (len > 1) raw_input(c, buf + 1, len - 1, now);
 }
 
 static int contains(const char *haystack, size_t n, const char *needle) {
@@ -528,6 +584,7 @@ static void head_input(conn_t *c, const uint8_t *buf, size_t len, uint64_t now) 
     if (contains(c->head, head_size, "client_max_window_bits=") &&
         !contains(c->head, head_size, "client_max_window_bits=15"))
       fatal("the server limited client_max_window_bits; wsgen compresses with 15");
+    c->server_no_context = contains(c->head, head_size, "server_no_context_takeover");
   }
   size_t leftover = before + len - head_size;
   const uint8_t *rest = buf + (len - leftover);
@@ -540,11 +597,9 @@ static void head_input(conn_t *c, const uint8_t *buf, size_t len, uint64_t now) 
 }
 
 static void on_connected(conn_t *c, uint64_t now) {
-  if (opt.protocol == PROTO_RAW) {
-    on_ready(c, now);
-    return;
-  }
+  (void)now;
   c->state = ST_UPGRADING;
+  if (opt.protocol == PROTO_RAW) return; // wait for the server's one-byte greeting
   arm(c, (const uint8_t *)request, 0, request_len);
   flush(c);
 }
@@ -577,7 +632,8 @@ static void on_readable(conn_t *c, uint64_t now) {
       }
       conn_failed(c, errno, "read");
     }
-    if (c->state == ST_UPGRADING) head_input(c, read_buffer, (size_t)n, now);
+    if (c->state == ST_UPGRADING && opt.protocol == PROTO_RAW) raw_greeting(c, read_buffer, (size_t)n, now);
+    else if (c->state == ST_UPGRADING) head_input(c, read_buffer, (size_t)n, now);
     else if (c->state == ST_CLOSING) continue; // the server's close frame: nothing to check
     else if (opt.protocol == PROTO_RAW) raw_input(c, read_buffer, (size_t)n, now);
     else frames_input(c, read_buffer, (size_t)n, now);
@@ -612,6 +668,7 @@ static void start_run(uint64_t now) {
   t_measure = now + (uint64_t)(opt.warmup_s * 1e9);
   t_end = t_measure + (uint64_t)(opt.duration_s * 1e9);
   measuring = opt.warmup_s == 0;
+  cpu_at_measure = cpu_seconds();
   if (opt.mode == MODE_ECHO) {
     for (int i = 0; i < total_conns; i++) {
       commit(&conns[i], opt.inflight, now);
@@ -629,20 +686,24 @@ static void report(uint64_t now) {
   double setup = (double)(t_ready - t_start) / 1e9;
   const char *modes[] = {"echo", "fanout", "handshake", "hold"};
   const char *protocols[] = {"ws", "sio", "raw"};
+  // The generator's own CPU use while measuring (1.0 = one core busy): near 1, it was the bottleneck.
+  double cpu = elapsed > 0 ? (cpu_seconds() - cpu_at_measure) / elapsed : 0;
   printf("{\"mode\":\"%s\",\"protocol\":\"%s\",\"connections\":%d,\"inflight\":%d,\"size\":%zu,"
          "\"message_bytes\":%zu,\"frame_bytes\":%zu,\"deflate\":%s,\"setup_s\":%.3f,\"warmup_s\":%.3f,"
-         "\"duration_s\":%.3f",
+         "\"duration_s\":%.3f,\"generator_cpu\":%.3f",
          modes[opt.mode], protocols[opt.protocol], opt.connections, opt.inflight, opt.size, payload_len,
-         frame_len, opt.deflate ? "true" : "false", setup, opt.warmup_s, elapsed);
+         frame_len, opt.deflate ? "true" : "false", setup, opt.warmup_s, elapsed, cpu);
   if (opt.mode == MODE_ECHO || opt.mode == MODE_FANOUT) {
     // Every counted message was checked: same length and bytes as the one sent.
     printf(",\"messages\":%llu,\"verified\":%llu,\"messages_per_s\":%.1f,\"bytes_per_s\":%.1f",
            (unsigned long long)messages, (unsigned long long)messages, (double)messages / elapsed,
            (double)messages * (double)payload_len / elapsed);
   }
-  if (opt.mode == MODE_FANOUT)
+  if (opt.mode == MODE_FANOUT) {
+    double span = (double)(last_round_done_at - first_round_at) / 1e9;
     printf(",\"subscribers\":%d,\"rounds\":%llu,\"deliveries_per_s\":%.1f", opt.connections,
-           (unsigned long long)rounds, (double)messages / elapsed);
+           (unsigned long long)rounds, span > 0 ? (double)messages / span : 0.0);
+  }
   if (opt.mode == MODE_HANDSHAKE)
     printf(",\"handshakes\":%llu,\"handshakes_per_s\":%.1f,\"stuck_closes\":%llu", (unsigned long long)handshakes,
            (double)handshakes / elapsed, (unsigned long long)stuck_closes);
@@ -685,7 +746,8 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   signal(SIGALRM, on_alarm);
   // A hard stop whatever happens: setup, warmup and run, plus a margin.
-  alarm((unsigned)(opt.setup_timeout_s + opt.warmup_s + opt.duration_s) + 15 + (opt.mode == MODE_HOLD ? 60 : 0));
+  alarm((unsigned)(opt.setup_timeout_s + opt.warmup_s + opt.duration_s) + 15 + (opt.mode == MODE_HOLD ? 60 : 0) +
+        (opt.mode == MODE_FANOUT ? (unsigned)(FANOUT_EXTRA_NS / 1000000000ull) : 0));
 
   total_conns = opt.connections + (opt.mode == MODE_FANOUT ? 1 : 0);
   struct rlimit rl;
@@ -747,10 +809,11 @@ int main(int argc, char **argv) {
     if (phase == PH_RUN) {
       if (!measuring && now >= t_measure) {
         measuring = 1;
+        cpu_at_measure = cpu_seconds();
         hist_reset(&hist);
         messages = handshakes = rounds = 0;
       }
-      if (now >= t_end) break;
+      if (run_over(now)) break;
       if (opt.mode == MODE_HANDSHAKE && now - last_reap > 200000000ull) {
         reap_stuck(now);
         last_reap = now;
@@ -760,7 +823,7 @@ int main(int argc, char **argv) {
 
     int timeout_ms = 50;
     if (phase == PH_RUN) {
-      uint64_t next = measuring ? t_end : t_measure;
+      uint64_t next = !measuring ? t_measure : now < t_end ? t_end : now + 50000000ull;
       uint64_t wait = next > now ? (next - now) / 1000000 + 1 : 0;
       if (wait < (uint64_t)timeout_ms) timeout_ms = (int)wait;
     }
@@ -782,7 +845,9 @@ int main(int argc, char **argv) {
   }
   uint64_t end = now_ns();
   if (phase == PH_HOLD) t_measure = t_ready;
-  if (opt.mode == MODE_FANOUT && rounds == 0) fatal("no broadcast reached every subscriber in %.1f s", opt.duration_s);
+  if (opt.mode == MODE_FANOUT && rounds < (uint64_t)opt.min_rounds)
+    fatal("only %llu broadcasts reached every subscriber in %.1f s", (unsigned long long)rounds,
+          (double)(end - t_measure) / 1e9);
   if (opt.mode == MODE_ECHO && messages == 0) fatal("no echo arrived in %.1f s", opt.duration_s);
   report(end);
   return 0;

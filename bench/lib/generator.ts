@@ -46,6 +46,8 @@ export interface GeneratorResult {
   size: number;
   setup_s: number;
   duration_s: number;
+  /** The generator's own CPU use while measuring (1 = its core was busy all the time). */
+  generator_cpu?: number;
   messages?: number;
   verified?: number;
   messages_per_s?: number;

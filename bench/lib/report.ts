@@ -12,12 +12,24 @@ export interface Measurement {
   values?: Record<string, number>;
   error?: string;
   reports: GeneratorResult[];
+  /** Share of the server's CPU used by other processes meanwhile (0..1; the machine is shared). */
+  foreignCpu?: number;
+}
+
+/** A cell whose generator used at least this share of its core may be limited by the generator. */
+export const GENERATOR_BOUND = 0.85;
+
+function generatorCpu(m: Measurement): number | undefined {
+  const loads = m.reports.filter((r) => r.mode !== 'hold').map((r) => r.generator_cpu ?? 0);
+  return loads.length ? Math.max(...loads) : undefined;
 }
 
 export interface Cell {
   median: number | undefined;
   values: number[];
   errors: string[];
+  /** The generator's CPU share in each repetition (see GENERATOR_BOUND). */
+  generatorCpu: number[];
 }
 
 export interface Row {
@@ -46,10 +58,14 @@ export function buildRows(scenarios: readonly Scenario[], measurements: readonly
     for (const metric of scenario.metrics) {
       const cells: Record<string, Cell> = {};
       for (const m of mine) {
-        const cell = cells[m.server] ?? { median: undefined, values: [], errors: [] };
+        const cell = cells[m.server] ?? { median: undefined, values: [], errors: [], generatorCpu: [] };
         cells[m.server] = cell;
         const v = m.values?.[metric.id];
-        if (v !== undefined && Number.isFinite(v)) cell.values.push(v);
+        if (v !== undefined && Number.isFinite(v)) {
+          cell.values.push(v);
+          const cpu = generatorCpu(m);
+          if (cpu !== undefined) cell.generatorCpu.push(cpu);
+        }
         if (m.error) cell.errors.push(m.error);
       }
       for (const cell of Object.values(cells)) cell.median = median(cell.values);
@@ -76,10 +92,15 @@ export function formatNumber(v: number): string {
   return v.toFixed(2);
 }
 
+export function generatorBound(cell: Cell | undefined): boolean {
+  const cpu = cell ? median(cell.generatorCpu) : undefined;
+  return cpu !== undefined && cpu >= GENERATOR_BOUND;
+}
+
 function formatCell(cell: Cell | undefined): string {
   if (!cell) return '–';
   if (cell.median === undefined) return cell.errors.length ? 'error' : '–';
-  return formatNumber(cell.median);
+  return `${formatNumber(cell.median)}${generatorBound(cell) ? ' †' : ''}`;
 }
 
 function table(header: string[], lines: string[][]): string {
