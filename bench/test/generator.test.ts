@@ -8,8 +8,15 @@ import { after, before, describe, it } from 'node:test';
 import { type WebSocket, WebSocketServer } from '@ieum/websocket';
 import { compileGenerator, GeneratorError, runGenerator } from '../lib/generator.js';
 
-async function listen(onConnection: (ws: WebSocket, path: string) => void): Promise<WebSocketServer> {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+async function listen(
+  onConnection: (ws: WebSocket, path: string) => void,
+  perMessageDeflate?: { threshold: number; serverNoContextTakeover: boolean },
+): Promise<WebSocketServer> {
+  const wss = new WebSocketServer({
+    port: 0,
+    host: '127.0.0.1',
+    ...(perMessageDeflate ? { perMessageDeflate } : {}),
+  });
   wss.on('connection', (ws, req) => onConnection(ws, req.url ?? '/'));
   await once(wss, 'listening');
   return wss;
@@ -74,6 +81,47 @@ describe('bench load generator (wsgen)', () => {
     assert.ok(r.rounds! > 0);
     assert.equal(r.messages, r.rounds! * 20);
   });
+
+  for (const serverNoContextTakeover of [false, true]) {
+    it(`inflates and verifies compressed echoes and broadcasts (server_no_context_takeover: ${serverNoContextTakeover})`, async () => {
+      const wss = await listen(
+        (ws, path) => {
+          ws.on('message', (data, isBinary) => {
+            if (path === '/fanout') wss.broadcast(data as Buffer, { binary: isBinary, except: ws });
+            else ws.send(data as Buffer, { binary: isBinary });
+          });
+        },
+        { threshold: 0, serverNoContextTakeover },
+      );
+      try {
+        const echoed = await runGenerator(bin, {
+          port: portOf(wss),
+          mode: 'echo',
+          connections: 2,
+          inflight: 4,
+          size: 4096,
+          payload: 'json',
+          deflate: true,
+          duration: 0.5,
+        });
+        assert.ok(echoed.messages! > 0);
+        assert.equal(echoed.verified, echoed.messages);
+        const broadcast = await runGenerator(bin, {
+          port: portOf(wss),
+          path: '/fanout',
+          mode: 'fanout',
+          connections: 10,
+          size: 1024,
+          payload: 'json',
+          deflate: true,
+          duration: 0.3,
+        });
+        assert.equal(broadcast.messages, broadcast.rounds! * 10);
+      } finally {
+        await shutdown(wss);
+      }
+    });
+  }
 
   it('reports a clear error when no server listens on the port', async () => {
     const probe = net.createServer().listen(0, '127.0.0.1');
