@@ -39,3 +39,58 @@ export function until<T>(predicate: () => T | undefined | false, ms = 5000, what
 }
 
 export const opened = (c: RealtimeClient) => until(() => c.state === 'open', 5000, 'client open');
+
+/** A TCP proxy in front of the server whose connections a test can cut or silence at will. */
+export async function chaosProxy(targetPort: number) {
+  const { default: net } = await import('node:net');
+  const pairs = new Set<{ a: import('node:net').Socket; b: import('node:net').Socket; silent: boolean }>();
+  const server = net.createServer((a) => {
+    const b = net.connect(targetPort, '127.0.0.1');
+    const pair = { a, b, silent: false };
+    pairs.add(pair);
+    const forward = (from: import('node:net').Socket, to: import('node:net').Socket) =>
+      from.on('data', (d) => {
+        if (!pair.silent) to.write(d);
+      });
+    forward(a, b);
+    forward(b, a);
+    const end = () => {
+      pairs.delete(pair);
+      a.destroy();
+      b.destroy();
+    };
+    a.on('close', end).on('error', end);
+    b.on('close', end).on('error', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const pick = () => [...pairs][Math.floor(Math.random() * pairs.size)];
+  return {
+    port,
+    get size() {
+      return pairs.size;
+    },
+    /** Resets a random connection (both sides see the TCP connection die). */
+    cut(): boolean {
+      const p = pick();
+      if (!p) return false;
+      p.a.resetAndDestroy();
+      p.b.destroy();
+      return true;
+    },
+    /** Stops forwarding on a random connection without closing it (a dead peer). */
+    silence(): boolean {
+      const p = [...pairs].filter((x) => !x.silent)[0];
+      if (!p) return false;
+      p.silent = true;
+      return true;
+    },
+    close(): Promise<void> {
+      for (const p of pairs) {
+        p.a.destroy();
+        p.b.destroy();
+      }
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
