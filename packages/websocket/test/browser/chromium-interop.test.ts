@@ -1,31 +1,12 @@
 // Interop with a real browser: Debian's Chromium, driven by playwright-core, against our server.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../../../scripts/chromium.js';
 import { type WebSocket as IeumSocket, WebSocketServer } from '../../src/index.js';
 import { waitFor } from '../helpers/net.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-if (!existsSync(CHROMIUM)) {
-  // In CI a missing browser is a failure, not a skip.
-  throw new Error(
-    `Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` or set CHROMIUM_PATH`,
-  );
-}
 
 describe('Chromium client against the ieum server', () => {
   let browser: Browser;
@@ -58,7 +39,7 @@ describe('Chromium client against the ieum server', () => {
     server.listen(0, '127.0.0.1');
     await waitFor(server, 'listening');
     base = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
     page = await browser.newPage();
     // tsx (esbuild keepNames) wraps named functions in __name(); give the page a no-op one.
     await page.addInitScript({ content: 'globalThis.__name = (f) => f;' });
