@@ -70,7 +70,7 @@ describe('realtime client in Chromium', () => {
   it('subscribes, recovers the messages published while its connection was dead, publishes and requests', async () => {
     await page.evaluate(async (url) => {
       const { RealtimeClient } = await import('/client.js' as string);
-      const w = window as unknown as Record<string, unknown>;
+      const w = globalThis as unknown as Record<string, unknown>;
       const got: Array<{ offset: number; data: unknown }> = [];
       const states: string[] = [];
       const client = new RealtimeClient(url, { reconnect: { initialDelayMs: 200, maxDelayMs: 400 } });
@@ -83,17 +83,17 @@ describe('realtime client in Chromium', () => {
       Object.assign(w, { client, room, got, states });
     }, `ws://${base}/realtime`);
     for (let i = 1; i <= 5; i++) await rt.publish('room', 'n', i);
-    await page.waitForFunction(() => (window as unknown as { got: unknown[] }).got.length === 5);
+    await page.waitForFunction(() => (globalThis as unknown as { got: unknown[] }).got.length === 5);
 
     // Kill the browser's connection and publish while it is down.
     const [conn] = [...rt.connections.values()];
     conn!.ws.terminate();
     for (let i = 6; i <= 10; i++) await rt.publish('room', 'n', i);
-    await page.waitForFunction(() => (window as unknown as { got: unknown[] }).got.length >= 10, null, {
+    await page.waitForFunction(() => (globalThis as unknown as { got: unknown[] }).got.length >= 10, null, {
       timeout: 10_000,
     });
     const state = await page.evaluate(() => {
-      const w = window as unknown as { got: Array<{ offset: number; data: unknown }>; states: string[] };
+      const w = globalThis as unknown as { got: Array<{ offset: number; data: unknown }>; states: string[] };
       return { got: w.got, states: w.states };
     });
     assert.deepEqual(
@@ -110,7 +110,7 @@ describe('realtime client in Chromium', () => {
     );
 
     const out = await page.evaluate(async () => {
-      const w = window as unknown as {
+      const w = globalThis as unknown as {
         room: { publish(e: string, d: unknown): Promise<{ offset: number }> };
         client: { request(e: string, d: unknown): Promise<string> };
       };
