@@ -146,6 +146,12 @@ describe('realtime server and client', () => {
     );
     assert.equal(code, DisconnectCode.PROTOCOL_ERROR);
     assert.match(reason, /unsupported protocol version 2/);
+    const wrong = new WebSocket(url, 'chat.v3');
+    const [wrongCode, wrongReason] = await new Promise<[number, string]>((r) =>
+      wrong.on('close', (c, why) => r([c, why.toString()])),
+    );
+    assert.equal(wrongCode, DisconnectCode.PROTOCOL_ERROR);
+    assert.match(wrongReason, /use ieum\.v1\.json or ieum\.v1\.msgpack/);
     assert.equal(await ok.request('x', null).catch((e: RequestError) => e.code), 'unknown-event');
   });
 
@@ -159,6 +165,31 @@ describe('realtime server and client', () => {
       for (let i = 0; i < 50; i++) raw.send('{"t":"ping"}');
     });
     assert.equal(await closed, DisconnectCode.RATE_LIMITED);
+  });
+
+  it('beforePublish validates and transforms client publishes; a refusal reaches the publisher only', async () => {
+    const { server, url } = await startServer({
+      authenticate: ({ token }) => ({ user: token! }),
+      beforePublish: ({ data, connection }) => {
+        if (typeof data !== 'string') throw new RealtimeError('bad-request', 'text only');
+        return { by: connection.user, text: data.toUpperCase() };
+      },
+    });
+    cleanup.push(() => server.close());
+    const c = client(url, { token: 'dora' });
+    cleanup.push(() => c.close());
+    const got: unknown[] = [];
+    const ch = c.channel('x');
+    ch.on('message', (m) => got.push(m.data));
+    await ch.subscribe();
+    await assert.rejects(
+      ch.publish('e', 42),
+      (e: RequestError) => e.code === 'bad-request' && e.message === 'text only',
+    );
+    const ack = await ch.publish('e', 'hi');
+    assert.equal(ack.offset, 1, 'the refused publish was not stored');
+    await until(() => got.length === 1);
+    assert.deepEqual(got, [{ by: 'dora', text: 'HI' }]);
   });
 
   it('serves Prometheus metrics on /metrics', async () => {

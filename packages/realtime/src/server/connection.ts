@@ -220,9 +220,23 @@ export class Connection {
       case 'pub': {
         const denied = await this.denied(message.ch, 'publish');
         if (denied) return this.reply(message.id, undefined, denied);
+        let data = message.d;
+        const hook = this.server.options.beforePublish;
+        if (hook) {
+          try {
+            data = await hook({ channel: message.ch, event: message.ev, data, connection: this });
+          } catch (error) {
+            if (!(error instanceof RealtimeError)) this.server.emit('error', error as Error);
+            const body =
+              error instanceof RealtimeError
+                ? { code: error.code, message: error.message }
+                : { code: ErrorCodes.HANDLER_ERROR, message: 'beforePublish failed' };
+            return this.reply(message.id, undefined, body);
+          }
+        }
         const r = await this.server.adapter.publish(message.ch, {
           ev: message.ev,
-          d: message.d,
+          d: data ?? null,
           mid: `${this.user ?? ''}\u0000${this.clientId}\u0000${message.mid}`,
           ...(message.key !== undefined ? { key: message.key } : {}),
         });

@@ -29,6 +29,7 @@ export {
   type ChannelAccess,
   type EventHandler,
   type EventMap,
+  type PublishContext,
   RealtimeError,
   RealtimeServer,
   type RealtimeServerOptions,

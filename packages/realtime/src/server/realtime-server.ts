@@ -34,6 +34,13 @@ export interface AuthContext {
 /** Returns who the client is, or throws to refuse (close 4401; the error's message is the reason). */
 export type Authenticate = (ctx: AuthContext) => AuthResult | Promise<AuthResult>;
 
+export interface PublishContext {
+  channel: string;
+  event: string;
+  data: unknown;
+  connection: Connection;
+}
+
 export interface ChannelAccess {
   channel: string;
   action: 'subscribe' | 'publish';
@@ -86,6 +93,12 @@ export interface RealtimeServerOptions {
   authenticate?: Authenticate;
   /** Per-channel authorization. Default: every connection may subscribe and publish everywhere. */
   authorizeChannel?: (access: ChannelAccess) => boolean | Promise<boolean>;
+  /**
+   * Runs before a client's publish is stored: return the data to store (validated, trimmed,
+   * stamped with the sender), or throw a `RealtimeError` to refuse it (the client's publish
+   * rejects with that code). Retries of an already stored message id are not stored twice.
+   */
+  beforePublish?: (ctx: PublishContext) => unknown | Promise<unknown>;
   /** Milliseconds between server pings; a client silent for twice this is closed (4408). Default 25,000. */
   heartbeatIntervalMs?: number;
   /** Milliseconds a new connection has to send its hello (else 4400). Default 10,000. */
@@ -113,6 +126,7 @@ export interface ResolvedOptions {
   rateLimit: RateLimit | false;
   authenticate: Authenticate | undefined;
   authorizeChannel: RealtimeServerOptions['authorizeChannel'];
+  beforePublish: RealtimeServerOptions['beforePublish'];
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -175,6 +189,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       rateLimit: options.rateLimit === false ? false : { ...DEFAULT_RATE_LIMIT, ...options.rateLimit },
       authenticate: options.authenticate,
       authorizeChannel: options.authorizeChannel,
+      beforePublish: options.beforePublish,
     };
     this.adapter = options.adapter ?? new MemoryAdapter();
     this.ownsAdapter = options.adapter === undefined;
@@ -268,9 +283,14 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
   }
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
-    const codec = ws.protocol === '' ? jsonCodec : this.codecs.get(ws.protocol);
+    // No subprotocol offered: JSON. Offered, but none of ours: refuse with the list we speak.
+    const offered = req.headers['sec-websocket-protocol'] !== undefined;
+    const codec = ws.protocol === '' ? (offered ? undefined : jsonCodec) : this.codecs.get(ws.protocol);
     if (!codec) {
-      ws.close(DisconnectCode.PROTOCOL_ERROR, 'unsupported subprotocol');
+      ws.close(
+        DisconnectCode.PROTOCOL_ERROR,
+        `unsupported subprotocol; use ${[...this.codecs.keys()].join(' or ')}`,
+      );
       return;
     }
     new Connection(this, ws, req, codec);
