@@ -1,5 +1,9 @@
 // docs/performance.md: what was measured, on what, how to reproduce, and the tables.
-import { type Column, errorsList, mediansTable, type Row, ratioTable } from './report.js';
+import { type Column, errorsList, GENERATOR_BOUND, mediansTable, type Row, ratioTable } from './report.js';
+
+/** Above this share of the server CPU taken by other processes, run.ts measures a cell again. */
+export const DISTURBED_SHARE = 0.25;
+
 import type { Scenario } from './scenarios.js';
 
 export interface RunInfo {
@@ -66,15 +70,19 @@ export function performanceDocument(
     '```',
     '',
     'The first run installs the benchmark dependencies into `bench/node_modules` (`npm ci --prefix bench`; they are',
-    'not part of the workspace), builds the packages (`npm run build`) and compiles the generator into `bench/.build/`.',
+    'not part of the workspace), builds `@ieum/websocket` (`tsc -b packages/websocket`) and compiles the generator',
+    'into `bench/.build/`. Root privileges are not needed; as root the runner raises the open-file limit with `prlimit`.',
     'Runs that are quick or filtered write to `bench/.build/` unless given `--out DIR`.',
     '',
     '## Method',
     '',
-    `Each server is a small script in \`bench/servers/\`, started once as its own process and kept running; every`,
-    `measurement is repeated ${info.reps} time${info.reps > 1 ? 's' : ''} with the servers interleaved (rep 1: all servers, rep 2: all`,
-    'servers in a rotated order, …) and the runner waits until the previous server is idle before the next one starts.',
-    'The memory cells start a fresh server each time.',
+    'Each server is a small script in `bench/servers/`, started once as its own process, warmed up (a short echo',
+    'run, not recorded) and kept running; the memory and large fan-out cells start a fresh process each time',
+    `and stop it after. Each cell is measured ${info.reps === 1 ? 'once' : `${info.reps} times`} with the servers interleaved (every`,
+    'server once, then again in a rotated order, …) and the runner waits until the servers are idle before each',
+    'measurement. It also reads how much of the server CPU other processes took meanwhile (the machine is shared);',
+    `above ${Math.round(DISTURBED_SHARE * 100)}% a cell is measured once more${info.mode === 'quick' ? ' (not in quick mode)' : ''} and the less disturbed run is kept (performance.json has`,
+    'the share and the attempts of every run).',
     '',
     ...scenarios.map((s) => `- **${s.title}** (\`${s.id}\`): ${s.description}`),
     '',
@@ -97,7 +105,8 @@ export function performanceDocument(
     '',
     '## Results',
     '',
-    '↑: higher is better, ↓: lower is better. "–": not applicable or not run.',
+    '↑: higher is better, ↓: lower is better. "–": not applicable or not run. †: the generator used at least',
+    `${Math.round(GENERATOR_BOUND * 100)}% of its core in that cell, so the server may be faster than shown.`,
     '',
     mediansTable(rows, columns),
     '',

@@ -14,6 +14,8 @@ export interface Measurement {
   reports: GeneratorResult[];
   /** Share of the server's CPU used by other processes meanwhile (0..1; the machine is shared). */
   foreignCpu?: number;
+  /** Runs made for this cell (more than 1 when other processes disturbed the first). */
+  attempts?: number;
 }
 
 /** A cell whose generator used at least this share of its core may be limited by the generator. */

@@ -42,7 +42,7 @@ export function announce(info) {
         setTimeout(() => {
           collectGarbage();
           process.stdout.write('gc-done\n');
-        }, 200);
+        }, 100);
       }
       nl = buffered.indexOf('\n');
     }
