@@ -1,0 +1,25 @@
+// Errors of RedisAdapter, each with a stable code saying who must act.
+
+export const RedisAdapterErrorCode = {
+  /** Redis could not be reached in time; nothing was done (or, for `publish` in flight, maybe). Retry. */
+  UNAVAILABLE: 'REDIS_ERR_UNAVAILABLE',
+  /** The adapter was closed: a caller used it afterwards. */
+  CLOSED: 'REDIS_ERR_CLOSED',
+  /**
+   * A subscription missed messages it can no longer fetch (the subscriber connection was down for
+   * longer than the history window). Subscribers saw a gap; reported through the `error` event.
+   */
+  MESSAGES_LOST: 'REDIS_ERR_MESSAGES_LOST',
+} as const;
+
+export type RedisAdapterErrorCode = (typeof RedisAdapterErrorCode)[keyof typeof RedisAdapterErrorCode];
+
+export class RedisAdapterError extends Error {
+  readonly code: RedisAdapterErrorCode;
+
+  constructor(code: RedisAdapterErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RedisAdapterError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,214 @@
+// The subscriber side of RedisAdapter: one pub/sub connection, channels reference-counted by
+// listener, and the rule that keeps delivery gap-free: a subscription knows the position of the
+// last message it delivered, and fetches from history whatever pub/sub did not bring (the
+// connection was down, or a frame is missing), holding live frames back until it has.
+import type { AdapterEvent, ChannelPosition, HistoryResult } from '@ieum/realtime/server';
+import type { Redis } from 'ioredis';
+import { RedisAdapterError, RedisAdapterErrorCode } from './errors.js';
+import { decodeFrame } from './frames.js';
+import { type ChannelKeys, channelKeys } from './keys.js';
+
+type Listener = (event: AdapterEvent) => void;
+
+interface Topic {
+  channel: string;
+  keys: ChannelKeys;
+  listeners: Set<Listener>;
+  /** Settles when the topic is subscribed and its position is known. */
+  ready: Promise<void>;
+  /** Position of the newest message delivered (or the channel's position when subscribed). */
+  last: ChannelPosition | undefined;
+  /** Events held back while missed messages are fetched; undefined when live. */
+  held: AdapterEvent[] | undefined;
+  /** Bumped by every catch-up, so a stale one (from before a reconnect) is ignored. */
+  generation: number;
+}
+
+/** What the subscriber needs from its adapter. Scripts run on the subscriber connection itself. */
+export interface SubscriptionsHost {
+  readonly connection: Redis;
+  readonly prefix: string;
+  /** Sharded pub/sub (Redis >= 7), else classic. Known once connected. */
+  sharded(): boolean;
+  /** Resolves when Redis is reachable (or rejects with REDIS_ERR_UNAVAILABLE / CLOSED). */
+  online(): Promise<void>;
+  position(connection: Redis, keys: ChannelKeys): Promise<ChannelPosition>;
+  history(connection: Redis, keys: ChannelKeys, since: ChannelPosition): Promise<HistoryResult>;
+  report(error: Error): void;
+}
+
+export class Subscriptions {
+  /** By pub/sub topic. */
+  private readonly topics = new Map<string, Topic>();
+
+  constructor(private readonly host: SubscriptionsHost) {
+    const onFrame = (topic: Buffer, frame: Buffer) => this.receive(topic.toString(), frame);
+    host.connection.on('smessageBuffer', onFrame);
+    host.connection.on('messageBuffer', onFrame);
+  }
+
+  /** Channels with at least one listener in this process. */
+  channels(): string[] {
+    return [...this.topics.values()].map((t) => t.channel);
+  }
+
+  async add(channel: string, listener: Listener): Promise<void> {
+    const keys = channelKeys(this.host.prefix, channel);
+    let topic = this.topics.get(keys.topic);
+    if (!topic) {
+      const created: Topic = {
+        channel,
+        keys,
+        listeners: new Set(),
+        ready: Promise.resolve(),
+        last: undefined,
+        held: undefined,
+        generation: 0,
+      };
+      created.ready = this.open(created);
+      this.topics.set(keys.topic, created);
+      topic = created;
+    }
+    topic.listeners.add(listener);
+    try {
+      await topic.ready;
+    } catch (error) {
+      await this.remove(channel, listener);
+      throw error;
+    }
+  }
+
+  async remove(channel: string, listener: Listener): Promise<void> {
+    const { topic: name } = channelKeys(this.host.prefix, channel);
+    const topic = this.topics.get(name);
+    if (!topic?.listeners.delete(listener) || topic.listeners.size > 0) return;
+    this.topics.delete(name);
+    // When the connection is down there is nothing to undo: only known topics are resubscribed.
+    if (this.host.connection.status !== 'ready') return;
+    const c = this.host.connection;
+    await (this.host.sharded() ? c.sunsubscribe(name) : c.unsubscribe(name)).catch(() => {});
+  }
+
+  /** Subscribes on Redis, then reads the channel's position on the same connection: every frame
+   * published before that read arrives before its reply, every later one after it. */
+  private async open(topic: Topic): Promise<void> {
+    await this.host.online();
+    await this.subscribeOnRedis(topic);
+    const position = await this.host.position(this.host.connection, topic.keys);
+    topic.last ??= position;
+  }
+
+  private subscribeOnRedis(topic: Topic): Promise<unknown> {
+    const c = this.host.connection;
+    return this.host.sharded() ? c.ssubscribe(topic.keys.topic) : c.subscribe(topic.keys.topic);
+  }
+
+  /**
+   * The subscriber connection is back (ioredis's own resubscription is off): subscribe every
+   * topic again, then fetch what was published while it was down.
+   */
+  async resubscribe(): Promise<void> {
+    const topics = [...this.topics.values()];
+    // Hold live frames from now on, before the subscriptions are back, so none is delivered
+    // ahead of the missed messages.
+    for (const t of topics) if (t.last) t.held ??= [];
+    await Promise.all(topics.map((t) => this.subscribeOnRedis(t)));
+    for (const t of topics) {
+      if (this.topics.get(t.keys.topic) !== t) continue;
+      if (t.last) void this.catchUp(t);
+      else
+        this.host.position(this.host.connection, t.keys).then(
+          (p) => (t.last ??= p),
+          (error) => this.host.report(error),
+        );
+    }
+  }
+
+  private receive(name: string, frame: Buffer): void {
+    const topic = this.topics.get(name);
+    if (!topic) return;
+    let event: AdapterEvent;
+    try {
+      event = decodeFrame(topic.channel, frame);
+    } catch (error) {
+      this.host.report(error as Error);
+      return;
+    }
+    this.receiveEvent(topic, event);
+  }
+
+  private receiveEvent(topic: Topic, event: AdapterEvent): void {
+    if (topic.held) topic.held.push(event);
+    else this.accept(topic, event);
+  }
+
+  private accept(topic: Topic, event: AdapterEvent): void {
+    if (event.type === 'message') {
+      const last = topic.last;
+      if (last && event.epoch === last.epoch) {
+        if (event.entry.off <= last.offset) return; // already delivered from history
+        if (event.entry.off > last.offset + 1) {
+          // A frame went missing (a pub/sub client can be dropped by Redis): fetch the gap.
+          topic.held = [event];
+          void this.catchUp(topic);
+          return;
+        }
+      }
+      topic.last = { epoch: event.epoch, offset: event.entry.off };
+    }
+    this.deliver(topic, event);
+  }
+
+  private async catchUp(topic: Topic): Promise<void> {
+    const generation = ++topic.generation;
+    const since = topic.last!;
+    topic.held ??= [];
+    let h: HistoryResult;
+    try {
+      h = await this.host.history(this.host.connection, topic.keys, since);
+    } catch (error) {
+      this.host.report(error as Error);
+      // Redis went away again: keep holding; the next resubscribe() catches up.
+      if (this.host.connection.status !== 'ready') return;
+      // Any other failure: give up on this gap rather than stall the channel.
+      if (topic.generation !== generation) return;
+      topic.last = undefined;
+      h = { ok: true, entries: [], position: since };
+    }
+    if (this.topics.get(topic.keys.topic) !== topic || topic.generation !== generation) return;
+    if (topic.last && h.ok) {
+      for (const entry of h.entries) {
+        if (entry.off <= topic.last!.offset) continue;
+        topic.last = { epoch: h.position.epoch, offset: entry.off };
+        this.deliver(topic, { type: 'message', channel: topic.channel, epoch: h.position.epoch, entry });
+      }
+    } else if (topic.last && !h.ok) {
+      this.host.report(
+        new RedisAdapterError(
+          RedisAdapterErrorCode.MESSAGES_LOST,
+          `RedisAdapter: channel "${topic.channel}" lost the messages after ${since.epoch}:${since.offset} ` +
+            `(${h.reason}; now ${h.position.epoch}:${h.position.offset}); its subscribers see a gap`,
+        ),
+      );
+      topic.last = h.position;
+    }
+    const held = topic.held ?? [];
+    topic.held = undefined;
+    // A new gap found while draining starts another catch-up, which takes the rest.
+    for (const event of held) this.receiveEvent(topic, event);
+  }
+
+  private deliver(topic: Topic, event: AdapterEvent): void {
+    for (const listener of [...topic.listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.host.report(error as Error);
+      }
+    }
+  }
+
+  clear(): void {
+    this.topics.clear();
+  }
+}

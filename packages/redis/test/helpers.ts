@@ -1,0 +1,151 @@
+// Test helpers: the Redis under test (REDIS_URL or the local default, a failure when missing),
+// unique key prefixes with cleanup, and TCP proxies to cut connections on purpose.
+import { randomBytes } from 'node:crypto';
+import net, { type AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+
+export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Fails (never skips) when Redis is not there: in CI a missing service is a failure. */
+export async function requireRedis(): Promise<string> {
+  const probe = new Redis(redisUrl, {
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (error) {
+    throw new Error(
+      `Redis not reachable at ${redisUrl}: start redis-server or set REDIS_URL (${(error as Error).message})`,
+    );
+  } finally {
+    probe.disconnect();
+  }
+  return redisUrl;
+}
+
+/** A key prefix no other run uses. */
+export function testPrefix(name: string): string {
+  return `ieum-test:${name}:${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}:`;
+}
+
+/** Deletes every key under `prefix`. */
+export async function deleteKeys(prefix: string): Promise<number> {
+  const r = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) deleted += await r.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+  return deleted;
+}
+
+/** Number of keys under `prefix`. */
+export async function countKeys(prefix: string): Promise<number> {
+  const r = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    let n = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      n += keys.length;
+    } while (cursor !== '0');
+    return n;
+  } finally {
+    r.disconnect();
+  }
+}
+
+export function until<T>(predicate: () => T | undefined | false, ms = 5000, what = 'condition'): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const end = Date.now() + ms;
+    const tick = () => {
+      const v = predicate();
+      if (v) return resolve(v);
+      if (Date.now() > end) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A TCP proxy on a fixed local port that forwards each new connection to the first target that
+ * accepts it (so clients reach whichever server is alive). `down()` closes the listener and every
+ * forwarded connection (the target looks unreachable); `up()` listens again on the same port.
+ */
+export async function tcpProxy(targets: () => Array<{ host: string; port: number }>) {
+  const sockets = new Set<net.Socket>();
+  const forward = (client: net.Socket) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => {});
+    client.pause();
+    const attempt = (list: Array<{ host: string; port: number }>) => {
+      const target = list[0];
+      if (!target) {
+        client.destroy();
+        return;
+      }
+      const upstream = net.connect(target.port, target.host);
+      const failed = () => attempt(list.slice(1));
+      upstream.once('error', failed);
+      upstream.once('connect', () => {
+        upstream.off('error', failed);
+        sockets.add(upstream);
+        upstream.on('close', () => {
+          sockets.delete(upstream);
+          client.destroy();
+        });
+        upstream.on('error', () => {});
+        client.on('close', () => upstream.destroy());
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+      });
+    };
+    attempt(targets());
+  };
+  let server = net.createServer(forward);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    /** Closes the listener and cuts every forwarded connection. */
+    async down(): Promise<void> {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+    async up(): Promise<void> {
+      server = net.createServer(forward);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', resolve);
+      });
+    },
+    async close(): Promise<void> {
+      for (const s of sockets) s.destroy();
+      if (server.listening) await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** Redis host and port from the URL (for proxies). */
+export function redisTarget(): { host: string; port: number } {
+  const u = new URL(redisUrl);
+  return { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
+}
