@@ -141,6 +141,8 @@ export class Channel<T = unknown> extends Emitter<ChannelEvents<T>> {
   /** Stops delivery; no more recovery for this channel. */
   async unsubscribe(): Promise<void> {
     this.wanted = false;
+    this.position = undefined;
+    this.client.persist();
     await this.client.request0({ t: 'unsub', ch: this.name });
   }
 
@@ -668,9 +670,12 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     this.persistTimer = undefined;
     const s = this.options.storage;
     if (!s) return;
-    const channels: Record<string, Position> = {};
-    for (const ch of this.channelsByName.values())
-      if (ch.position && ch.wanted) channels[ch.name] = ch.position;
+    // Keep saved positions of channels this instance has not touched; unsubscribed ones go.
+    const channels: Record<string, Position> = { ...this.saved?.channels };
+    for (const ch of this.channelsByName.values()) {
+      if (ch.position) channels[ch.name] = ch.position;
+      else delete channels[ch.name];
+    }
     const state: Persisted = {
       cid: this.cid,
       seq: this.seq,
