@@ -21,8 +21,13 @@ export function encodePayload(message: PublishInput): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** Decodes from a plain Uint8Array view: from a Buffer, binary values would come back as Buffers. */
+function unpack(bytes: Uint8Array): unknown {
+  return decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
 export function decodeEntry(off: number, time: number, payload: Uint8Array): ChannelEntry {
-  return { ...(decode(payload) as Payload), off, time };
+  return { ...(unpack(payload) as Payload), off, time };
 }
 
 /** A stream entry as XRANGE returns it: [id, [field, value, ...]] with fields t and p. */
@@ -51,7 +56,7 @@ export function encodeInfo(info: unknown): Buffer {
 }
 
 export function decodeInfo(raw: Buffer): { info?: unknown } {
-  return raw.length === 0 ? {} : { info: decode(raw) };
+  return raw.length === 0 ? {} : { info: unpack(raw) };
 }
 
 /** A pub/sub frame as an AdapterEvent of `channel`; throws on a malformed frame. */
@@ -68,7 +73,7 @@ export function decodeFrame(channel: string, frame: Buffer): AdapterEvent {
     return { type: 'message', channel, epoch, entry: decodeEntry(off, time, frame.subarray(c + 1)) };
   }
   if (type === JOIN) {
-    const [user, ...rest] = decode(frame.subarray(1)) as [string, unknown?];
+    const [user, ...rest] = unpack(frame.subarray(1)) as [string, unknown?];
     return rest.length === 0
       ? { type: 'join', channel, user }
       : { type: 'join', channel, user, info: rest[0] };
