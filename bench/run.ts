@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DISTURBED_SHARE, performanceDocument, type RunInfo } from './lib/document.js';
+import { CLOCK_TICKS, foreignCores, sampleMachine, waitQuiet } from './lib/cpu.js';
+import { DISTURBED_CORES, performanceDocument, QUIET_CORES, type RunInfo } from './lib/document.js';
 import {
   benchDir,
   buildDir,
@@ -107,61 +108,6 @@ function launchPrefixes(): { server: string[]; generator: string[]; pinned: bool
     generator: [...limit, ...(pinned ? ['taskset', '-c', '0'] : [])],
     pinned,
   };
-}
-
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime
-  } catch {
-    return 0;
-  }
-}
-
-const SERVER_CPU = 1;
-
-interface CpuSample {
-  busy: number;
-  total: number;
-  server: number;
-}
-
-/** CPU 1's busy and total ticks (/proc/stat) and the server's own ticks. */
-function serverCpuSample(server: RunningServer): CpuSample {
-  const line = readFileSync('/proc/stat', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`cpu${SERVER_CPU} `));
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = (line ?? '')
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  return {
-    busy: user + nice + system,
-    total: user + nice + system + idle + iowait + irq + softirq + steal,
-    server: cpuTicks(server.pid),
-  };
-}
-
-/** How much of the server's CPU went to other processes between two samples (the machine is shared). */
-function foreignShare(a: CpuSample, b: CpuSample): number {
-  const total = b.total - a.total;
-  if (total <= 0) return 0;
-  return Math.max(0, b.busy - a.busy - (b.server - a.server)) / total;
-}
-
-/** Waits (at most 10 s) until the servers use under 10% of a CPU, e.g. after 10,000 disconnects. */
-async function waitIdle(servers: Iterable<RunningServer>): Promise<void> {
-  const pids = [...servers].filter((s) => !s.exited).map((s) => s.pid);
-  const deadline = Date.now() + 10_000;
-  let before = pids.reduce((t, p) => t + cpuTicks(p), 0);
-  while (Date.now() < deadline) {
-    await sleep(40);
-    const now = pids.reduce((t, p) => t + cpuTicks(p), 0);
-    if (now - before <= 1) return;
-    before = now;
-  }
 }
 
 function packageVersion(name: string): string {
@@ -286,7 +232,13 @@ async function main(): Promise<void> {
   );
 
   // Warm every long-lived server's JIT before the first measurement (not recorded).
-  await warmUp([...pool.values()], generator, launch, args.quick ? 0.3 : 1);
+  await warmUp([...pool.values()], generator, launch, args.quick ? 0.2 : 1);
+
+  const poolPids = () => [...pool.values()].filter((s) => !s.exited).map((s) => s.pid);
+  const ourPids = (server: RunningServer) => [...new Set([...poolPids(), server.pid])];
+  // Time the run may spend waiting for other processes to calm down, in all.
+  const quietBudget = { ms: args.quick ? 0 : 60_000 };
+  const quiet = () => waitQuiet(poolPids(), quietBudget, args.quick ? 50 : 100, QUIET_CORES);
 
   const measurements: Measurement[] = [];
   let retriesLeft = args.quick ? 0 : Math.ceil(steps.length * 0.15);
@@ -309,7 +261,7 @@ async function main(): Promise<void> {
     try {
       let server: RunningServer;
       if (scenario.fresh) {
-        await waitIdle(pool.values());
+        await quiet();
         server = fresh = await startServer(spec, serverEnv);
         await sleep(100);
       } else {
@@ -323,13 +275,13 @@ async function main(): Promise<void> {
           pool.set(poolKey(spec), running);
         }
         server = running;
-        await waitIdle(pool.values());
+        await quiet();
       }
       // On a shared machine another process may take the server's CPU meanwhile: when it took
       // more than a quarter, measure again (within a budget) and keep the least disturbed run.
       for (let attempt = 0; ; attempt++) {
         const attemptReports: GeneratorResult[] = [];
-        const before = serverCpuSample(server);
+        const before = sampleMachine(ourPids(server));
         const values = await scenario.measure({
           server,
           generator,
@@ -338,22 +290,23 @@ async function main(): Promise<void> {
           record: (r) => attemptReports.push(r),
         });
         if (server.exited) throw new Error(server.exited);
-        const foreign = prefixes.pinned ? foreignShare(before, serverCpuSample(server)) : undefined;
+        const generatorTicks = attemptReports.reduce((t, r) => t + (r.cpu_total_s ?? 0) * CLOCK_TICKS, 0);
+        const foreign = foreignCores(before, sampleMachine(ourPids(server)), generatorTicks);
         if (m.values === undefined || (foreign ?? 0) < (m.foreignCpu ?? 0)) {
           m.values = values;
           reports.splice(0, reports.length, ...attemptReports);
           if (foreign !== undefined) m.foreignCpu = foreign;
         }
         m.attempts = attempt + 1;
-        const disturbed = (m.foreignCpu ?? 0) > DISTURBED_SHARE;
+        const disturbed = (m.foreignCpu ?? 0) > DISTURBED_CORES;
         if (!disturbed || scenario.fresh || attempt >= 1 || retriesLeft <= 0) break;
         retriesLeft--;
-        if (!scenario.fresh) await waitIdle(pool.values());
+        await quiet();
       }
       log(
         `[${i + 1}/${steps.length}] ${scenario.id} ${spec.label}${spec.deflate ? ' (deflate)' : ''}: ${formatValues(m.values!)}${
           m.foreignCpu !== undefined && m.foreignCpu > 0.1
-            ? ` (other processes used ${Math.round(m.foreignCpu * 100)}% of the server's CPU)`
+            ? ` (other processes used ${m.foreignCpu.toFixed(2)} of a core)`
             : ''
         } ${took()}`,
       );

@@ -1,8 +1,10 @@
 // docs/performance.md: what was measured, on what, how to reproduce, and the tables.
 import { type Column, errorsList, GENERATOR_BOUND, mediansTable, type Row, ratioTable } from './report.js';
 
-/** Above this share of the server CPU taken by other processes, run.ts measures a cell again. */
-export const DISTURBED_SHARE = 0.25;
+/** When other processes took more than this many cores during a cell, run.ts measures it again. */
+export const DISTURBED_CORES = 0.25;
+/** Before a cell, run.ts waits (within a time budget) until other processes use less than this. */
+export const QUIET_CORES = 0.2;
 
 import type { Scenario } from './scenarios.js';
 
@@ -80,9 +82,10 @@ export function performanceDocument(
     'run, not recorded) and kept running; the memory and large fan-out cells start a fresh process each time',
     `and stop it after. Each cell is measured ${info.reps === 1 ? 'once' : `${info.reps} times`} with the servers interleaved (every`,
     'server once, then again in a rotated order, …) and the runner waits until the servers are idle before each',
-    'measurement. It also reads how much of the server CPU other processes took meanwhile (the machine is shared);',
-    `above ${Math.round(DISTURBED_SHARE * 100)}% a cell is measured once more${info.mode === 'quick' ? ' (not in quick mode)' : ''} and the less disturbed run is kept (performance.json has`,
-    'the share and the attempts of every run).',
+    `measurement, and (within a budget of a minute) until other processes use less than ${QUIET_CORES} of a core. It`,
+    'also reads from /proc how much CPU other processes took during each cell (the machine is shared); above',
+    `${DISTURBED_CORES} of a core the cell is measured once more${info.mode === 'quick' ? ' (not in quick mode)' : ''} and the less disturbed run is kept (performance.json`,
+    'has this share, `foreignCpu`, and the attempts of every cell).',
     '',
     ...scenarios.map((s) => `- **${s.title}** (\`${s.id}\`): ${s.description}`),
     '',

@@ -48,6 +48,8 @@ export interface GeneratorResult {
   duration_s: number;
   /** The generator's own CPU use while measuring (1 = its core was busy all the time). */
   generator_cpu?: number;
+  /** The generator's CPU time over its whole life (setup included), in seconds. */
+  cpu_total_s?: number;
   messages?: number;
   verified?: number;
   messages_per_s?: number;

@@ -12,7 +12,7 @@ export interface Measurement {
   values?: Record<string, number>;
   error?: string;
   reports: GeneratorResult[];
-  /** Share of the server's CPU used by other processes meanwhile (0..1; the machine is shared). */
+  /** CPU used by other processes meanwhile, in cores (the machine is shared). */
   foreignCpu?: number;
   /** Runs made for this cell (more than 1 when other processes disturbed the first). */
   attempts?: number;

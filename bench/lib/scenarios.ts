@@ -255,10 +255,10 @@ function deflateEcho(
 
 /**
  * Every scenario, in report order. Quick mode (`--quick`, under a minute) measures the large
- * fan-out with 3,000 subscribers and memory with 2,000 connections instead of 10,000.
+ * fan-out with 2,000 subscribers and memory with 1,000 connections instead of 10,000.
  */
 export function allScenarios(quick: boolean): Scenario[] {
-  const many = quick ? 3_000 : 10_000;
+  const many = quick ? 2_000 : 10_000;
   return [
     echo('echo-16b', 16, '16 B', 50, 8),
     echo('echo-1k', 1024, '1 KiB', 50, 8),
@@ -269,7 +269,7 @@ export function allScenarios(quick: boolean): Scenario[] {
     fanout('fanout-1k', 1_000),
     fanout('fanout-10k', many),
     handshakes,
-    memory(quick ? 2_000 : 10_000),
+    memory(quick ? 1_000 : 10_000),
     deflateEcho('deflate-echo-1k', 1024, '1 KiB', 50, 8),
     deflateEcho('deflate-echo-64k', 64 * 1024, '64 KiB', 10, 4),
     fanout('deflate-fanout-1k', 1_000, true),
