@@ -128,6 +128,9 @@ export class RedisAdapter extends EventEmitter implements Adapter {
   private subUp = false;
   private sharded: boolean | undefined;
   private everReady = false;
+  /** Subscriber connections made so far, and the one whose subscriptions are restored. */
+  private subConnections = 0;
+  private subscribedConnection = 0;
   private refreshing = false;
   private closing: Promise<void> | undefined;
   private currentStatus: RedisAdapterStatus = 'connecting';
@@ -203,6 +206,7 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     });
     this.sub.on('ready', () => {
       this.subUp = true;
+      this.subConnections++;
       this.update();
     });
     for (const [c, role] of [
@@ -241,7 +245,12 @@ export class RedisAdapter extends EventEmitter implements Adapter {
         w.resolve();
       }
       this.waiters.clear();
-      if (!first) this.subscriptions.resubscribe().catch((error: Error) => this.report(error));
+      // A new subscriber connection has none of our subscriptions (the first one gets them as
+      // they are made; a dropped command connection alone leaves them in place).
+      if (!first && this.subConnections !== this.subscribedConnection) {
+        this.subscriptions.resubscribe().catch((error: Error) => this.report(error));
+      }
+      this.subscribedConnection = this.subConnections;
       this.emit(first ? 'ready' : 'reconnect');
     } else if (!up && this.currentStatus === 'ready') {
       this.currentStatus = 'reconnecting';

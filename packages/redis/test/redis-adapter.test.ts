@@ -30,6 +30,19 @@ async function withAdapters(
   }
 }
 
+/** Has Redis close the client connection with this name (CLIENT KILL), as on a server-side timeout. */
+async function killConnection(name: string): Promise<void> {
+  const admin = new Redis(url);
+  try {
+    const list = String(await admin.client('LIST'));
+    const line = list.split('\n').find((l) => l.includes(` name=${name} `));
+    assert.ok(line, `a connection named ${name}`);
+    await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]!);
+  } finally {
+    admin.disconnect();
+  }
+}
+
 const presenceEvents = (into: string[]) => (e: AdapterEvent) => {
   if (e.type !== 'message') into.push(`${e.type} ${e.user}`);
 };
@@ -287,20 +300,32 @@ describe('RedisAdapter when Redis goes away', () => {
       await a.subscribe(ch, (e) => e.type === 'message' && got.push(e.entry.off));
       await b.publish(ch, { ev: 'e', d: 1 });
       await until(() => got.length === 1, 2000, 'first delivery');
-      const admin = new Redis(url);
-      try {
-        const list = String(await admin.client('LIST'));
-        const line = list.split('\n').find((l) => l.includes(`name=ieum:${a.nodeId}:sub`));
-        assert.ok(line, 'the subscriber connection is named after the node');
-        const id = /\bid=(\d+)/.exec(line)![1]!;
-        await admin.client('KILL', 'ID', id);
-      } finally {
-        admin.disconnect();
-      }
+      await killConnection(`ieum:${a.nodeId}:sub`);
       for (let i = 2; i <= 6; i++) await b.publish(ch, { ev: 'e', d: i });
       await until(() => got.length === 6, 5000, 'every message');
       await sleep(100);
       assert.deepEqual(got, [1, 2, 3, 4, 5, 6]);
+    });
+  });
+
+  it('keeps subscriptions when only the command connection is lost', async () => {
+    await withAdapters(async (make) => {
+      const a = make({ nodeId: `cmd-kill-${process.pid}-${Date.now()}` });
+      const b = make();
+      a.on('error', () => {});
+      const events: string[] = [];
+      a.on('disconnect', () => events.push('disconnect'));
+      a.on('reconnect', () => events.push('reconnect'));
+      const ch = channel('cmd-kill');
+      const got: number[] = [];
+      await a.subscribe(ch, (e) => e.type === 'message' && got.push(e.entry.off));
+      await killConnection(`ieum:${a.nodeId}:cmd`);
+      await b.publish(ch, { ev: 'e', d: 1 });
+      await until(() => events.length === 2, 5000, 'disconnect and reconnect');
+      assert.equal((await a.publish(ch, { ev: 'e', d: 2 })).offset, 2);
+      await until(() => got.length === 2, 2000, 'deliveries');
+      assert.deepEqual(got, [1, 2]);
+      assert.deepEqual(events, ['disconnect', 'reconnect']);
     });
   });
 });
