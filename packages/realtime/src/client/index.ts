@@ -4,6 +4,7 @@
  */
 export * from '../protocol/index.js';
 export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+export { type FallbackKind, httpFallback } from './http-socket.js';
 export {
   Channel,
   type ChannelMessage,
@@ -13,6 +14,7 @@ export {
   type RealtimeClientOptions,
   RequestError,
   type StorageLike,
+  type TransportName,
   type WebSocketConstructor,
   type WebSocketLike,
 } from './realtime-client.js';

@@ -16,6 +16,7 @@ import {
 } from '../protocol/messages.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { Emitter } from './emitter.js';
+import { httpFallback } from './http-socket.js';
 
 /** The part of the WHATWG WebSocket the client uses (browsers' and @ieum/websocket's both fit). */
 export interface WebSocketLike {
@@ -39,6 +40,8 @@ export interface StorageLike {
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
+export type TransportName = 'websocket' | 'sse' | 'polling';
+
 export interface RealtimeClientOptions {
   /** WebSocket implementation. Default `globalThis.WebSocket` (browsers, Node >= 22). */
   WebSocket?: WebSocketConstructor;
@@ -56,6 +59,17 @@ export interface RealtimeClientOptions {
   storage?: StorageLike;
   /** Key under which `storage` keeps the state. Default `ieum-realtime`. */
   storageKey?: string;
+  /**
+   * Transports to try, in order: after a connection attempt on one fails before the server's
+   * welcome, the next is tried. `sse` and `polling` are the HTTP fallbacks (JSON codec only).
+   * Default `['websocket', 'sse', 'polling']`.
+   */
+  transports?: TransportName[];
+  /**
+   * While on a fallback, probe WebSocket this often (milliseconds) and move back to it when it
+   * works. Default 30,000; 0 never.
+   */
+  upgradeProbeMs?: number;
   /** Random numbers in [0, 1) (tests). Default `Math.random`. */
   random?: () => number;
 }
@@ -218,8 +232,13 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   sessionId: string | undefined;
   /** The user the server authenticated. */
   user: string | undefined;
+  /** The transport of the current (or last) connection. */
+  transport: TransportName;
   private ws: WebSocketLike | undefined;
-  private readonly WS: WebSocketConstructor;
+  private readonly WS: WebSocketConstructor | undefined;
+  private readonly transports: TransportName[];
+  private transportIndex = 0;
+  private probeTimer: ReturnType<typeof setInterval> | undefined;
   private readonly codec: Codec;
   private readonly backoff: BackoffOptions | false;
   private readonly maxQueued: number;
@@ -246,14 +265,20 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     private readonly options: RealtimeClientOptions = {},
   ) {
     super();
-    const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!WS) {
+    this.WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    this.codec = options.codec ?? jsonCodec;
+    const wanted = options.transports ?? ['websocket', 'sse', 'polling'];
+    // Without a WebSocket implementation, or with a binary codec, some transports cannot run.
+    this.transports = wanted.filter((t) =>
+      t === 'websocket' ? this.WS !== undefined : this.codec.binary === false,
+    );
+    if (this.transports.length === 0) {
       throw new TypeError(
-        'RealtimeClient: no WebSocket here; pass one, e.g. { WebSocket } from "@ieum/websocket"',
+        `RealtimeClient: none of the transports ${wanted.join(', ')} can run here: ` +
+          'pass { WebSocket } (e.g. from "@ieum/websocket"), or use the JSON codec for the HTTP fallbacks',
       );
     }
-    this.WS = WS;
-    this.codec = options.codec ?? jsonCodec;
+    this.transport = this.transports[0]!;
     this.backoff = options.reconnect === false ? false : { ...DEFAULT_BACKOFF, ...options.reconnect };
     this.maxQueued = options.maxQueuedMessages ?? 1000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
@@ -307,6 +332,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
 
   /** Closes for good (no reconnect). Pending publishes stay in `storage` if configured. */
   close(): void {
+    clearInterval(this.probeTimer);
     this.setState('closed');
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.deadTimer);
@@ -438,8 +464,10 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     }
     if (this.state === 'closed') return;
     let ws: WebSocketLike;
+    this.transport = this.transports[this.transportIndex % this.transports.length]!;
+    const Ctor = this.transport === 'websocket' ? this.WS! : httpFallback(this.transport);
     try {
-      ws = new this.WS(this.url, subprotocolFor(this.codec));
+      ws = new Ctor(this.url, subprotocolFor(this.codec));
     } catch (error) {
       this.setState('closed');
       this.fire('error', error as Error);
@@ -507,6 +535,9 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     this.user = m.user;
     this.heartbeatMs = m.hb;
     this.armDeadTimer();
+    this.welcomedOn = this.transport;
+    this.failuresBeforeWelcome = 0;
+    this.scheduleUpgradeProbe();
     this.setState('open');
     for (const ch of this.channelsByName.values()) if (ch.wanted) this.sendSubscribe(ch);
     for (const p of this.outbox) this.sendPublish(p);
@@ -600,7 +631,40 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     this.dropped(code, reason);
   }
 
+  /** Transport of the last connection the server welcomed (reconnects stay on it). */
+  private welcomedOn: TransportName | undefined;
+  private failuresBeforeWelcome = 0;
+
+  private scheduleUpgradeProbe(): void {
+    clearInterval(this.probeTimer);
+    const every = this.options.upgradeProbeMs ?? 30_000;
+    if (this.transport === 'websocket' || !this.WS || every <= 0 || !this.transports.includes('websocket'))
+      return;
+    this.probeTimer = setInterval(() => {
+      const probe = new this.WS!(this.url, subprotocolFor(this.codec));
+      probe.onerror = () => {};
+      probe.onclose = null;
+      probe.onopen = () => {
+        probe.close(1000, 'probe');
+        if (this.state !== 'open' || this.transport === 'websocket') return;
+        clearInterval(this.probeTimer);
+        this.transportIndex = this.transports.indexOf('websocket');
+        this.abandon(DisconnectCode.GOING_AWAY, 'moving to websocket');
+      };
+    }, every);
+  }
+
   private dropped(code: number, reason: string): void {
+    clearInterval(this.probeTimer);
+    // A connection that ends before the welcome counts against its transport: one failure moves
+    // on from a transport that never worked, three from one that did (it may be a plain outage).
+    if (!this.ready) {
+      this.failuresBeforeWelcome++;
+      if (this.failuresBeforeWelcome >= (this.welcomedOn === this.transport ? 3 : 1)) {
+        this.transportIndex++;
+        this.failuresBeforeWelcome = 0;
+      }
+    }
     this.ws = undefined;
     this.ready = false;
     clearTimeout(this.deadTimer);

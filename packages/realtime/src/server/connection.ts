@@ -2,7 +2,6 @@
 // subscriptions with recovery, requests in both directions, heartbeats and limits.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { RawData, WebSocket } from '@ieum/websocket';
 import type { Codec } from '../protocol/codec.js';
 import { DisconnectCode } from '../protocol/disconnect-codes.js';
 import {
@@ -19,6 +18,24 @@ import type { AdapterEvent, ChannelEntry } from './adapter.js';
 import { OutboundQueue } from './outbound-queue.js';
 import { TokenBucket } from './rate-limit.js';
 import { type AuthResult, RealtimeError, type RealtimeServer } from './realtime-server.js';
+
+/**
+ * What a connection runs over: a WebSocket, or an HTTP fallback session (SSE or long polling)
+ * that behaves like one. `@ieum/websocket`'s `WebSocket` fits as is.
+ */
+export interface Transport {
+  readonly bufferedAmount: number;
+  send(data: string | Uint8Array, options: { binary: boolean }, done: (error?: Error | null) => void): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+  on(event: 'message', listener: (data: unknown, isBinary: boolean) => void): unknown;
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+export type TransportKind = 'websocket' | 'sse' | 'polling';
 
 interface Subscription {
   epoch: string;
@@ -64,9 +81,11 @@ export class Connection {
 
   constructor(
     private readonly server: RealtimeServer,
-    readonly ws: WebSocket,
+    readonly ws: Transport,
     readonly req: IncomingMessage,
     readonly codec: Codec,
+    /** How this connection reaches its client. */
+    readonly transport: TransportKind = 'websocket',
   ) {
     const o = server.options;
     this.queue = new OutboundQueue(
@@ -79,6 +98,7 @@ export class Connection {
       o.outbound,
     );
     this.bucket = o.rateLimit ? new TokenBucket(o.rateLimit) : undefined;
+    server.adopt(this);
     ws.on('message', (data, isBinary) => this.onData(data, isBinary));
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
     ws.on('error', () => {}); // the close event follows with the code
@@ -157,7 +177,7 @@ export class Connection {
     }
   }
 
-  private onData(data: RawData, isBinary: boolean): void {
+  private onData(data: unknown, isBinary: boolean): void {
     this.lastSeen = Date.now();
     // binaryType is 'nodebuffer' (the default): every message arrives as one Buffer.
     const bytes = data as Buffer;
@@ -262,6 +282,9 @@ export class Connection {
   }
 
   private async denied(channel: string, action: 'subscribe' | 'publish'): Promise<ErrorBody | undefined> {
+    if (channel.startsWith('$')) {
+      return { code: ErrorCodes.FORBIDDEN, message: 'channel names starting with $ are reserved' };
+    }
     const authorize = this.server.options.authorizeChannel;
     if (!authorize) return undefined;
     const ok = await authorize({ channel, action, user: this.user, info: this.info, connection: this });
@@ -496,9 +519,16 @@ export class Connection {
     this.send({ t: 'ping' });
   }
 
+  private resolveClosed!: () => void;
+  /** Resolves once the connection has closed. */
+  readonly closedPromise = new Promise<void>((r) => {
+    this.resolveClosed = r;
+  });
+
   private onClose(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.resolveClosed();
     clearTimeout(this.helloTimer);
     for (const t of this.expiryTimers) clearTimeout(t);
     this.queue.clear();

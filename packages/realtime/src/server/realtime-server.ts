@@ -1,15 +1,16 @@
 // RealtimeServer: channels with history and recovery, events with acknowledgements, presence,
 // authentication and limits, over @ieum/websocket.
 import { EventEmitter } from 'node:events';
-import http, { type Server as HttpServer, type IncomingMessage } from 'node:http';
+import http, { type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import { type DeflateOptions, WebSocket, WebSocketServer } from '@ieum/websocket';
+import { type DeflateOptions, type WebSocket, WebSocketServer } from '@ieum/websocket';
 import { type Codec, jsonCodec, msgpackCodec, subprotocolFor } from '../protocol/codec.js';
 import { DisconnectCode } from '../protocol/disconnect-codes.js';
 import type { ServerMessage } from '../protocol/messages.js';
 import type { Adapter, AdapterEvent, ChannelEntry } from './adapter.js';
 import { Connection } from './connection.js';
+import { HttpFallback, type HttpFallbackOptions } from './http-transport.js';
 import { MemoryAdapter } from './memory-adapter.js';
 import { type MetricsOptions, RealtimeMetrics } from './metrics.js';
 import { DEFAULT_OUTBOUND, type OutboundLimits } from './outbound-queue.js';
@@ -111,6 +112,12 @@ export interface RealtimeServerOptions {
   outbound?: Partial<OutboundLimits>;
   /** Per-connection message rate (close 4429 when exceeded), or `false` for none. */
   rateLimit?: Partial<RateLimit> | false;
+  /**
+   * SSE and long-polling fallbacks at `<path>/http/...` for clients that cannot use WebSocket
+   * (JSON codec). In `server` mode call `handleRequest(req, res)` from your request handler.
+   * Default on; `false` to serve WebSocket only.
+   */
+  httpFallback?: HttpFallbackOptions | false;
   /** Prometheus metrics (prom-client). Default on, with a registry of the server's own. */
   metrics?: MetricsOptions | false;
   /** With `port`: serve the Prometheus text format at this path. Default `/metrics`; `false` for none. */
@@ -127,6 +134,17 @@ export interface ResolvedOptions {
   authenticate: Authenticate | undefined;
   authorizeChannel: RealtimeServerOptions['authorizeChannel'];
   beforePublish: RealtimeServerOptions['beforePublish'];
+}
+
+function originCheck(
+  allowed: RealtimeServerOptions['allowedOrigins'],
+  required: boolean,
+): (origin: string | undefined, req: IncomingMessage) => boolean {
+  return (origin, req) => {
+    if (origin === undefined) return !required;
+    if (allowed === undefined) return true;
+    return typeof allowed === 'function' ? allowed(origin, req) : allowed.includes(origin);
+  };
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -205,10 +223,21 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
 
     const path = options.path ?? '/realtime';
     const metricsPath = options.metricsPath ?? '/metrics';
+    const maxMessageBytes = positive('maxMessageBytes', options.maxMessageBytes, 1024 * 1024);
+    if (options.httpFallback !== false && options.httpFallback?.enabled !== false) {
+      this.httpTransport = new HttpFallback(
+        this,
+        path,
+        options.httpFallback ?? {},
+        maxMessageBytes,
+        originCheck(options.allowedOrigins, options.requireOrigin === true),
+      );
+    }
     let server = options.server;
     if (options.port !== undefined) {
       const handler = this.metrics && metricsPath !== false ? this.metrics.handler() : undefined;
       this.httpServer = http.createServer((req, res) => {
+        if (this.handleRequest(req, res)) return;
         if (handler && req.url?.split('?')[0] === metricsPath) return handler(req, res);
         res.writeHead(426, { 'content-type': 'text/plain' }).end(`Connect with WebSocket to ${path}\n`);
       });
@@ -217,7 +246,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
     this.wss = new WebSocketServer({
       ...(server ? { server } : { noServer: true }),
       path,
-      maxPayload: positive('maxMessageBytes', options.maxMessageBytes, 1024 * 1024),
+      maxPayload: maxMessageBytes,
       protocols: [...this.codecs.keys()],
       ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
       ...(options.requireOrigin ? { requireOrigin: true } : {}),
@@ -231,6 +260,17 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
     }
     this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatIntervalMs);
     this.heartbeat.unref();
+  }
+
+  /** @internal */
+  readonly httpTransport: HttpFallback | undefined;
+
+  /**
+   * Serves the HTTP fallback endpoints (`<path>/http/...`). Returns false for other requests, so
+   * your own handler can go on: `if (rt.handleRequest(req, res)) return;`.
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    return this.httpTransport?.handle(req, res) ?? false;
   }
 
   /** The listening address in `port` mode. */
@@ -296,6 +336,14 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
     new Connection(this, ws, req, codec);
   }
 
+  /** Every live connection, authenticated or not (for shutdown). */
+  private readonly all = new Set<Connection>();
+
+  /** @internal */
+  adopt(connection: Connection): void {
+    this.all.add(connection);
+  }
+
   /** @internal */
   registered(connection: Connection): void {
     this.connections.set(connection.id, connection);
@@ -305,6 +353,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
 
   /** @internal */
   unregistered(connection: Connection, code: number, reason: string): void {
+    this.all.delete(connection);
     if (this.connections.delete(connection.id)) {
       this.metrics?.connections.dec();
       this.emit('disconnect', connection, code, reason);
@@ -382,19 +431,17 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       const interval = options.batchIntervalMs ?? 50;
       clearInterval(this.heartbeat);
       this.httpServer?.close();
-      const all = [...this.wss.clients];
-      const closed = all.map(
-        (ws) =>
-          new Promise<void>((r) => (ws.readyState === WebSocket.CLOSED ? r() : ws.once('close', () => r()))),
-      );
+      const all = [...this.all];
+      const closed = all.map((c) => c.closedPromise);
       for (let i = 0; i < all.length; i += batchSize) {
-        for (const ws of all.slice(i, i + batchSize))
-          ws.close(DisconnectCode.SERVICE_RESTART, 'server shutting down');
+        for (const c of all.slice(i, i + batchSize))
+          c.close(DisconnectCode.SERVICE_RESTART, 'server shutting down');
         if (i + batchSize < all.length) await new Promise((r) => setTimeout(r, interval));
       }
       const timeout = new Promise<void>((r) => setTimeout(r, options.timeoutMs ?? 5000).unref());
       await Promise.race([Promise.all(closed), timeout]);
-      for (const ws of this.wss.clients) ws.terminate();
+      for (const c of this.all) c.ws.terminate();
+      this.httpTransport?.close();
       await new Promise<void>((r) => this.wss.close(() => r()));
       if (this.ownsAdapter) await this.adapter.close();
       this.emit('close');
