@@ -57,7 +57,10 @@ class HttpSession extends EventEmitter implements Transport {
   }
 
   send(data: string | Uint8Array, _options: { binary: boolean }, done: (error?: Error | null) => void): void {
-    if (this.finished) return done(new Error('session closed'));
+    if (this.finished) {
+      done(new Error('session closed'));
+      return;
+    }
     const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
     this.adapter.publish(downChannel(this.token), { ev: 'm', d: text }).then(
       () => done(),
