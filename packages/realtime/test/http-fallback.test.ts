@@ -1,0 +1,121 @@
+// HTTP fallbacks: limits and errors of the endpoints, and sessions served by whichever process a
+// request reaches (two servers sharing one adapter behind a round-robin proxy: no sticky sessions).
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import type { ChannelMessage } from '../src/client/index.js';
+import { MemoryAdapter, type RealtimeServer } from '../src/server/index.js';
+import { client, opened, startServer, until } from './helpers.js';
+
+/** Sends each HTTP request to the next upstream in turn (and refuses WebSocket upgrades). */
+async function roundRobin(ports: number[]) {
+  let next = 0;
+  const counts = ports.map(() => 0);
+  const proxy = http.createServer((req, res) => {
+    const i = next++ % ports.length;
+    counts[i]!++;
+    const up = http.request(
+      { host: '127.0.0.1', port: ports[i], path: req.url, method: req.method, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode!, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  proxy.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n'));
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  return { port: (proxy.address() as AddressInfo).port, counts, close: () => proxy.close() };
+}
+
+describe('HTTP fallback transports', () => {
+  const servers: RealtimeServer[] = [];
+  after(() => Promise.all(servers.map((s) => s.close())));
+
+  it('answers malformed and oversized requests with clear statuses', async () => {
+    const { server, port } = await startServer({
+      maxMessageBytes: 1024,
+      allowedOrigins: ['https://app.example'],
+    });
+    servers.push(server);
+    const base = `http://127.0.0.1:${port}/realtime/http`;
+    const status = async (path: string, init?: RequestInit) => {
+      const r = await fetch(`${base}/${path}`, init);
+      return `${r.status} ${(await r.text()).trim()}`;
+    };
+    assert.match(await status('nope'), /^404 unknown endpoint/);
+    assert.match(await status('open'), /^405 open takes POST/);
+    assert.match(await status('send', { method: 'POST', body: 'x' }), /^400 missing or malformed session/);
+    assert.match(
+      await status(`send?s=${'a'.repeat(32)}`, { method: 'POST', body: '{}' }),
+      /^404 unknown session/,
+    );
+    assert.match(await status(`poll?s=${'a'.repeat(32)}`), /^404 unknown session/);
+    assert.match(
+      await status('open', { method: 'POST', headers: { origin: 'https://evil.example' } }),
+      /^403 Origin not allowed/,
+    );
+    const open = await fetch(`${base}/open`, { method: 'POST', headers: { origin: 'https://app.example' } });
+    assert.equal(open.headers.get('access-control-allow-origin'), 'https://app.example');
+    const { s } = (await open.json()) as { s: string };
+    assert.match(
+      await status(`send?s=${s}`, { method: 'POST', body: 'x'.repeat(2000) }),
+      /^413 body larger than 1024 bytes/,
+    );
+    const many = Array.from({ length: 101 }, () => '{"t":"ping"}').join('\n');
+    const big = await fetch(`${base}/send?s=${s}`, { method: 'POST', body: many });
+    assert.equal(big.status, 413);
+    // A malformed message in a valid POST closes the session like a WebSocket would (4400).
+    assert.match(await status(`send?s=${s}`, { method: 'POST', body: 'not json' }), /^204/);
+    const poll = (await (await fetch(`${base}/poll?s=${s}`)).json()) as {
+      entries: Array<{ ev: string; d: { code?: number; reason?: string } }>;
+    };
+    const last = poll.entries.at(-1)!;
+    assert.equal(last.ev, 'close');
+    assert.equal(last.d.code, 4400);
+    assert.match(last.d.reason ?? '', /JSON/);
+  });
+    assert.equal((poll.entries.at(-1)!.d as { code: number }).code, 4400);
+  });
+
+  for (const transport of ['sse', 'polling'] as const) {
+    it(`${transport}: requests spread over two servers sharing an adapter work (no sticky sessions)`, async () => {
+      const adapter = new MemoryAdapter();
+      const a = await startServer({ adapter });
+      const b = await startServer({ adapter });
+      servers.push(a.server, b.server);
+      const proxy = await roundRobin([a.port, b.port]);
+      try {
+        const url = `ws://127.0.0.1:${proxy.port}/realtime`;
+        // WebSocket is refused by the proxy: the client falls back on its own.
+        const viaProxy = client(url, { transports: ['websocket', transport] });
+        const direct = client(a.url);
+        const got: ChannelMessage[] = [];
+        viaProxy.channel('room').on('message', (m) => got.push(m));
+        await opened(viaProxy);
+        assert.equal(viaProxy.transport, transport);
+        await viaProxy.channel('room').subscribe();
+        await direct.channel('room').subscribe();
+        for (let i = 1; i <= 10; i++) await direct.channel('room').publish('n', i);
+        const ack = await viaProxy.channel('room').publish('n', 'via proxy');
+        assert.equal(ack.offset, 11);
+        await until(() => got.length === 11, 10_000, 'all messages through the fallback');
+        assert.deepEqual(
+          got.map((m) => m.data),
+          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 'via proxy'],
+        );
+        assert.ok(
+          proxy.counts.every((n) => n > 0),
+          `both servers served requests (${proxy.counts})`,
+        );
+        viaProxy.close();
+        direct.close();
+      } finally {
+        proxy.close();
+      }
+    });
+  }
+});
