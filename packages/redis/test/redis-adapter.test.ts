@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { AdapterEvent } from '@ieum/realtime/server';
 import { Redis } from 'ioredis';
-import { RedisAdapter, type RedisAdapterError, RedisAdapterErrorCode } from '../src/index.js';
+import { RedisAdapter, RedisAdapterError, RedisAdapterErrorCode } from '../src/index.js';
 import { deleteKeys, redisTarget, requireRedis, sleep, tcpProxy, testPrefix, until } from './helpers.js';
 
 const url = await requireRedis();
@@ -327,5 +327,58 @@ describe('RedisAdapter when Redis goes away', () => {
       assert.deepEqual(got, [1, 2]);
       assert.deepEqual(events, ['disconnect', 'reconnect']);
     });
+  });
+
+  it('lets an operation wait unavailableTimeoutMs for Redis to come back', async () => {
+    const proxy = await tcpProxy(() => [redisTarget()]);
+    const a = new RedisAdapter({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      keyPrefix,
+      unavailableTimeoutMs: 5000,
+    });
+    a.on('error', () => {});
+    try {
+      const ch = channel('short-outage');
+      await a.publish(ch, { ev: 'e', d: 1 });
+      await proxy.down();
+      await until(() => a.status === 'reconnecting', 2000, 'the outage to be noticed');
+      const pending = a.publish(ch, { ev: 'e', d: 2 });
+      await sleep(300);
+      await proxy.up();
+      assert.equal((await pending).offset, 2, 'sent once Redis was back');
+    } finally {
+      await a.close();
+      await proxy.close();
+    }
+  });
+
+  it('reports REDIS_ERR_MESSAGES_LOST when an outage outlasts the history window', async () => {
+    const proxy = await tcpProxy(() => [redisTarget()]);
+    const history = { maxMessages: 5 };
+    const viaProxy = new RedisAdapter({ url: `redis://127.0.0.1:${proxy.port}`, keyPrefix, history });
+    const direct = new RedisAdapter({ url, keyPrefix, history });
+    const errors: RedisAdapterError[] = [];
+    viaProxy.on('error', (e) => e instanceof RedisAdapterError && errors.push(e));
+    try {
+      const ch = channel('lost');
+      const got: number[] = [];
+      await viaProxy.subscribe(ch, (e) => e.type === 'message' && got.push(e.entry.off));
+      await direct.publish(ch, { ev: 'e', d: 1 });
+      await until(() => got.length === 1, 2000, 'first delivery');
+      await proxy.down();
+      await until(() => viaProxy.status === 'reconnecting', 2000, 'the outage to be noticed');
+      for (let i = 2; i <= 10; i++) await direct.publish(ch, { ev: 'e', d: i }); // 2..5 are trimmed
+      await proxy.up();
+      await until(() => errors.length > 0, 5000, 'the report');
+      assert.equal(errors[0]!.code, RedisAdapterErrorCode.MESSAGES_LOST);
+      assert.match(errors[0]!.message, /channel "lost-\d+" lost the messages after \S+:1 \(too-old/);
+      await direct.publish(ch, { ev: 'e', d: 11 });
+      await until(() => got.includes(11), 2000, 'live again');
+      assert.deepEqual(got, [1, 11], 'a gap, then live messages');
+    } finally {
+      await viaProxy.close();
+      await direct.close();
+      await proxy.close();
+    }
   });
 });
