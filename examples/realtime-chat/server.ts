@@ -41,7 +41,10 @@ export async function startRealtimeChat(options: { port?: number; host?: string 
   });
   const clientJs = bundle.outputFiles[0]!.contents;
   const server = http.createServer((req, res) => {
-    if (req.url === '/' || req.url === '/index.html') {
+    // The SSE and long-polling fallbacks (used when WebSocket is blocked on the way).
+    if (rt.handleRequest(req, res)) return;
+    const path = req.url?.split('?')[0];
+    if (path === '/' || path === '/index.html') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
     } else if (req.url === '/realtime-client.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(clientJs);

@@ -1,4 +1,5 @@
 // Test helpers: a realtime server on an ephemeral port and Node clients using @ieum/websocket.
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from '@ieum/websocket';
 import {
@@ -93,4 +94,27 @@ export async function chaosProxy(targetPort: number) {
       return new Promise((r) => server.close(() => r()));
     },
   };
+}
+
+/** Sends each HTTP request to the next upstream in turn (and refuses WebSocket upgrades). */
+export async function roundRobin(ports: number[]) {
+  let next = 0;
+  const counts = ports.map(() => 0);
+  const proxy = http.createServer((req, res) => {
+    const i = next++ % ports.length;
+    counts[i]!++;
+    const up = http.request(
+      { host: '127.0.0.1', port: ports[i], path: req.url, method: req.method, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode!, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  proxy.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n'));
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  return { port: (proxy.address() as AddressInfo).port, counts, close: () => proxy.close() };
 }

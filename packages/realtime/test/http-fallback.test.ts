@@ -1,35 +1,10 @@
 // HTTP fallbacks: limits and errors of the endpoints, and sessions served by whichever process a
 // request reaches (two servers sharing one adapter behind a round-robin proxy: no sticky sessions).
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { ChannelMessage } from '../src/client/index.js';
 import { MemoryAdapter, type RealtimeServer } from '../src/server/index.js';
-import { client, opened, startServer, until } from './helpers.js';
-
-/** Sends each HTTP request to the next upstream in turn (and refuses WebSocket upgrades). */
-async function roundRobin(ports: number[]) {
-  let next = 0;
-  const counts = ports.map(() => 0);
-  const proxy = http.createServer((req, res) => {
-    const i = next++ % ports.length;
-    counts[i]!++;
-    const up = http.request(
-      { host: '127.0.0.1', port: ports[i], path: req.url, method: req.method, headers: req.headers },
-      (r) => {
-        res.writeHead(r.statusCode!, r.headers);
-        r.pipe(res);
-      },
-    );
-    up.on('error', () => res.destroy());
-    res.on('close', () => up.destroy());
-    req.pipe(up);
-  });
-  proxy.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n'));
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  return { port: (proxy.address() as AddressInfo).port, counts, close: () => proxy.close() };
-}
+import { client, opened, roundRobin, startServer, until } from './helpers.js';
 
 describe('HTTP fallback transports', () => {
   const servers: RealtimeServer[] = [];
