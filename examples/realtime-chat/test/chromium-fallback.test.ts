@@ -31,7 +31,7 @@ describe('realtime chat in Chromium with WebSocket blocked', () => {
     await page.fill('#name', name);
     await page.fill('#room', 'fallback');
     await page.click('#join');
-    await page.waitForFunction(() => document.getElementById('state')?.className === 'open');
+    await page.waitForFunction("document.getElementById('state')?.className === 'open'");
     return page;
   }
   const lines = (page: Page) => page.$$eval('#log p:not(.note)', (ps) => ps.map((p) => p.textContent));
@@ -45,20 +45,20 @@ describe('realtime chat in Chromium with WebSocket blocked', () => {
     const bob = await open('bob', '?transport=polling');
     assert.match((await ann.textContent('#state')) ?? '', /open \(sse\)/);
     assert.match((await bob.textContent('#state')) ?? '', /open \(polling\)/);
-    await bob.waitForFunction(() => document.getElementById('who')?.textContent?.includes('ann'));
+    await bob.waitForFunction("document.getElementById('who')?.textContent?.includes('ann')");
 
     await say(ann, 'one');
     await say(bob, 'two');
-    await ann.waitForFunction(() => document.querySelectorAll('#log p').length >= 2);
+    await ann.waitForFunction("document.querySelectorAll('#log p').length >= 2");
 
     // The server drops both sessions; lines sent meanwhile must arrive once, in order.
     for (const c of chat.rt.connections.values()) c.ws.terminate();
     await say(ann, 'three');
     await say(ann, 'four');
-    await bob.waitForFunction(() => document.querySelectorAll('#log p:not(.note)').length >= 4, null, {
+    await bob.waitForFunction("document.querySelectorAll('#log p:not(.note)').length >= 4", null, {
       timeout: 15_000,
     });
-    await ann.waitForFunction(() => document.querySelectorAll('#log p:not(.note)').length >= 4, null, {
+    await ann.waitForFunction("document.querySelectorAll('#log p:not(.note)').length >= 4", null, {
       timeout: 15_000,
     });
     await new Promise((r) => setTimeout(r, 300));
