@@ -1,64 +1,26 @@
 // RedisAdapter: the realtime Adapter over Redis, so several server processes share channels
 // (history, offsets, epochs), fan-out, message-id dedupe and presence. Each state change is one
-// Lua script (scripts.ts); delivery goes through one pub/sub connection per adapter
-// (subscriptions.ts); this file owns the connections, their health and presence upkeep.
+// Lua script (scripts.ts); delivery goes through one pub/sub connection (subscriptions.ts);
+// presence upkeep is presence.ts. This file owns the two connections and their health.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { hostname } from 'node:os';
-import {
-  type Adapter,
-  type AdapterEvent,
-  type ChannelPosition,
-  DEFAULT_DEDUPE,
-  DEFAULT_HISTORY,
-  type HistoryLimits,
-  type HistoryResult,
-  type PresenceChange,
-  type PublishInput,
-  type PublishResult,
+import type {
+  Adapter,
+  AdapterEvent,
+  ChannelPosition,
+  HistoryResult,
+  PresenceChange,
+  PublishInput,
+  PublishResult,
 } from '@ieum/realtime/server';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import { RedisAdapterError, RedisAdapterErrorCode } from './errors.js';
-import { decodeInfo, decodeStreamEntry, encodeInfo, encodeJoinFrame, encodePayload } from './frames.js';
-import { type ChannelKeys, channelKeys, dedupeKey, presenceMember } from './keys.js';
+import { decodeStreamEntry, encodePayload } from './frames.js';
+import { type ChannelKeys, channelKeys, dedupeKey } from './keys.js';
+import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { Presence } from './presence.js';
 import { defineScripts, type ScriptCommands } from './scripts.js';
 import { Subscriptions } from './subscriptions.js';
-
-export interface RedisAdapterOptions {
-  /** Redis URL (`redis://`, `rediss://` for TLS). Default `process.env.REDIS_URL`, else `redis://127.0.0.1:6379`. */
-  url?: string;
-  /** Prepended to every key and pub/sub topic; processes sharing channels use the same. Default `ieum:`. */
-  keyPrefix?: string;
-  /** History kept per channel: `maxMessages` (default 1,000) and `maxAgeMs` (default 300,000). */
-  history?: Partial<HistoryLimits>;
-  /** Milliseconds a message id is remembered, per channel. Default 600,000 (10 minutes). */
-  dedupe?: { maxAgeMs?: number };
-  /**
-   * Milliseconds a presence connection stays listed without being refreshed. This process
-   * refreshes its own every third of it, so the connections of a process that died disappear
-   * (with a `leave` for users left with none) after at most this long plus a third. Default 30,000.
-   */
-  presenceTtlMs?: number;
-  /**
-   * Milliseconds an idle channel's epoch and offset are kept (refreshed by every publish and
-   * read). After that the channel starts over under a new epoch: clients recovering from before
-   * get `epoch-changed`. At least `history.maxAgeMs`. Default 86,400,000 (a day).
-   */
-  channelTtlMs?: number;
-  /**
-   * Milliseconds an operation waits for an unreachable Redis (at start, or while reconnecting)
-   * before it rejects with `REDIS_ERR_UNAVAILABLE`. 0 rejects at once. Default 2,000.
-   */
-  unavailableTimeoutMs?: number;
-  /** Names this process in `CLIENT LIST` (`ieum:<nodeId>:cmd` / `:sub`). Default host-pid-random. */
-  nodeId?: string;
-  /**
-   * Extra ioredis options (TLS, credentials, `connectTimeout`...). The adapter sets its own
-   * `enableOfflineQueue`, `maxRetriesPerRequest`, `autoResubscribe`,
-   * `autoResendUnfulfilledCommands`, `protocol` and `connectionName`.
-   */
-  redisOptions?: RedisOptions;
-}
 
 /** `connecting` until both connections are up the first time; `reconnecting` while one is down. */
 export type RedisAdapterStatus = 'connecting' | 'ready' | 'reconnecting' | 'closed';
@@ -79,95 +41,55 @@ export interface RedisAdapter {
 
 const newEpoch = () => randomBytes(6).toString('base64url');
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < 1)
-    throw new RangeError(`RedisAdapter: ${name} must be a positive integer`);
-  return v;
-}
-
-/** The URL without its password, for messages. */
-function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
-
+/** What ioredis says when a command cannot reach Redis or the connection died under it. */
 const CONNECTION_ERRORS =
   /Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest/;
 
+/**
+ * The realtime `Adapter` over Redis: every process with a RedisAdapter on the same Redis and
+ * `keyPrefix` shares channels, fan-out, dedupe and presence. See docs/scale-out.md.
+ *
+ * Operations reject with `RedisAdapterError` `REDIS_ERR_UNAVAILABLE` when Redis stays unreachable
+ * for `unavailableTimeoutMs`, and with `REDIS_ERR_CLOSED` after `close()`.
+ */
 export class RedisAdapter extends EventEmitter implements Adapter {
-  /** The URL connected to (password hidden). */
+  /** The URL connected to, password hidden. */
   readonly url: string;
   readonly keyPrefix: string;
   readonly nodeId: string;
-  private readonly limits: HistoryLimits;
-  private readonly dedupeMs: number;
-  private readonly presenceTtlMs: number;
-  private readonly channelTtlMs: number;
-  private readonly unavailableTimeoutMs: number;
+  private readonly options: ResolvedOptions;
   private readonly cmd: Redis & ScriptCommands;
   private readonly sub: Redis & ScriptCommands;
   private readonly subscriptions: Subscriptions;
-  /** This process's presence: channel -> member -> who, kept alive by `refreshPresence`. */
-  private readonly present = new Map<
-    string,
-    Map<string, { user: string; connection: string; info: unknown }>
-  >();
+  private readonly presence: Presence;
   private readonly waiters = new Set<{
     resolve: () => void;
     reject: (e: Error) => void;
     timer: NodeJS.Timeout;
   }>();
-  private readonly presenceTimer: NodeJS.Timeout;
   private cmdUp = false;
   private subUp = false;
+  /** Sharded pub/sub (Redis >= 7); known once the command connection has asked. */
   private sharded: boolean | undefined;
   private everReady = false;
-  /** Subscriber connections made so far, and the one whose subscriptions are restored. */
+  /** Subscriber connections made so far, and the one whose subscriptions are in place. */
   private subConnections = 0;
   private subscribedConnection = 0;
-  private refreshing = false;
   private closing: Promise<void> | undefined;
   private currentStatus: RedisAdapterStatus = 'connecting';
 
+  /** Connects at once (two connections); throws a RangeError for an unusable option. */
   constructor(options: RedisAdapterOptions = {}) {
     super();
-    const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    this.url = safeUrl(url);
-    this.keyPrefix = options.keyPrefix ?? 'ieum:';
-    this.nodeId = (
-      options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
-    ).replace(/[^\w.:-]/g, '_');
-    this.limits = {
-      maxMessages: positiveInteger(
-        'history.maxMessages',
-        options.history?.maxMessages,
-        DEFAULT_HISTORY.maxMessages,
-      ),
-      maxAgeMs: positiveInteger('history.maxAgeMs', options.history?.maxAgeMs, DEFAULT_HISTORY.maxAgeMs),
-    };
-    this.dedupeMs = positiveInteger('dedupe.maxAgeMs', options.dedupe?.maxAgeMs, DEFAULT_DEDUPE.maxAgeMs);
-    this.presenceTtlMs = positiveInteger('presenceTtlMs', options.presenceTtlMs, 30_000);
-    this.channelTtlMs = positiveInteger('channelTtlMs', options.channelTtlMs, 86_400_000);
-    if (this.channelTtlMs < this.limits.maxAgeMs) {
-      throw new RangeError('RedisAdapter: channelTtlMs must be at least history.maxAgeMs');
-    }
-    const wait = options.unavailableTimeoutMs ?? 2000;
-    if (!Number.isSafeInteger(wait) || wait < 0) {
-      throw new RangeError('RedisAdapter: unavailableTimeoutMs must be a non-negative integer');
-    }
-    this.unavailableTimeoutMs = wait;
-
+    this.options = resolveOptions(options);
+    this.url = this.options.safeUrl;
+    this.keyPrefix = this.options.keyPrefix;
+    this.nodeId = this.options.nodeId;
     const connect = (role: 'cmd' | 'sub') =>
       defineScripts(
-        new Redis(url, {
+        new Redis(this.options.url, {
           retryStrategy: (attempt: number) => Math.min(100 * 2 ** (attempt - 1), 2000) + Math.random() * 100,
-          ...options.redisOptions,
+          ...this.options.redisOptions,
           connectionName: `ieum:${this.nodeId}:${role}`,
           // Never queue while disconnected, never resend after a reconnect: an operation either
           // reaches Redis now or rejects (a resent publish could be applied twice).
@@ -182,14 +104,26 @@ export class RedisAdapter extends EventEmitter implements Adapter {
       );
     this.cmd = connect('cmd');
     this.sub = connect('sub');
+    const sharded = () => this.sharded ?? false;
+    const report = (error: Error) => this.report(error);
     this.subscriptions = new Subscriptions({
       connection: this.sub,
       prefix: this.keyPrefix,
-      sharded: () => this.sharded ?? false,
+      sharded,
       online: () => this.online('subscribe'),
       position: (c, keys) => this.readPosition(c as Redis & ScriptCommands, keys),
       history: (c, keys, since) => this.readHistory(c as Redis & ScriptCommands, keys, since),
-      report: (error) => this.report(error),
+      report,
+    });
+    this.presence = new Presence({
+      connection: this.cmd,
+      prefix: this.keyPrefix,
+      ttlMs: this.options.presenceTtlMs,
+      sharded,
+      run: (what, op) => this.run(what, op),
+      up: () => this.currentStatus === 'ready',
+      listened: () => this.subscriptions.channels(),
+      report,
     });
 
     this.cmd.on('ready', () => {
@@ -202,26 +136,23 @@ export class RedisAdapter extends EventEmitter implements Adapter {
           this.cmdUp = true;
           this.update();
         })
-        .catch((error: Error) => this.report(error));
+        .catch(report);
     });
     this.sub.on('ready', () => {
       this.subUp = true;
       this.subConnections++;
       this.update();
     });
-    for (const [c, role] of [
-      [this.cmd, 'cmd'],
-      [this.sub, 'sub'],
-    ] as const) {
-      c.on('close', () => {
-        if (role === 'cmd') this.cmdUp = false;
-        else this.subUp = false;
-        this.update();
-      });
-      c.on('error', (error: Error) => this.report(error));
-    }
-    this.presenceTimer = setInterval(() => void this.refreshPresence(), Math.max(10, this.presenceTtlMs / 3));
-    this.presenceTimer.unref();
+    this.cmd.on('close', () => {
+      this.cmdUp = false;
+      this.update();
+    });
+    this.sub.on('close', () => {
+      this.subUp = false;
+      this.update();
+    });
+    this.cmd.on('error', report);
+    this.sub.on('error', report);
   }
 
   /** Connection health; see the `ready`, `disconnect` and `reconnect` events. */
@@ -281,7 +212,7 @@ export class RedisAdapter extends EventEmitter implements Adapter {
         timer: setTimeout(() => {
           this.waiters.delete(waiter);
           reject(this.unavailable(what));
-        }, this.unavailableTimeoutMs),
+        }, this.options.unavailableTimeoutMs),
       };
       this.waiters.add(waiter);
     });
@@ -307,6 +238,7 @@ export class RedisAdapter extends EventEmitter implements Adapter {
 
   async publish(channel: string, message: PublishInput): Promise<PublishResult> {
     const k = this.keys(channel);
+    const { history, dedupeMs, channelTtlMs } = this.options;
     const hasId = message.mid !== undefined;
     const reply = (await this.run(
       `publish to "${channel}"`,
@@ -314,13 +246,13 @@ export class RedisAdapter extends EventEmitter implements Adapter {
         this.cmd.ieumPublish(
           k.meta,
           k.hist,
-          hasId ? dedupeKey(this.keyPrefix, channel, message.mid!) : k.meta,
+          hasId ? dedupeKey(this.keyPrefix, channel, message.mid!) : k.meta, // unused without an id
           newEpoch(),
           encodePayload(message),
-          this.limits.maxMessages,
-          this.limits.maxAgeMs,
-          this.channelTtlMs,
-          hasId ? this.dedupeMs : 0,
+          history.maxMessages,
+          history.maxAgeMs,
+          channelTtlMs,
+          hasId ? dedupeMs : 0,
           k.topic,
           this.sharded ? '1' : '0',
         ),
@@ -339,11 +271,11 @@ export class RedisAdapter extends EventEmitter implements Adapter {
   }
 
   private async readPosition(c: Redis & ScriptCommands, k: ChannelKeys): Promise<ChannelPosition> {
-    const [epoch, offset] = (await c.ieumPosition(k.meta, k.hist, newEpoch(), this.channelTtlMs)) as [
+    const reply = (await c.ieumPosition(k.meta, k.hist, newEpoch(), this.options.channelTtlMs)) as [
       string,
       number,
     ];
-    return { epoch, offset };
+    return { epoch: reply[0], offset: reply[1] };
   }
 
   private async readHistory(
@@ -355,10 +287,10 @@ export class RedisAdapter extends EventEmitter implements Adapter {
       k.meta,
       k.hist,
       newEpoch(),
-      this.channelTtlMs,
+      this.options.channelTtlMs,
       since.epoch,
       since.offset,
-      this.limits.maxAgeMs,
+      this.options.history.maxAgeMs,
     )) as [Buffer, number, Buffer, unknown[]?];
     const position = { epoch: reply[0].toString(), offset: reply[1] };
     const status = reply[2].toString();
@@ -374,106 +306,21 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     return this.run(`history of "${channel}"`, () => this.readHistory(this.cmd, this.keys(channel), since));
   }
 
-  private async join(channel: string, user: string, connection: string, info: unknown): Promise<boolean> {
-    const k = this.keys(channel);
-    const changed = await this.cmd.ieumPresenceJoin(
-      k.users,
-      k.counts,
-      k.conns,
-      user,
-      presenceMember(user, connection),
-      encodeInfo(info),
-      this.presenceTtlMs,
-      2 * this.presenceTtlMs,
-      this.sharded ? '1' : '0',
-      k.topic,
-      encodeJoinFrame(user, info),
-    );
-    return changed === 1;
+  presenceJoin(channel: string, user: string, connection: string, info?: unknown): Promise<PresenceChange> {
+    return this.presence.join(channel, user, connection, info);
   }
 
-  async presenceJoin(
-    channel: string,
-    user: string,
-    connection: string,
-    info?: unknown,
-  ): Promise<PresenceChange> {
-    const changed = await this.run(`presence join in "${channel}"`, () =>
-      this.join(channel, user, connection, info),
-    );
-    let members = this.present.get(channel);
-    if (!members) {
-      members = new Map();
-      this.present.set(channel, members);
-    }
-    members.set(presenceMember(user, connection), { user, connection, info });
-    return { changed };
+  presenceLeave(channel: string, user: string, connection: string): Promise<PresenceChange> {
+    return this.presence.leave(channel, user, connection);
   }
 
-  async presenceLeave(channel: string, user: string, connection: string): Promise<PresenceChange> {
-    const member = presenceMember(user, connection);
-    const members = this.present.get(channel);
-    members?.delete(member);
-    if (members?.size === 0) this.present.delete(channel);
-    const k = this.keys(channel);
-    const changed = await this.run(`presence leave in "${channel}"`, () =>
-      this.cmd.ieumPresenceLeave(k.users, k.counts, k.conns, user, member, this.sharded ? '1' : '0', k.topic),
-    );
-    return { changed: changed === 1 };
-  }
-
-  async presenceList(channel: string): Promise<Array<{ user: string; info?: unknown }>> {
-    const k = this.keys(channel);
-    const flat = (await this.run(`presence list of "${channel}"`, () =>
-      this.cmd.ieumPresenceListBuffer(k.users, k.counts, k.conns, this.sharded ? '1' : '0', k.topic),
-    )) as Buffer[];
-    const list: Array<{ user: string; info?: unknown }> = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      list.push({ user: flat[i]!.toString(), ...decodeInfo(flat[i + 1]!) });
-    }
-    return list;
-  }
-
-  /**
-   * Every presenceTtlMs/3: extends this process's presence connections and sweeps expired ones
-   * (of any process) in every channel it has presence in or listens to, so a dead process's users
-   * get their `leave`. Connections swept while this process was cut off are joined again.
-   */
-  private async refreshPresence(): Promise<void> {
-    if (this.refreshing || this.currentStatus !== 'ready') return;
-    this.refreshing = true;
-    try {
-      const channels = new Set([...this.present.keys(), ...this.subscriptions.channels()]);
-      await Promise.all(
-        [...channels].map(async (channel) => {
-          const k = this.keys(channel);
-          const mine = this.present.get(channel);
-          const missing = (await this.cmd.ieumPresenceRefreshBuffer(
-            k.users,
-            k.counts,
-            k.conns,
-            this.presenceTtlMs,
-            2 * this.presenceTtlMs,
-            this.sharded ? '1' : '0',
-            k.topic,
-            ...(mine ? mine.keys() : []),
-          )) as Buffer[];
-          for (const raw of missing) {
-            const m = this.present.get(channel)?.get(raw.toString());
-            if (m) await this.join(channel, m.user, m.connection, m.info);
-          }
-        }),
-      );
-    } catch (error) {
-      this.report(error as Error);
-    } finally {
-      this.refreshing = false;
-    }
+  presenceList(channel: string): Promise<Array<{ user: string; info?: unknown }>> {
+    return this.presence.list(channel);
   }
 
   private stop(): void {
     this.currentStatus = 'closed';
-    clearInterval(this.presenceTimer);
+    this.presence.stop();
     for (const w of this.waiters) {
       clearTimeout(w.timer);
       w.reject(new RedisAdapterError(RedisAdapterErrorCode.CLOSED, 'RedisAdapter is closed'));
@@ -488,12 +335,7 @@ export class RedisAdapter extends EventEmitter implements Adapter {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.currentStatus === 'ready') {
-        const leaves = [...this.present].flatMap(([channel, members]) =>
-          [...members.values()].map((m) => this.presenceLeave(channel, m.user, m.connection)),
-        );
-        await Promise.allSettled(leaves);
-      }
+      if (this.currentStatus === 'ready') await this.presence.leaveAll();
       this.stop();
       await Promise.allSettled([this.cmd.quit(), this.sub.quit()]);
       this.cmd.disconnect();
@@ -503,8 +345,8 @@ export class RedisAdapter extends EventEmitter implements Adapter {
   }
 
   /**
-   * @internal Drops both connections without any cleanup, as a crashed process would: presence
-   * stays in Redis until presenceTtlMs passes. For tests.
+   * @internal Drops both connections without any cleanup, as a crashed process would: its
+   * presence stays in Redis until presenceTtlMs passes. For tests.
    */
   disconnectForTest(): void {
     this.stop();
