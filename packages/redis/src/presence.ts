@@ -68,22 +68,35 @@ export class Presence {
 
   async join(channel: string, user: string, connection: string, info: unknown): Promise<PresenceChange> {
     const member: Member = { user, connection, info };
-    const changed = await this.host.run(`presence join in "${channel}"`, () => this.add(channel, member));
+    const key = presenceMember(user, connection);
+    // Remembered before the script is sent, so a leave issued while it runs forgets it again
+    // (remembering it afterwards would renew a member that has left, for ever).
     let members = this.mine.get(channel);
     if (!members) {
       members = new Map();
       this.mine.set(channel, members);
     }
-    members.set(presenceMember(user, connection), member);
-    return { changed };
+    members.set(key, member);
+    try {
+      return {
+        changed: await this.host.run(`presence join in "${channel}"`, () => this.add(channel, member)),
+      };
+    } catch (error) {
+      if (this.mine.get(channel)?.get(key) === member) this.forget(channel, key);
+      throw error;
+    }
+  }
+
+  private forget(channel: string, key: string): void {
+    const members = this.mine.get(channel);
+    members?.delete(key);
+    if (members?.size === 0) this.mine.delete(channel);
   }
 
   async leave(channel: string, user: string, connection: string): Promise<PresenceChange> {
     const member = presenceMember(user, connection);
     // Forgotten first: should Redis be unreachable, the member expires instead of being renewed.
-    const members = this.mine.get(channel);
-    members?.delete(member);
-    if (members?.size === 0) this.mine.delete(channel);
+    this.forget(channel, member);
     const k = this.keys(channel);
     const changed = await this.host.run(`presence leave in "${channel}"`, () =>
       this.host.connection.ieumPresenceLeave(k.users, k.counts, k.conns, user, member, this.flag(), k.topic),

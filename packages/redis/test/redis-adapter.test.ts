@@ -83,6 +83,22 @@ describe('RedisAdapter across processes', () => {
     });
   });
 
+  it('does not bring back a member whose leave was issued while its join was in flight', async () => {
+    await withAdapters(async (make) => {
+      const a = make({ presenceTtlMs: 300 });
+      const b = make({ presenceTtlMs: 300 });
+      const ch = channel('join-leave-race');
+      const events: string[] = [];
+      await b.subscribe(ch, presenceEvents(events));
+      const joined = a.presenceJoin(ch, 'alice', 'c1'); // a client that disconnects at once
+      const left = a.presenceLeave(ch, 'alice', 'c1');
+      assert.deepEqual(await Promise.all([joined, left]), [{ changed: true }, { changed: true }]);
+      await sleep(1000); // several refresh periods
+      assert.deepEqual(await b.presenceList(ch), []);
+      assert.deepEqual(events, ['join alice', 'leave alice']);
+    });
+  });
+
   it('announces leaves at once when an adapter closes cleanly', async () => {
     await withAdapters(async (make) => {
       const a = make();
