@@ -89,6 +89,7 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function tcpProxy(targets: () => Array<{ host: string; port: number }>) {
   const sockets = new Set<net.Socket>();
+  const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
   const forward = (client: net.Socket) => {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
@@ -106,6 +107,9 @@ export async function tcpProxy(targets: () => Array<{ host: string; port: number
       upstream.once('connect', () => {
         upstream.off('error', failed);
         sockets.add(upstream);
+        const pair = { client, upstream };
+        pairs.add(pair);
+        client.on('close', () => pairs.delete(pair));
         upstream.on('close', () => {
           sockets.delete(upstream);
           client.destroy();
@@ -136,6 +140,19 @@ export async function tcpProxy(targets: () => Array<{ host: string; port: number
         server.once('error', reject);
         server.listen(port, '127.0.0.1', resolve);
       });
+    },
+    /** Forwarded connections open now. */
+    get size() {
+      return pairs.size;
+    },
+    /** Resets one random forwarded connection (both ends see it die). */
+    cut(): boolean {
+      const list = [...pairs];
+      const pair = list[Math.floor(Math.random() * list.length)];
+      if (!pair) return false;
+      pair.client.resetAndDestroy();
+      pair.upstream.destroy();
+      return true;
     },
     async close(): Promise<void> {
       for (const s of sockets) s.destroy();
