@@ -93,6 +93,9 @@ export class Subscriptions {
    * published before that read arrives before its reply, every later one after it. */
   private async open(topic: Topic): Promise<void> {
     await this.host.online();
+    // Removed while waiting: remove() has sent (or had no need of) the unsubscribe, and the last
+    // command sent for a topic on this connection decides whether it is subscribed.
+    if (this.topics.get(topic.keys.topic) !== topic) return;
     await this.subscribeOnRedis(topic);
     const position = await this.host.position(this.host.connection, topic.keys);
     topic.last ??= position;

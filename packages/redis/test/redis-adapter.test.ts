@@ -155,6 +155,30 @@ describe('RedisAdapter across processes', () => {
     });
   });
 
+  it('leaves no Redis subscription behind when unsubscribed before the subscription completes', async () => {
+    await withAdapters(async (make) => {
+      const a = make();
+      const ch = channel('sub-unsub');
+      await a.position(ch); // connected
+      const listener = () => {};
+      const subscribing = a.subscribe(ch, listener);
+      const unsubscribing = a.unsubscribe(ch, listener);
+      await Promise.allSettled([subscribing, unsubscribing]);
+      await a.position(ch); // the subscriber connection has had time to send anything it would
+      await sleep(50);
+      const admin = new Redis(url);
+      try {
+        const [, count] = (await admin.call('PUBSUB', 'SHARDNUMSUB', `${keyPrefix}{${ch}}`)) as [
+          string,
+          number,
+        ];
+        assert.equal(count, 0);
+      } finally {
+        admin.disconnect();
+      }
+    });
+  });
+
   it('stores binary data, message ids, except and key unchanged (MessagePack, not JSON)', async () => {
     await withAdapters(async (make) => {
       const a = make();
