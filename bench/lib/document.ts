@@ -25,6 +25,11 @@ export interface RunInfo {
   pinned: boolean;
   filters: { only: string[]; servers: string[] };
   seconds?: number;
+  /** Mean CPU (cores) other processes used during the cells. */
+  foreignMean?: number;
+  /** Cells still above DISTURBED_CORES after their retry, of `cells`. */
+  disturbedCells?: number;
+  cells?: number;
 }
 
 export function performanceDocument(
@@ -47,7 +52,10 @@ export function performanceDocument(
     '',
     '- **Machine**: 2 shared cores (' +
       `${info.cpu}, ${info.cores} CPUs visible, Linux ${info.kernel}), shared with other work while it ran, so expect ` +
-      'noise of ±10-20% between runs; compare ratios, not absolute numbers.',
+      'noise of ±10-20% between runs; compare ratios, not absolute numbers.' +
+      (info.foreignMean !== undefined
+        ? ` During this run other processes used on average ${info.foreignMean.toFixed(2)} of a core; ${info.disturbedCells} of ${info.cells} measurements were disturbed (over ${DISTURBED_CORES} of a core) even after a retry.`
+        : ''),
     `- **Date**: ${info.date}${info.seconds ? ` (the run took ${Math.round(info.seconds)} s)` : ''}`,
     `- **Runtimes**: Node.js ${info.node}, Bun ${info.bun}`,
     `- **ieum**: commit ${info.ieum.commit}${info.ieum.dirty ? ' with uncommitted changes in packages/websocket' : ''}, run from ${
