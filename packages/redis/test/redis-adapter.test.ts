@@ -1,6 +1,7 @@
 // RedisAdapter behaviour beyond the shared suite: several processes on one Redis (presence of a
 // dead process expires, dedupe and history survive an adapter), and Redis going away.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, describe, it } from 'node:test';
 import type { AdapterEvent } from '@ieum/realtime/server';
 import { Redis } from 'ioredis';
@@ -63,7 +64,7 @@ describe('RedisAdapter across processes', () => {
       await until(() => events.includes('leave alice'), 3000, "alice's leave");
       const after = Date.now() - died;
       assert.ok(after >= 300, `not before the ttl could pass (${after} ms)`);
-      assert.ok(after <= 600 + 200 + 500, `within ttl + a refresh period (+ slack): ${after} ms`);
+      assert.ok(after <= 2000, `within ttl + a refresh period (+ slack for a loaded machine): ${after} ms`);
       assert.deepEqual(await b.presenceList(ch), [{ user: 'bob' }]);
       assert.deepEqual(events, ['join alice', 'join bob', 'leave alice'], 'one leave, bob stays');
     });
@@ -71,13 +72,13 @@ describe('RedisAdapter across processes', () => {
 
   it("keeps a live process's presence beyond presenceTtlMs (it refreshes its own)", async () => {
     await withAdapters(async (make) => {
-      const a = make({ presenceTtlMs: 300 });
-      const b = make({ presenceTtlMs: 300 });
+      const a = make({ presenceTtlMs: 600 });
+      const b = make({ presenceTtlMs: 600 });
       const ch = channel('alive');
       const events: string[] = [];
       await b.subscribe(ch, presenceEvents(events));
       await a.presenceJoin(ch, 'alice', 'c1');
-      await sleep(1200);
+      await sleep(2000); // more than three ttls
       assert.deepEqual(await b.presenceList(ch), [{ user: 'alice' }]);
       assert.deepEqual(events, ['join alice'], 'no leave while alive');
     });
@@ -295,6 +296,8 @@ describe('RedisAdapter when Redis goes away', () => {
     viaProxy.on('reconnect', () => events.push('reconnect'));
     viaProxy.on('error', () => {});
     try {
+      // unavailableTimeoutMs is short here for the outage; the first connection may take longer.
+      await once(viaProxy, 'ready');
       const ch = channel('outage');
       const got: number[] = [];
       await viaProxy.subscribe(ch, (e) => e.type === 'message' && got.push(e.entry.off));
