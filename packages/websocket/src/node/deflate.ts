@@ -156,7 +156,10 @@ export class PerMessageDeflate implements MessageCompressor {
             out = endsWithTail(out) ? out.subarray(0, out.length - TAIL.length) : out;
             if (out.length === 0) out = Buffer.from([EMPTY_BLOCK]);
             // RFC 7692 §7.1.1.1 / §7.1.1.2: without context takeover, start each message afresh.
-            if (this.resetDeflateAfterMessage) deflater.reset();
+            if (this.resetDeflateAfterMessage) {
+              deflater.reset();
+              this.armIdleRelease();
+            }
           }
           settle(null, out, done);
         });
@@ -260,6 +263,7 @@ export class PerMessageDeflate implements MessageCompressor {
               // Not needed to decode (a message compressed afresh inflates in any window), but
               // what the window holds will never be referred to again.
               inflater.reset();
+              this.armIdleRelease();
             }
             this.messageBytes = 0;
           }
@@ -298,9 +302,45 @@ export class PerMessageDeflate implements MessageCompressor {
     const error = closedError();
     this.compressLane.failAll(error);
     this.decompressLane.failAll(error);
+    clearTimeout(this.idleTimer);
     this.deflater?.close();
     this.deflater = undefined;
     this.dropInflater();
+  }
+
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  /** Schedules the release of stateless contexts once the connection has been idle a while. */
+  private armIdleRelease(): void {
+    const ms = this.options.idleContextReleaseMs;
+    if (ms === 0 || this.closed) return;
+    if (this.idleTimer) this.idleTimer.refresh();
+    else {
+      this.idleTimer = setTimeout(() => this.releaseIdleContexts(), ms);
+      this.idleTimer.unref();
+    }
+  }
+
+  private releaseIdleContexts(): void {
+    this.idleTimer = undefined;
+    if (this.closed) return;
+    if (this.resetDeflateAfterMessage && this.deflater && this.compressLane.idle) {
+      this.deflater.close();
+      this.deflater = undefined;
+    }
+    if (this.resetInflateAfterMessage && this.inflater && this.decompressLane.idle) this.dropInflater();
+    // Busy right now: try again later.
+    if (
+      (this.resetDeflateAfterMessage && this.deflater) ||
+      (this.resetInflateAfterMessage && this.inflater)
+    ) {
+      this.armIdleRelease();
+    }
+  }
+
+  /** Whether a zlib context is held (for tests and memory accounting). */
+  get holdsContexts(): { deflate: boolean; inflate: boolean } {
+    return { deflate: this.deflater !== undefined, inflate: this.inflater !== undefined };
   }
 
   private failSoon(callback: (error: WebSocketError | null, out?: Buffer) => void): void {

@@ -82,6 +82,11 @@ export class Lane {
 
   constructor(private readonly limiter: Limiter) {}
 
+  /** No operation running or waiting. */
+  get idle(): boolean {
+    return !this.running && this.ops.length === 0;
+  }
+
   push(op: Op): void {
     this.ops.push(op);
     if (!this.running) this.next();

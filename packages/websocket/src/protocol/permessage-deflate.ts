@@ -76,6 +76,14 @@ export interface DeflateOptions {
    * connection in the process configured with the same limit. Default 10 (as ws).
    */
   concurrencyLimit?: number;
+  /**
+   * Milliseconds after which an idle connection's zlib context is released when it holds no
+   * state worth keeping (the side without context takeover: `server_no_context_takeover` for a
+   * server's compressor, `client_no_context_takeover` for its decompressor). An idle context costs
+   * ~256 KiB (deflate, 15-bit window, memLevel 8) or ~40 KiB (inflate); it is re-created on the
+   * next message. Default 10,000; 0 never releases.
+   */
+  idleContextReleaseMs?: number;
   /** ws-compatible zlib tuning for compression. `windowBits` is negotiated and is rejected here. */
   zlibDeflateOptions?: ZlibDeflateTuning;
   /** ws-compatible zlib tuning for decompression. */
@@ -99,6 +107,7 @@ export interface ResolvedDeflateOptions {
   inflateChunkSize: number | undefined;
   threshold: number;
   concurrencyLimit: number;
+  idleContextReleaseMs: number;
 }
 
 /**
@@ -135,6 +144,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'memLevel',
   'threshold',
   'concurrencyLimit',
+  'idleContextReleaseMs',
   'zlibDeflateOptions',
   'zlibInflateOptions',
 ]);
@@ -245,6 +255,8 @@ export function resolveDeflateOptions(
     inflateChunkSize: intOption('perMessageDeflate.zlibInflateOptions.chunkSize', zi.chunkSize, 64, big),
     threshold: intOption('perMessageDeflate.threshold', o.threshold, 0, big) ?? 1024,
     concurrencyLimit: intOption('perMessageDeflate.concurrencyLimit', o.concurrencyLimit, 1, big) ?? 10,
+    idleContextReleaseMs:
+      intOption('perMessageDeflate.idleContextReleaseMs', o.idleContextReleaseMs, 0, 2 ** 31 - 1) ?? 10_000,
   };
 }
 

@@ -516,3 +516,43 @@ describe('compress once, send to many', () => {
     assert.equal(canShareCompressed(params(), sharedWith), false);
   });
 });
+
+describe('idle context release (idleContextReleaseMs)', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('releases a server compressor without context takeover once idle, and compresses correctly after', async () => {
+    const server = new PerMessageDeflate(params({ serverNoContextTakeover: true }), 'server', {
+      idleContextReleaseMs: 30,
+    });
+    const text = 'the same words again and again, the same words again and again';
+    const first = await compress(server, text);
+    assert.equal(server.holdsContexts.deflate, true);
+    await sleep(80);
+    assert.equal(server.holdsContexts.deflate, false, 'the idle context was released');
+    const second = await compress(server, text);
+    assert.deepEqual(second, first, 'a fresh context compresses the same way');
+    assert.equal(inflateSync(second).toString(), text);
+    server.close();
+  });
+
+  it('releases a server decompressor when the client has no context takeover; keeps contexts otherwise', async () => {
+    const p = params({ clientNoContextTakeover: true });
+    const client = new PerMessageDeflate(p, 'client');
+    const server = new PerMessageDeflate(p, 'server', { idleContextReleaseMs: 30 });
+    const withTakeover = new PerMessageDeflate(params(), 'server', { idleContextReleaseMs: 30 });
+    assert.equal((await decompress(server, await compress(client, 'hello hello'))).toString(), 'hello hello');
+    await compress(withTakeover, 'kept');
+    await sleep(80);
+    assert.deepEqual(server.holdsContexts, { deflate: false, inflate: false });
+    assert.equal(withTakeover.holdsContexts.deflate, true, 'a context with history is never released');
+    assert.equal((await decompress(server, await compress(client, 'again again'))).toString(), 'again again');
+    for (const x of [client, server, withTakeover]) x.close();
+  });
+
+  it('rejects a negative idleContextReleaseMs', () => {
+    assert.throws(
+      () => new PerMessageDeflate(params(), 'server', { idleContextReleaseMs: -1 }),
+      /idleContextReleaseMs/,
+    );
+  });
+});

@@ -417,6 +417,7 @@ describe('resolveDeflateOptions', () => {
       inflateChunkSize: undefined,
       threshold: 1024,
       concurrencyLimit: 10,
+      idleContextReleaseMs: 10_000,
     });
     assert.equal(resolveDeflateOptions(false), undefined);
     assert.equal(resolveDeflateOptions(undefined), undefined);
