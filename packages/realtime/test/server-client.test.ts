@@ -103,6 +103,7 @@ describe('realtime server and client', () => {
       events.filter((e) => e.includes('alice')),
       ['join alice', 'leave alice'],
     );
+    assert.equal(events.filter((e) => e === 'join watcher').length, 1, 'a member is reported once');
   });
 
   it('refuses bad credentials with 4401 and stops; refuses a forbidden channel with an error', async () => {
@@ -190,6 +191,23 @@ describe('realtime server and client', () => {
     assert.equal(ack.offset, 1, 'the refused publish was not stored');
     await until(() => got.length === 1);
     assert.deepEqual(got, [{ by: 'dora', text: 'HI' }]);
+  });
+
+  it('a handler that throws without an error listener does not take the process down', async () => {
+    const { server, url } = await startServer();
+    cleanup.push(() => server.close());
+    server.handle('boom', () => {
+      throw new Error('bug in a handler');
+    });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    const c = client(url);
+    cleanup.push(() => c.close());
+    await assert.rejects(c.request('boom', null), (e: RequestError) => e.code === 'handler-error');
+    await until(() => warnings.includes('bug in a handler'));
+    process.off('warning', onWarning);
+    assert.equal(c.state, 'open');
   });
 
   it('serves Prometheus metrics on /metrics', async () => {

@@ -178,7 +178,12 @@ export class Channel<T = unknown> extends Emitter<ChannelEvents<T>> {
     this.client.persist();
     for (const s of this.subscribing.splice(0)) s.resolve(result);
     this.fire('subscribed', result);
-    for (const m of result.members ?? []) this.fire('join', m);
+    // After a reconnect the member list is fresh: report who left meanwhile, then who is new.
+    if (result.members) {
+      const now = new Set(result.members.map((m) => m.user));
+      for (const user of [...this.present]) if (!now.has(user)) this.presence('leave', { user });
+      for (const m of result.members) this.presence('join', m);
+    }
   }
 
   /** @internal */
@@ -197,8 +202,15 @@ export class Channel<T = unknown> extends Emitter<ChannelEvents<T>> {
     this.fire('message', { event: m.ev, data: m.d as T, offset: m.off, epoch: m.ep, own });
   }
 
-  /** @internal */
+  /** Users present, as known from the subscribe result and join/leave events. */
+  readonly present = new Set<string>();
+
+  /** @internal Join/leave, each reported once per user (the member list and a live event may overlap). */
   presence(kind: 'join' | 'leave', member: PresenceMember): void {
+    if (kind === 'join') {
+      if (this.present.has(member.user)) return;
+      this.present.add(member.user);
+    } else if (!this.present.delete(member.user)) return;
     this.fire(kind, member);
   }
 }

@@ -209,7 +209,7 @@ export class Connection {
     this.input = this.input
       .then(() => this.process(message))
       .catch((error: Error) => {
-        this.server.emit('error', error);
+        this.server.reportError(error as Error);
         this.fail(DisconnectCode.SERVER_ERROR, 'internal error');
       })
       .finally(() => {
@@ -246,7 +246,7 @@ export class Connection {
           try {
             data = await hook({ channel: message.ch, event: message.ev, data, connection: this });
           } catch (error) {
-            if (!(error instanceof RealtimeError)) this.server.emit('error', error as Error);
+            if (!(error instanceof RealtimeError)) this.server.reportError(error as Error);
             const body =
               error instanceof RealtimeError
                 ? { code: error.code, message: error.message }
@@ -489,7 +489,7 @@ export class Connection {
       if (error instanceof RealtimeError) {
         if (id !== undefined) this.reply(id, undefined, { code: error.code, message: error.message });
       } else {
-        this.server.emit('error', error as Error);
+        this.server.reportError(error as Error);
         if (id !== undefined) {
           this.reply(id, undefined, {
             code: ErrorCodes.HANDLER_ERROR,
@@ -542,7 +542,9 @@ export class Connection {
       this.subscriptions.delete(ch);
       this.server.detach(ch, this);
       if (this.user !== undefined) {
-        this.server.adapter.presenceLeave(ch, this.user, this.id).catch((e) => this.server.emit('error', e));
+        this.server.adapter
+          .presenceLeave(ch, this.user, this.id)
+          .catch((e: Error) => this.server.reportError(e));
       }
     }
     this.server.unregistered(this, code, reason);

@@ -167,7 +167,7 @@ export class HttpFallback {
       return true;
     }
     r[1]().catch((error: Error) => {
-      this.server.emit('error', error);
+      this.server.reportError(error as Error);
       fail(500, 'internal error');
     });
     return true;

@@ -262,6 +262,16 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
     this.heartbeat.unref();
   }
 
+  /**
+   * Reports an error that concerns one connection or operation (a handler that threw, an adapter
+   * that failed): emitted as `error` when someone listens, else printed as a process warning. It
+   * never takes the process down; the connection concerned is closed by the caller as needed.
+   */
+  reportError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error.message, { type: 'RealtimeServerError', detail: error.stack });
+  }
+
   /** @internal */
   readonly httpTransport: HttpFallback | undefined;
 
@@ -412,7 +422,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
     local.connections.delete(connection);
     if (local.connections.size === 0) {
       this.channels.delete(channel);
-      this.adapter.unsubscribe(channel, local.listener).catch((error) => this.emit('error', error));
+      this.adapter.unsubscribe(channel, local.listener).catch((error: Error) => this.reportError(error));
     }
   }
 
