@@ -12,14 +12,20 @@ if (!existsSync(`${root}node_modules/.package-lock.json`) || !existsSync(`${root
   run('npm ci --no-audit --no-fund');
 }
 
-if (process.argv.includes('--browser') && !existsSync('/usr/bin/chromium')) {
+// Debian packages the tests drive: Chromium (browser tests) and nginx (multi-process test).
+const packages = [
+  ['/usr/bin/chromium', 'chromium', 'the browser tests'],
+  ['/usr/sbin/nginx', 'nginx-light', 'the multi-process test behind nginx'],
+].filter(([path]) => !existsSync(path));
+if (process.argv.includes('--browser') && packages.length > 0) {
+  const names = packages.map(([, name]) => name).join(' ');
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot && existsSync('/usr/bin/apt-get')) {
-    console.log('ieum: installing Debian chromium for the browser tests (apt-get install -y chromium)…');
-    run('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium');
+    console.log(`ieum: installing Debian packages for the tests (apt-get install -y ${names})…`);
+    run(`apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${names}`);
   } else {
-    console.error(
-      'ieum: the browser tests need Chromium at /usr/bin/chromium. Install it (Debian: sudo apt-get install -y chromium).',
-    );
+    for (const [path, name, why] of packages) {
+      console.error(`ieum: ${why} need ${path}. Install it (Debian: sudo apt-get install -y ${name}).`);
+    }
   }
 }
