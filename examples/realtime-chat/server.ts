@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RealtimeError, RealtimeServer } from '@ieum/realtime/server';
+import { type Adapter, RealtimeError, RealtimeServer } from '@ieum/realtime/server';
+import { RedisAdapter } from '@ieum/redis';
 import { build } from 'esbuild';
 
 const MAX_TEXT_CHARS = 2000;
@@ -27,7 +28,7 @@ type Events = {
 };
 
 /** Starts the chat. Resolves once listening. */
-export async function startRealtimeChat(options: { port?: number; host?: string } = {}) {
+export async function startRealtimeChat(options: { port?: number; host?: string; adapter?: Adapter } = {}) {
   const page = readFileSync(new URL('./index.html', import.meta.url));
   // The browser client, bundled from the package (no Node code in it).
   const bundle = await build({
@@ -54,6 +55,7 @@ export async function startRealtimeChat(options: { port?: number; host?: string 
   });
   const rt = new RealtimeServer<Events>({
     server,
+    ...(options.adapter ? { adapter: options.adapter } : {}),
     // The "token" is just a nickname here; a real app would use jwtAuthenticator.
     authenticate: ({ token }) => {
       if (!token || !NAME.test(token)) throw new Error('pick a name: 1-24 letters, digits, _ or -');
@@ -91,6 +93,16 @@ export async function startRealtimeChat(options: { port?: number; host?: string 
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { port } = await startRealtimeChat({ port: Number(process.env.PORT ?? 8081) });
-  console.log(`ieum realtime chat: open http://localhost:${port} (several tabs, several names)`);
+  // With REDIS_URL, several copies of this process (different PORTs, behind nginx) share rooms,
+  // history and presence: see docs/scale-out.md.
+  const redis = process.env.REDIS_URL;
+  const adapter = redis ? new RedisAdapter({ url: redis }) : undefined;
+  const { port } = await startRealtimeChat({
+    port: Number(process.env.PORT ?? 8081),
+    ...(adapter ? { adapter } : {}),
+  });
+  console.log(
+    `ieum realtime chat: open http://localhost:${port} (several tabs, several names)` +
+      (redis ? `; sharing rooms through Redis at ${redis}` : ''),
+  );
 }
