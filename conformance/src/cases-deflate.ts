@@ -7,7 +7,9 @@ import type { CaseResult, Message, Session } from './session.js';
 
 const SIZES = [16, 64, 256, 1024, 4096, 8192, 16384, 32768, 65536, 131072];
 /** Messages per case: 1000 for small sizes, fewer for large ones so a case moves ≤ ~4 MiB. */
-const countFor = (size: number) => Math.max(10, Math.min(1000, Math.floor((4 * 1024 * 1024) / size)));
+/** Messages per case: `max` (1000, as Autobahn) for small sizes, fewer for large ones so a case moves ≤ ~4 MiB. */
+const countFor = (size: number, max = 1000) =>
+  Math.max(Math.min(10, max), Math.min(max, Math.floor((4 * 1024 * 1024) / size)));
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -71,7 +73,7 @@ async function exchange(
       await s.send(frames);
       // Keep a few messages in flight, then check echoes in order.
       while (k - checked >= window || (k === payloads.length - 1 && checked < payloads.length)) {
-        const ok = await s.until(() => s.view().messages.length > checked || s.peerClosed(), 10_000);
+        const ok = await s.until(() => s.view().messages.length > checked || s.peerClosed(), 30_000);
         const v = s.view();
         if (v.violation) return { outcome: 'FAILED', reason: v.violation };
         if (!ok || v.messages.length <= checked)
@@ -139,6 +141,7 @@ function deflateCase(
   kind: Kind,
   size: number,
   fragments: number,
+  count: number,
 ): Case {
   return {
     id,
@@ -149,13 +152,19 @@ function deflateCase(
     run: (s) =>
       exchange(
         s,
-        Array.from({ length: countFor(size) }, (_, i) => makePayload(kind, size, i + size)),
+        Array.from({ length: count }, (_, i) => makePayload(kind, size, i + size)),
         fragments,
       ),
   };
 }
 
-export function deflateCases(): Case[] {
+export interface DeflateCaseOptions {
+  /** Most messages per case. Default 1000 (Autobahn's count); a smaller number runs faster. */
+  maxMessages?: number;
+}
+
+export function deflateCases(options: DeflateCaseOptions = {}): Case[] {
+  const count = (size: number) => countFor(size, options.maxMessages ?? 1000);
   const cases: Case[] = [];
   const defaults: Negotiation = { offer: 'permessage-deflate; client_max_window_bits', response: {} };
   const kinds: Array<[string, Kind]> = [
@@ -170,11 +179,12 @@ export function deflateCases(): Case[] {
       cases.push(
         deflateCase(
           `${section}.${i + 1}`,
-          `${countFor(size)} ${kind} messages of ${size} bytes, compressed`,
+          `${count(size)} ${kind} messages of ${size} bytes, compressed`,
           defaults,
           kind,
           size,
           1,
+          count(size),
         ),
       );
     });
@@ -182,11 +192,12 @@ export function deflateCases(): Case[] {
       cases.push(
         deflateCase(
           `${section}.${SIZES.length + i + 1}`,
-          `${countFor(size)} ${kind} messages of ${size} bytes, compressed, in 4 fragments`,
+          `${count(size)} ${kind} messages of ${size} bytes, compressed, in 4 fragments`,
           defaults,
           kind,
           size,
           4,
+          count(size),
         ),
       );
     });
@@ -250,11 +261,12 @@ export function deflateCases(): Case[] {
       cases.push(
         deflateCase(
           `${section}.${i + 1}`,
-          `${name}: ${countFor(size)} text messages of ${size} bytes`,
+          `${name}: ${count(size)} text messages of ${size} bytes`,
           n,
           'text-repetitive',
           size,
           1,
+          count(size),
         ),
       );
     });

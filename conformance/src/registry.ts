@@ -1,6 +1,6 @@
 import type { Case } from './case-kinds.js';
 import { closeCases } from './cases-close.js';
-import { deflateCases } from './cases-deflate.js';
+import { type DeflateCaseOptions, deflateCases } from './cases-deflate.js';
 import { framingCases } from './cases-framing.js';
 import { largeCases } from './cases-large.js';
 import { utf8Cases } from './cases-utf8.js';
@@ -35,6 +35,6 @@ export function selectCases(
 }
 
 /** The permessage-deflate cases (sections 12 and 13); run them against a peer with compression on. */
-export function allDeflateCases(): Case[] {
-  return deflateCases();
+export function allDeflateCases(options: DeflateCaseOptions = {}): Case[] {
+  return deflateCases(options);
 }
