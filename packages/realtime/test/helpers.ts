@@ -1,6 +1,6 @@
 // Test helpers: a realtime server on an ephemeral port and Node clients using @ieum/websocket.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { WebSocket } from '@ieum/websocket';
 import {
   RealtimeClient,
@@ -114,7 +114,34 @@ export async function roundRobin(ports: number[]) {
     res.on('close', () => up.destroy());
     req.pipe(up);
   });
-  proxy.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n'));
+  const state = { allowUpgrades: false };
+  proxy.on('upgrade', (req, socket, head) => {
+    if (!state.allowUpgrades) {
+      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    // Tunnel the upgrade to the next upstream as raw bytes.
+    const i = next++ % ports.length;
+    const up = net.connect(ports[i]!, '127.0.0.1', () => {
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let k = 0; k < req.rawHeaders.length; k += 2)
+        lines.push(`${req.rawHeaders[k]}: ${req.rawHeaders[k + 1]}`);
+      up.write(`${lines.join('\r\n')}\r\n\r\n`);
+      up.write(head);
+      up.pipe(socket);
+      socket.pipe(up);
+    });
+    up.on('error', () => socket.destroy());
+    socket.on('error', () => up.destroy());
+  });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  return { port: (proxy.address() as AddressInfo).port, counts, close: () => proxy.close() };
+  return {
+    port: (proxy.address() as AddressInfo).port,
+    counts,
+    /** Refused (403) until set: a network that blocks WebSocket, then stops blocking it. */
+    set allowUpgrades(v: boolean) {
+      state.allowUpgrades = v;
+    },
+    close: () => proxy.close(),
+  };
 }

@@ -91,4 +91,26 @@ describe('HTTP fallback transports', () => {
       }
     });
   }
+
+  it('moves back to WebSocket once it works again (upgrade probe)', async () => {
+    const { server, port } = await startServer();
+    servers.push(server);
+    const proxy = await roundRobin([port]);
+    try {
+      const c = client(`ws://127.0.0.1:${proxy.port}/realtime`, { upgradeProbeMs: 100 });
+      const got: unknown[] = [];
+      c.channel('up').on('message', (m) => got.push(m.data));
+      await c.channel('up').subscribe();
+      assert.equal(c.transport, 'sse', 'WebSocket refused: fallback');
+      await server.publish('up', 'n', 1);
+      proxy.allowUpgrades = true;
+      await until(() => c.transport === 'websocket' && c.state === 'open', 5000, 'the move to websocket');
+      await server.publish('up', 'n', 2);
+      await until(() => got.length === 2);
+      assert.deepEqual(got, [1, 2], 'nothing lost or repeated across the move');
+      c.close();
+    } finally {
+      proxy.close();
+    }
+  });
 });
