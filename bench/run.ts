@@ -8,7 +8,7 @@
 import { execFileSync, execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLOCK_TICKS, foreignCores, sampleMachine, waitQuiet } from './lib/cpu.js';
 import { DISTURBED_CORES, performanceDocument, QUIET_CORES, type RunInfo } from './lib/document.js';
@@ -20,8 +20,21 @@ import {
   type Launch,
   runGenerator,
 } from './lib/generator.js';
-import { buildRows, columnsFor, type Measurement, mediansTable } from './lib/report.js';
-import { allScenarios, type Scenario, selectScenarios, type Timing } from './lib/scenarios.js';
+import {
+  buildRows,
+  type Column,
+  columnsFor,
+  type Measurement,
+  mediansTable,
+  type Row,
+} from './lib/report.js';
+import {
+  allScenarios,
+  type Scenario,
+  type ScenarioInfo,
+  selectScenarios,
+  type Timing,
+} from './lib/scenarios.js';
 import {
   type RunningServer,
   SERVERS,
@@ -39,16 +52,25 @@ interface Args {
   servers: string[];
   reps: number | undefined;
   out: string | undefined;
+  render: string | undefined;
 }
 
 const usage = `usage: npm run bench [-- --quick] [--only id,...] [--servers name,...] [--reps N] [--out DIR]
+       npm run bench -- --render performance.json [--out DIR]   (the report again, from saved results)
 scenarios: ${allScenarios(false)
   .map((s) => s.id)
   .join(', ')} (a prefix selects several, e.g. --only echo)
 servers:   ${SERVERS.map((s) => s.name).join(', ')}`;
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, only: [], servers: [], reps: undefined, out: undefined };
+  const args: Args = {
+    quick: false,
+    only: [],
+    servers: [],
+    reps: undefined,
+    out: undefined,
+    render: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -61,6 +83,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--servers') args.servers.push(...value().split(','));
     else if (a === '--reps') args.reps = Number(value());
     else if (a === '--out') args.out = value();
+    else if (a === '--render') args.render = value();
     else if (a === '--help' || a === '-h') {
       console.log(usage);
       process.exit(0);
@@ -190,6 +213,45 @@ async function waitForQuietStart(): Promise<void> {
   }
 }
 
+/** Writes performance.md, performance.json and performance.svg into `outDir`. */
+function writeResults(
+  outDir: string,
+  info: RunInfo,
+  scenarios: readonly ScenarioInfo[],
+  rows: Row[],
+  columns: Column[],
+  measurements: readonly Measurement[],
+): void {
+  mkdirSync(outDir, { recursive: true });
+  const reference = columns.some((c) => c.name === 'ws') ? 'ws' : columns[0]!.name;
+  const chart = ratioChart(rows, columns, reference, 'WebSocket servers: speed-up relative to ws (medians)');
+  writeFileSync(join(outDir, 'performance.svg'), chart);
+  writeFileSync(
+    join(outDir, 'performance.md'),
+    performanceDocument(info, scenarios, rows, columns, 'performance.svg'),
+  );
+  const meta = scenarios.map(({ id, title, description, metrics }) => ({ id, title, description, metrics }));
+  writeFileSync(
+    join(outDir, 'performance.json'),
+    `${JSON.stringify({ info, scenarios: meta, rows, measurements }, null, 1)}\n`,
+  );
+}
+
+/** `--render FILE`: writes the report again from a saved performance.json (no measuring). */
+function render(file: string, out: string | undefined): void {
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+    info: RunInfo;
+    scenarios: ScenarioInfo[];
+    measurements: Measurement[];
+  };
+  const names = new Set(saved.measurements.map((m) => m.server));
+  const columns = columnsFor(SERVERS.filter((s) => names.has(s.name)));
+  const rows = buildRows(saved.scenarios, saved.measurements);
+  const outDir = out ?? dirname(file);
+  writeResults(outDir, saved.info, saved.scenarios, rows, columns, saved.measurements);
+  log(`bench: wrote ${join(outDir, 'performance.{md,json,svg}')} from ${file}`);
+}
+
 function mean(values: readonly number[]): number {
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
 }
@@ -215,6 +277,7 @@ function plan(scenarios: readonly Scenario[], selected: readonly ServerSpec[], r
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.render) return render(args.render, args.out);
   const started = Date.now();
   ensureBenchDependencies();
   const ieumFromSource = !buildWebsocket();
@@ -382,22 +445,7 @@ async function main(): Promise<void> {
 
   const complete = !args.quick && args.only.length === 0 && args.servers.length === 0;
   const outDir = args.out ?? (complete ? join(root, 'docs') : buildDir);
-  mkdirSync(outDir, { recursive: true });
-  const chart = ratioChart(
-    rows,
-    columns,
-    columns.some((c) => c.name === 'ws') ? 'ws' : columns[0]!.name,
-    'WebSocket servers: speed-up relative to ws (medians)',
-  );
-  writeFileSync(join(outDir, 'performance.svg'), chart);
-  writeFileSync(
-    join(outDir, 'performance.md'),
-    performanceDocument(info, scenarios, rows, columns, 'performance.svg'),
-  );
-  writeFileSync(
-    join(outDir, 'performance.json'),
-    `${JSON.stringify({ info, scenarios: scenarios.map(({ id, title, description, metrics }) => ({ id, title, description, metrics })), rows, measurements }, null, 1)}\n`,
-  );
+  writeResults(outDir, info, scenarios, rows, columns, measurements);
   console.log(mediansTable(rows, columns));
   log(`bench: done in ${Math.round(info.seconds!)} s; wrote ${join(outDir, 'performance.{md,json,svg}')}`);
 }

@@ -6,7 +6,7 @@ export const DISTURBED_CORES = 0.25;
 /** Before a cell, run.ts waits (within a time budget) until other processes use less than this. */
 export const QUIET_CORES = 0.2;
 
-import type { Scenario } from './scenarios.js';
+import type { ScenarioInfo } from './scenarios.js';
 
 export interface RunInfo {
   date: string;
@@ -34,7 +34,7 @@ export interface RunInfo {
 
 export function performanceDocument(
   info: RunInfo,
-  scenarios: readonly Scenario[],
+  scenarios: readonly ScenarioInfo[],
   rows: readonly Row[],
   columns: readonly Column[],
   chartFile: string,

@@ -1,6 +1,6 @@
 // Turns measurements into medians, ratio tables (markdown), performance.json and the chart.
 import type { GeneratorResult } from './generator.js';
-import type { Metric, Scenario } from './scenarios.js';
+import type { Metric, ScenarioInfo } from './scenarios.js';
 import type { ServerSpec } from './servers.js';
 
 export interface Measurement {
@@ -52,7 +52,7 @@ export function median(values: readonly number[]): number | undefined {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-export function buildRows(scenarios: readonly Scenario[], measurements: readonly Measurement[]): Row[] {
+export function buildRows(scenarios: readonly ScenarioInfo[], measurements: readonly Measurement[]): Row[] {
   const rows: Row[] = [];
   for (const scenario of scenarios) {
     const mine = measurements.filter((m) => m.scenario === scenario.id);

@@ -32,6 +32,9 @@ export interface MeasureContext {
   record(result: GeneratorResult): void;
 }
 
+/** What the report needs to know about a scenario (also stored in performance.json). */
+export type ScenarioInfo = Pick<Scenario, 'id' | 'title' | 'description' | 'metrics'>;
+
 export interface Scenario {
   id: string;
   title: string;
