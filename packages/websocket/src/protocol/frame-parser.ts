@@ -51,9 +51,10 @@ const FAILED_STATE: State = { kind: 'failed' };
 export class FrameParser {
   private state: State = HEADER_STATE;
   /** Bytes of an incomplete header, at most 14. */
-  private readonly headerBytes = Buffer.alloc(14);
+  // From the shared pool (allocUnsafe below 4 KiB): no backing store of its own per connection.
+  private readonly headerBytes = Buffer.allocUnsafe(14);
   private headerFill = 0;
-  private readonly maskKey = Buffer.alloc(4);
+  private readonly maskKey = Buffer.allocUnsafe(4);
   private masked = false;
 
   constructor(
