@@ -108,11 +108,14 @@ function ensureBenchDependencies(): void {
   execSync('npm ci --prefix bench --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }
 
-/** Builds @ieum/websocket (`tsc -b`) so ieum runs from dist/; false when the build fails. */
+/**
+ * Builds @ieum/websocket, and @ieum/redis with what it depends on (`tsc -b`), so ieum runs from
+ * dist/; false when the build fails.
+ */
 function buildWebsocket(): boolean {
-  log('bench: building @ieum/websocket (tsc -b packages/websocket)…');
+  log('bench: building @ieum/websocket and @ieum/redis (tsc -b packages/redis)…');
   const tsc = join(root, 'node_modules', '.bin', 'tsc');
-  const r = spawnSync(tsc, ['-b', 'packages/websocket'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(tsc, ['-b', 'packages/redis'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status === 0) return true;
   log(`bench: the build failed; ieum runs from its sources through tsx\n${r.stdout}${r.stderr}`);
   return false;

@@ -7,7 +7,7 @@ import {
   type Launch,
   runGenerator,
 } from './generator.js';
-import { type RunningServer, type ServerSpec, withDeflate } from './servers.js';
+import { REDIS_SERVERS, type RunningServer, type ServerSpec, withDeflate } from './servers.js';
 
 export interface Metric {
   id: string;
@@ -256,6 +256,32 @@ function deflateEcho(
   };
 }
 
+/** Fan-out where every message makes the trip through Redis, as between processes. */
+function redisFanout(id: string, subscribers: number): Scenario {
+  const base = fanout(id, subscribers);
+  return {
+    ...base,
+    fresh: true,
+    title: `Fan-out through Redis to ${subscribers.toLocaleString('en')}`,
+    description: `As fan-out, but the server publishes each 64 B message to Redis and broadcasts it when its Redis subscription delivers it (the path between processes): ieum with @ieum/redis (RedisAdapter: Lua publish with offsets and dedupe, stream history, sharded pub/sub), ws with an ioredis PUBLISH/SUBSCRIBE pair and a send loop. Needs Redis (REDIS_URL, default 127.0.0.1:6379).`,
+    servers: (selected) => REDIS_SERVERS.filter((r) => selected.some((s) => s.name === r.name)),
+    metrics: [
+      {
+        id: 'dps',
+        label: `Redis fan-out ${subscribers / 1000}k: deliveries`,
+        unit: 'msg/s',
+        better: 'higher',
+      },
+      {
+        id: 'last',
+        label: `Redis fan-out ${subscribers / 1000}k: last delivery p50`,
+        unit: 'ms',
+        better: 'lower',
+      },
+    ],
+  };
+}
+
 /**
  * Every scenario, in report order. Quick mode (`--quick`, under a minute) measures the large
  * fan-out with 2,000 subscribers and memory with 1,000 connections instead of 10,000.
@@ -276,6 +302,7 @@ export function allScenarios(quick: boolean): Scenario[] {
     deflateEcho('deflate-echo-1k', 1024, '1 KiB', 50, 8),
     deflateEcho('deflate-echo-64k', 64 * 1024, '64 KiB', 10, 4),
     fanout('deflate-fanout-1k', 1_000, true),
+    redisFanout('redis-fanout-1k', 1_000),
   ];
 }
 

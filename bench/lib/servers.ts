@@ -43,6 +43,12 @@ export const SERVERS: readonly ServerSpec[] = [
   { name: 'raw', label: 'raw TCP (floor)', runtime: 'node', script: 'raw.mjs', protocol: 'raw' },
 ];
 
+/** Fan-out through Redis (the `redis-fanout` scenario only): ieum with @ieum/redis, ws with ioredis pub/sub. */
+export const REDIS_SERVERS: readonly ServerSpec[] = [
+  { name: 'ieum', label: 'ieum', runtime: 'node', script: 'ieum-redis.mjs', protocol: 'ws' },
+  { name: 'ws', label: 'ws', runtime: 'node', script: 'ws-redis.mjs', protocol: 'ws' },
+];
+
 /** The same server with permessage-deflate on (threshold 0; server_no_context_takeover for fan-out). */
 export function withDeflate(spec: ServerSpec, mode: 'echo' | 'fanout'): ServerSpec {
   return { ...spec, deflate: mode };
