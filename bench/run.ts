@@ -195,9 +195,9 @@ async function warmUp(
   }
 }
 
-/** A full run on a busy machine measures the other work: wait (3 minutes at most) for it to calm down. */
+/** A full run on a busy machine measures the other work: wait (2 minutes at most) for it to calm down. */
 async function waitForQuietStart(): Promise<void> {
-  const deadline = Date.now() + 180_000;
+  const deadline = Date.now() + 120_000;
   let warned = false;
   for (;;) {
     const a = sampleMachine([]);
@@ -210,7 +210,7 @@ async function waitForQuietStart(): Promise<void> {
     }
     if (!warned)
       log(
-        `bench: other processes use ${busy.toFixed(2)} cores; waiting up to 3 minutes for a quieter machine…`,
+        `bench: other processes use ${busy.toFixed(2)} cores; waiting up to 2 minutes for a quieter machine…`,
       );
     warned = true;
   }
@@ -330,11 +330,11 @@ async function main(): Promise<void> {
   const poolPids = () => [...pool.values()].filter((s) => !s.exited).map((s) => s.pid);
   const ourPids = (server: RunningServer) => [...new Set([...poolPids(), server.pid])];
   // Time the run may spend waiting for other processes to calm down, in all.
-  const quietBudget = { ms: args.quick ? 0 : 60_000 };
+  const quietBudget = { ms: args.quick ? 0 : 30_000 };
   const quiet = () => waitQuiet(poolPids(), quietBudget, args.quick ? 50 : 100, QUIET_CORES);
 
   const measurements: Measurement[] = [];
-  let retriesLeft = args.quick ? 0 : Math.ceil(steps.length * 0.15);
+  let retriesLeft = args.quick ? 0 : Math.ceil(steps.length * 0.1);
   log(
     `bench: ${steps.length} measurements (${reps} repetition${reps > 1 ? 's' : ''}, ${timing.warmup} s warm-up + ${timing.duration} s each)`,
   );
