@@ -24,6 +24,8 @@ export class MessageAssembler {
   private merged = 0;
   private readonly utf8 = new Utf8Validator();
   private validateUtf8 = false;
+  /** Declared payload bytes of the current frame not pushed yet. */
+  private frameRemaining = 0;
 
   constructor(private readonly limits: Limits) {}
 
@@ -41,6 +43,7 @@ export class MessageAssembler {
   /** Accounts for a new frame of `length` declared bytes; throws 1009 on any limit. */
   addFrame(length: number): void {
     this.frames++;
+    this.frameRemaining = length;
     // Count empty frames too: a flood of empty fragments costs CPU and allocations.
     if (this.frames > this.limits.maxFragments) {
       throw new WebSocketError(
@@ -70,6 +73,8 @@ export class MessageAssembler {
       );
     }
     this.bytes += piece.length;
+    const before = this.frameRemaining;
+    this.frameRemaining = Math.max(0, before - piece.length);
     if (piece.length >= SMALL_PIECE_BYTES && piece.length * 2 >= piece.buffer.byteLength) {
       this.flushBlock();
       this.parts.push(piece);
@@ -79,14 +84,17 @@ export class MessageAssembler {
     let offset = 0;
     while (offset < piece.length) {
       if (!this.block) {
-        this.block = Buffer.allocUnsafe(BLOCK_BYTES);
+        // A single-frame message gets a block of its declared size: a small message then costs
+        // a small (pooled) allocation instead of a whole block. Fragmented messages share blocks.
+        const declared = this.frames === 1 ? before - offset : BLOCK_BYTES;
+        this.block = Buffer.allocUnsafe(Math.min(BLOCK_BYTES, Math.max(declared, piece.length - offset)));
         this.blockFill = 0;
       }
-      const n = Math.min(piece.length - offset, BLOCK_BYTES - this.blockFill);
+      const n = Math.min(piece.length - offset, this.block.length - this.blockFill);
       piece.copy(this.block, this.blockFill, offset, offset + n);
       this.blockFill += n;
       offset += n;
-      if (this.blockFill === BLOCK_BYTES) this.flushBlock();
+      if (this.blockFill === this.block.length) this.flushBlock();
     }
   }
 
