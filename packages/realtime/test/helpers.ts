@@ -142,6 +142,9 @@ export async function roundRobin(ports: number[]) {
     set allowUpgrades(v: boolean) {
       state.allowUpgrades = v;
     },
-    close: () => proxy.close(),
+    close: () => {
+      proxy.closeAllConnections();
+      return new Promise<void>((r) => proxy.close(() => r()));
+    },
   };
 }

@@ -1,7 +1,6 @@
 // Test helpers: the Redis under test (REDIS_URL or the local default, a failure when missing),
 // unique key prefixes with cleanup, and TCP proxies to cut connections on purpose.
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -66,19 +65,6 @@ export async function countKeys(prefix: string): Promise<number> {
   } finally {
     r.disconnect();
   }
-}
-
-export function until<T>(predicate: () => T | undefined | false, ms = 5000, what = 'condition'): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const end = Date.now() + ms;
-    const tick = () => {
-      const v = predicate();
-      if (v) return resolve(v);
-      if (Date.now() > end) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -168,35 +154,5 @@ export function redisTarget(): { host: string; port: number } {
   return { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
 }
 
-/**
- * An HTTP proxy sending each request to the next server in turn (no affinity at all) and refusing
- * WebSocket upgrades, so clients must use the HTTP fallbacks.
- */
-export async function httpRoundRobin(ports: number[]) {
-  let next = 0;
-  const counts = ports.map(() => 0);
-  const proxy = http.createServer((req, res) => {
-    const i = next++ % ports.length;
-    counts[i]!++;
-    const upstream = http.request(
-      { host: '127.0.0.1', port: ports[i], path: req.url, method: req.method, headers: req.headers },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    res.on('close', () => upstream.destroy());
-    req.pipe(upstream);
-  });
-  proxy.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n'));
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  return {
-    port: (proxy.address() as AddressInfo).port,
-    counts,
-    close: () => {
-      proxy.closeAllConnections();
-      return new Promise<void>((r) => proxy.close(() => r()));
-    },
-  };
-}
+// Shared with the realtime package's tests.
+export { roundRobin as httpRoundRobin, until } from '../../realtime/test/helpers.js';
