@@ -47,12 +47,17 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxHeaderCount: 100,
 });
 
+/** Limits objects returned by `resolveLimits` (already checked). */
+const alreadyResolved = new WeakSet<object>();
+
 /**
  * Fills in defaults and validates. Throws WS_ERR_INVALID_ARGUMENT for a limit that is not a
  * positive safe integer, or a field that is not a known limit (a misspelt limit would
  * otherwise be silently ignored).
  */
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {
+  // Limits resolved once (per server) are passed to every connection: no need to check again.
+  if (alreadyResolved.has(partial)) return partial as Limits;
   const out: Limits = { ...DEFAULT_LIMITS };
   for (const [key, value] of Object.entries(partial)) {
     if (value === undefined) continue;
@@ -64,5 +69,6 @@ export function resolveLimits(partial: Partial<Limits> = {}): Limits {
     }
     out[key as keyof Limits] = value;
   }
+  alreadyResolved.add(out);
   return out;
 }
