@@ -135,3 +135,27 @@ describe('client persistence and policies', () => {
     );
   });
 });
+
+describe('client close', () => {
+  it('settles pending publishes and requests with "disconnected", and keeps publishes in storage', async () => {
+    const { server, url } = await startServer();
+    server.handle('slow', () => new Promise((r) => setTimeout(() => r('late'), 2000)));
+    const storage = new MapStorage();
+    const c = client(url, { storage });
+    await opened(c);
+    const request = c.request('slow', null);
+    await new Promise((r) => setTimeout(r, 50));
+    for (const conn of server.connections.values()) conn.ws.pause(); // the publish below gets no ack
+    const publish = c.channel('x').publish('e', 1);
+    await new Promise((r) => setTimeout(r, 50));
+    c.close();
+    const outcomes = await Promise.allSettled([request, publish]);
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === 'rejected' ? (o.reason as { code: string }).code : o.status)),
+      ['disconnected', 'disconnected'],
+    );
+    const saved = JSON.parse(storage.getItem('ieum-realtime')!) as { outbox: unknown[] };
+    assert.equal(saved.outbox.length, 1, 'the unacknowledged publish stays in storage');
+    await server.close({ timeoutMs: 500 });
+  });
+});

@@ -53,7 +53,7 @@ export interface RealtimeClientOptions {
   reconnect?: Partial<BackoffOptions> | false;
   /** Publishes, emits and requests waiting to be sent or acknowledged. Default 1,000. */
   maxQueuedMessages?: number;
-  /** Milliseconds a request or publish waits for its reply once sent. Default 10,000. */
+  /** Milliseconds a request, `members()` or `unsubscribe()` waits for its reply. Default 10,000. Publishes wait until acknowledged (retried across reconnects). */
   requestTimeoutMs?: number;
   /** Persist the client id, channel positions and unacknowledged publishes (e.g. `localStorage`). */
   storage?: StorageLike;
@@ -342,7 +342,10 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     });
   }
 
-  /** Closes for good (no reconnect). Pending publishes stay in `storage` if configured. */
+  /**
+   * Closes for good (no reconnect). Pending requests and publishes reject with `disconnected`;
+   * unacknowledged publishes stay in `storage` if configured, for a later client to send.
+   */
   close(): void {
     clearInterval(this.probeTimer);
     this.setState('closed');
@@ -354,8 +357,10 @@ export class RealtimeClient extends Emitter<ClientEvents> {
       ws.onclose = null;
       ws.close(DisconnectCode.NORMAL, 'client closed');
     }
-    this.failAll(new RequestError(ErrorCodes.DISCONNECTED, 'the client was closed'), false);
+    // Unacknowledged publishes stay in `storage` (a later client sends them once), but their
+    // promises settle now: nobody would settle them after close.
     this.flushPersist();
+    this.failAll(new RequestError(ErrorCodes.DISCONNECTED, 'the client was closed'), true);
   }
 
   /** @internal */
@@ -711,6 +716,13 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   }
 
   private failAll(error: RequestError, includeOutbox: boolean): void {
+    for (const [id, entry] of this.inFlight) {
+      this.inFlight.delete(id);
+      if ('resolve' in entry) {
+        clearTimeout(entry.timer);
+        entry.reject(error);
+      }
+    }
     for (const item of this.waiting.splice(0)) item.pending?.reject(error);
     if (includeOutbox) for (const p of this.outbox.splice(0)) p.reject?.(error);
     for (const ch of this.channelsByName.values()) ch.subscribeFailed(error);

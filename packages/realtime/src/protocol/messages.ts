@@ -21,7 +21,7 @@ export const ErrorCodes = {
   BAD_REQUEST: 'bad-request',
   /** The channel authorization hook refused. */
   FORBIDDEN: 'forbidden',
-  /** Publishing or listing presence on a channel this connection has not subscribed to. */
+  /** Listing presence (`who`) of a channel this connection has not subscribed to. */
   NOT_SUBSCRIBED: 'not-subscribed',
   /** No handler for the event on the server. */
   UNKNOWN_EVENT: 'unknown-event',
