@@ -1,34 +1,9 @@
-// Runs `ieum echo` / `ieum echo-client` as a user runs them and checks a suite's results.
+// Starts `ieum echo` as a user runs it and checks a suite's results.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { after } from 'node:test';
+import { type IeumProcess, ieum } from '../../packages/cli/test/run-ieum.js';
 import { type Result, summarize } from '../src/runner.js';
 
-const root = new URL('../../', import.meta.url).pathname;
-const children: ChildProcess[] = [];
-after(() => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-export interface IeumProcess {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Spawns the `ieum` CLI from source with `args`; killed when the test file ends. */
-export function ieum(args: string[]): IeumProcess {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=development', '--import', 'tsx', 'packages/cli/src/cli.ts', ...args],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  return { child, output: () => out, exited: new Promise((resolve) => child.on('exit', resolve)) };
-}
+export { type IeumProcess, ieum } from '../../packages/cli/test/run-ieum.js';
 
 /** Starts `ieum echo --port 0 ...extra` and resolves with its process and URL once it listens. */
 export async function ieumEcho(extra: string[] = []): Promise<{ run: IeumProcess; url: string }> {

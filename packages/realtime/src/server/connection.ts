@@ -230,8 +230,7 @@ export class Connection {
       case 'sub': {
         const denied = await this.denied(message.ch, 'subscribe');
         if (denied) return this.reply(message.id, undefined, denied);
-        const result = await this.subscribe(message.ch, message.since, message.presence ?? false, message.id);
-        if (!result) return;
+        await this.subscribe(message.ch, message.since, message.presence ?? false, message.id);
         return;
       }
       case 'unsub':
