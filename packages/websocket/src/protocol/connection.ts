@@ -1,7 +1,13 @@
 import { CloseCode } from './close-codes.js';
 import { decodeClosePayload, encodeClosePayload } from './close-frame.js';
 import { argumentError, ErrorCode, protocolError, stateError, WebSocketError } from './errors.js';
-import { encodeFrame, encodeTextFrame } from './frame-encoder.js';
+import {
+  encodeFrame,
+  encodeTextFrame,
+  type FrameOptions,
+  writeFrame,
+  writeTextFrame,
+} from './frame-encoder.js';
 import { type FrameHeader, FrameParser, type FrameSink } from './frame-parser.js';
 import { type Limits, resolveLimits } from './limits.js';
 import { MessageAssembler } from './message-assembler.js';
@@ -166,6 +172,13 @@ export class Connection implements FrameSink {
     return output;
   }
 
+  /** Bytes `dataToSend()` would return now. */
+  get bytesToSend(): number {
+    let total = 0;
+    for (const chunk of this.output) total += chunk.length;
+    return total;
+  }
+
   /** Whether `dataToSend()` has anything. */
   get hasDataToSend(): boolean {
     return this.output.length !== 0;
@@ -212,9 +225,9 @@ export class Connection implements FrameSink {
     this.assembler.addFrame(header.length);
   }
 
-  framePayload(piece: Buffer): void {
-    if (isControlOpcode(this.frame!.opcode)) this.controlPayload.push(piece);
-    else this.assembler.push(piece);
+  framePayload(piece: Buffer, owned: boolean): void {
+    if (isControlOpcode(this.frame!.opcode)) this.controlPayload.push(owned ? piece : Buffer.from(piece));
+    else this.assembler.push(piece, owned);
   }
 
   frameEnd(): void {
@@ -222,8 +235,8 @@ export class Connection implements FrameSink {
     this.frame = undefined;
     if (isControlOpcode(frame.opcode)) {
       const parts = this.controlPayload;
-      // Control payloads are at most 125 bytes: copy them out of the input chunk.
-      const data = parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts);
+      // Control payloads (at most 125 bytes) were copied out of the input chunk.
+      const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
       this.controlPayload = [];
       this.receiveControl(frame.opcode, data);
       return;
@@ -241,8 +254,7 @@ export class Connection implements FrameSink {
     if (opcode === Opcode.PING) {
       this.events.push({ type: 'ping', data });
       // RFC 6455 §5.5.2: respond with a pong as soon as practical (not after we sent close).
-      if (this.autoPong && !this.closeSent)
-        this.output.push(...encodeFrame(Opcode.PONG, data, this.frameOptions()));
+      if (this.autoPong && !this.closeSent) writeFrame(this.output, Opcode.PONG, data, this.frameOptions());
     } else if (opcode === Opcode.PONG) {
       this.events.push({ type: 'pong', data });
     } else {
@@ -255,7 +267,7 @@ export class Connection implements FrameSink {
         // The reason is echoed too (as ws does), so a browser's CloseEvent shows the one it sent.
         const reply =
           code === CloseCode.NO_STATUS_RECEIVED ? Buffer.alloc(0) : encodeClosePayload(code, reason);
-        this.output.push(...encodeFrame(Opcode.CLOSE, reply, this.frameOptions()));
+        writeFrame(this.output, Opcode.CLOSE, reply, this.frameOptions());
       }
       this.events.push({ type: 'close', code, reason });
     }
@@ -308,11 +320,16 @@ export class Connection implements FrameSink {
 
   // ---- output -----------------------------------------------------------------------------
 
-  private frameOptions(): { maskKey?: Uint8Array } {
-    if (this.role === 'server') return {};
+  private frameOptions(): FrameOptions {
+    if (this.role === 'server') return SERVER_FRAME;
+    return { maskKey: this.maskKey() };
+  }
+
+  private maskKey(): Uint8Array | undefined {
+    if (this.role === 'server') return undefined;
     const maskKey = new Uint8Array(4);
     this.randomFill!(maskKey);
-    return { maskKey };
+    return maskKey;
   }
 
   private assertCanSendData(): void {
@@ -332,14 +349,14 @@ export class Connection implements FrameSink {
     const binary = options.binary ?? typeof data !== 'string';
     const opcode = this.sendingFragmented ? Opcode.CONTINUATION : binary ? Opcode.BINARY : Opcode.TEXT;
     const rsv1 = !this.sendingFragmented && options.compressed === true;
-    const frameOptions = { fin, rsv1, ...this.frameOptions() };
+    const frameOptions: FrameOptions = { fin, rsv1, maskKey: this.maskKey() };
     this.sendingFragmented = !fin;
     if (typeof data === 'string') {
-      if (binary) this.output.push(...encodeFrame(opcode, Buffer.from(data), frameOptions));
-      else if (opcode === Opcode.TEXT) this.output.push(...encodeTextFrame(data, frameOptions));
-      else this.output.push(...encodeFrame(opcode, Buffer.from(data), frameOptions));
+      if (binary) writeFrame(this.output, opcode, Buffer.from(data), frameOptions);
+      else if (opcode === Opcode.TEXT) writeTextFrame(this.output, data, frameOptions);
+      else writeFrame(this.output, opcode, Buffer.from(data), frameOptions);
     } else {
-      this.output.push(...encodeFrame(opcode, data, frameOptions));
+      writeFrame(this.output, opcode, data, frameOptions);
     }
   }
 
@@ -368,7 +385,7 @@ export class Connection implements FrameSink {
   private sendControl(opcode: number, data: Uint8Array): void {
     if (data.length > 125) throw argumentError('Control frame payload must be 125 bytes or less');
     this.assertCanSendData();
-    this.output.push(...encodeFrame(opcode, data, this.frameOptions()));
+    writeFrame(this.output, opcode, data, this.frameOptions());
   }
 
   /**
@@ -380,11 +397,13 @@ export class Connection implements FrameSink {
     const payload = encodeClosePayload(code, reason);
     if (this.closeSent || this.failed || this.eof) return;
     this.closeSent = true;
-    this.output.push(...encodeFrame(Opcode.CLOSE, payload, this.frameOptions()));
+    writeFrame(this.output, Opcode.CLOSE, payload, this.frameOptions());
   }
 }
 
 const EMPTY = new Uint8Array(0);
+/** Frame options of every frame a server sends outside `send` (no mask, final). */
+const SERVER_FRAME: FrameOptions = Object.freeze({});
 
 /**
  * Encodes a message once for sending to many server-side connections ("encode once, send to

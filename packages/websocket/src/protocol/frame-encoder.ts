@@ -54,6 +54,18 @@ function writeHeader(target: Buffer, opcode: number, length: number, options: Fr
  * Masked frames always get a fresh buffer: the caller's payload is never modified.
  */
 export function encodeFrame(opcode: number, payload: Uint8Array, options: FrameOptions = {}): Buffer[] {
+  const out: Buffer[] = [];
+  writeFrame(out, opcode, payload, options);
+  return out;
+}
+
+/** `encodeFrame`, appending the buffers to `target` (no intermediate array). */
+export function writeFrame(
+  target: Buffer[],
+  opcode: number,
+  payload: Uint8Array,
+  options: FrameOptions,
+): void {
   const length = payload.length;
   const masked = options.maskKey !== undefined;
   if (masked && options.maskKey!.length !== 4) throw argumentError('maskKey must be exactly 4 bytes');
@@ -61,20 +73,28 @@ export function encodeFrame(opcode: number, payload: Uint8Array, options: FrameO
   if (!masked && length > COPY_THRESHOLD) {
     const header = Buffer.allocUnsafe(headerSize);
     writeHeader(header, opcode, length, options);
-    return [
+    target.push(
       header,
       Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length),
-    ];
+    );
+    return;
   }
   const frame = Buffer.allocUnsafe(headerSize + length);
   const p = writeHeader(frame, opcode, length, options);
   if (masked) maskInto(payload, options.maskKey!, frame, p);
   else frame.set(payload, p);
-  return [frame];
+  target.push(frame);
 }
 
 /** Encodes a text frame from a string, writing the UTF-8 bytes straight into the frame buffer. */
 export function encodeTextFrame(text: string, options: FrameOptions = {}): Buffer[] {
+  const out: Buffer[] = [];
+  writeTextFrame(out, text, options);
+  return out;
+}
+
+/** `encodeTextFrame`, appending the frame to `target`. */
+export function writeTextFrame(target: Buffer[], text: string, options: FrameOptions): void {
   const length = Buffer.byteLength(text);
   const masked = options.maskKey !== undefined;
   const headerSize = frameHeaderSize(length, masked);
@@ -82,5 +102,5 @@ export function encodeTextFrame(text: string, options: FrameOptions = {}): Buffe
   const p = writeHeader(frame, 0x1, length, options);
   frame.write(text, p, 'utf8');
   if (masked) unmaskInPlace(frame.subarray(p), options.maskKey!, 0);
-  return [frame];
+  target.push(frame);
 }

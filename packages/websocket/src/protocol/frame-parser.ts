@@ -23,10 +23,11 @@ export interface FrameSink {
   /** A complete header was read. Payload pieces (if any) follow, then `frameEnd`. */
   frameHeader(header: FrameHeader): void;
   /**
-   * The next piece of the current frame's payload, already unmasked. It is a view into the
-   * input chunk (no copy): keep it only if you own that chunk's lifetime.
+   * The next piece of the current frame's payload, already unmasked. `owned` false: a view into
+   * the input chunk (no copy), keep it only if you own that chunk's lifetime. `owned` true: the
+   * whole payload of a small frame, copied out of the chunk (unmasked on the way): keep it as is.
    */
-  framePayload(piece: Buffer): void;
+  framePayload(piece: Buffer, owned: boolean): void;
   frameEnd(): void;
 }
 
@@ -37,10 +38,20 @@ export interface FrameParserOptions {
   maxFrameBytes: number;
 }
 
-type State = { kind: 'header' } | { kind: 'payload'; remaining: number; phase: number } | { kind: 'failed' };
+enum Stage {
+  HEADER,
+  PAYLOAD,
+  FAILED,
+}
 
-const HEADER_STATE: State = { kind: 'header' };
-const FAILED_STATE: State = { kind: 'failed' };
+/**
+ * A frame whose whole payload is in one input chunk, and is smaller than this or than half of
+ * the chunk's memory, is copied out of the chunk (and unmasked) in one pass: the assembler would
+ * copy such a piece anyway, so that a small message does not keep a large chunk alive.
+ */
+const COPY_OUT_BYTES = 1024;
+/** Below this many bytes a byte loop beats a typed-array copy plus a word-wise unmask. */
+const BYTE_LOOP_BYTES = 64;
 
 /**
  * Streaming frame parser: correct under any chunking, zero-copy for payload bytes, and it
@@ -49,7 +60,10 @@ const FAILED_STATE: State = { kind: 'failed' };
  * Input chunks are unmasked in place: the caller hands over ownership of each chunk.
  */
 export class FrameParser {
-  private state: State = HEADER_STATE;
+  private stage = Stage.HEADER;
+  /** Payload bytes of the current frame still to come, and how many came already (mask phase). */
+  private remaining = 0;
+  private phase = 0;
   /** Bytes of an incomplete header, at most 14. */
   // From the shared pool (allocUnsafe below 4 KiB): no backing store of its own per connection.
   private readonly headerBytes = Buffer.allocUnsafe(14);
@@ -68,41 +82,70 @@ export class FrameParser {
     const len = chunk.length;
     try {
       while (offset < len) {
-        const state = this.state;
-        if (state.kind === 'payload') {
-          const take = Math.min(state.remaining, len - offset);
+        const stage = this.stage;
+        if (stage === Stage.PAYLOAD) {
+          const remaining = this.remaining;
+          if (
+            this.phase === 0 &&
+            remaining <= len - offset &&
+            (remaining < COPY_OUT_BYTES || remaining * 2 < chunk.buffer.byteLength)
+          ) {
+            this.sink.framePayload(this.copyOut(chunk, offset, remaining), true);
+            offset += remaining;
+            this.remaining = 0;
+            this.endFrame();
+            continue;
+          }
+          const take = Math.min(remaining, len - offset);
           const piece = chunk.subarray(offset, offset + take);
-          if (this.masked) unmaskInPlace(piece, this.maskKey, state.phase);
+          if (this.masked) unmaskInPlace(piece, this.maskKey, this.phase);
           offset += take;
-          state.remaining -= take;
-          state.phase += take;
-          this.sink.framePayload(piece);
-          if (state.remaining === 0) this.endFrame();
-        } else if (state.kind === 'header') {
+          this.remaining = remaining - take;
+          this.phase += take;
+          this.sink.framePayload(piece, false);
+          if (this.remaining === 0) this.endFrame();
+        } else if (stage === Stage.HEADER) {
           offset = this.readHeader(chunk, offset);
         } else {
           return;
         }
       }
     } catch (error) {
-      this.state = FAILED_STATE;
+      this.stage = Stage.FAILED;
       throw error;
     }
   }
 
   /** Whether the parser stopped at a frame boundary (no partial frame is pending). */
   get atFrameBoundary(): boolean {
-    return this.state.kind === 'header' && this.headerFill === 0;
+    return this.stage === Stage.HEADER && this.headerFill === 0;
   }
 
   /** Stops parsing: all further input is discarded (after a close or a failure). */
   stop(): void {
-    this.state = FAILED_STATE;
+    this.stage = Stage.FAILED;
   }
 
   private endFrame(): void {
-    this.state = HEADER_STATE;
+    this.stage = Stage.HEADER;
     this.sink.frameEnd();
+  }
+
+  /** A new buffer with `n` payload bytes of `chunk` from `offset`, unmasked. */
+  private copyOut(chunk: Buffer, offset: number, n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    if (n < BYTE_LOOP_BYTES) {
+      if (this.masked) {
+        const key = this.maskKey;
+        for (let i = 0; i < n; i++) out[i] = chunk[offset + i]! ^ key[i & 3]!;
+      } else {
+        for (let i = 0; i < n; i++) out[i] = chunk[offset + i]!;
+      }
+    } else {
+      chunk.copy(out, 0, offset, offset + n);
+      if (this.masked) unmaskInPlace(out, this.maskKey, 0);
+    }
+    return out;
   }
 
   /** Reads header bytes from `chunk` at `offset`; returns the new offset. */
@@ -189,7 +232,13 @@ export class FrameParser {
       );
     }
     this.masked = masked;
-    if (masked) buf.copy(this.maskKey, 0, p, p + 4);
+    if (masked) {
+      const key = this.maskKey;
+      key[0] = buf[p]!;
+      key[1] = buf[p + 1]!;
+      key[2] = buf[p + 2]!;
+      key[3] = buf[p + 3]!;
+    }
     this.sink.frameHeader({
       fin,
       rsv1: (b0 & 0x40) !== 0,
@@ -202,7 +251,9 @@ export class FrameParser {
     if (length === 0) {
       this.sink.frameEnd();
     } else {
-      this.state = { kind: 'payload', remaining: length, phase: 0 };
+      this.stage = Stage.PAYLOAD;
+      this.remaining = length;
+      this.phase = 0;
     }
   }
 }

@@ -63,8 +63,12 @@ export class MessageAssembler {
     }
   }
 
-  /** Adds a piece of payload (already unmasked). Throws 1007 at the first invalid UTF-8 byte. */
-  push(piece: Buffer): void {
+  /**
+   * Adds a piece of payload (already unmasked). `owned`: the piece is a copy made for us (see
+   * FrameSink.framePayload), kept as is when it is a whole message. Throws 1007 at the first
+   * invalid UTF-8 byte.
+   */
+  push(piece: Buffer, owned = false): void {
     if (this.validateUtf8 && !this.utf8.push(piece)) {
       throw new WebSocketError(
         ErrorCode.INVALID_UTF8,
@@ -75,6 +79,11 @@ export class MessageAssembler {
     this.bytes += piece.length;
     const before = this.frameRemaining;
     this.frameRemaining = Math.max(0, before - piece.length);
+    if (owned && this.parts.length === 0 && this.block === undefined) {
+      // The first (usually only) frame of a message, already copied: no second copy.
+      this.parts.push(piece);
+      return;
+    }
     if (piece.length >= SMALL_PIECE_BYTES && piece.length * 2 >= piece.buffer.byteLength) {
       this.flushBlock();
       this.parts.push(piece);
@@ -116,7 +125,7 @@ export class MessageAssembler {
   }
 
   reset(): void {
-    this.parts = [];
+    this.parts.length = 0;
     this.block = undefined;
     this.blockFill = 0;
     this.bytes = 0;

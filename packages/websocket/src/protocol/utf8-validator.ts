@@ -42,7 +42,8 @@ export class Utf8Validator {
         break;
       }
     }
-    if (tail > start && !isUtf8(piece.subarray(start, tail))) return false;
+    if (tail > start && !isUtf8(start === 0 && tail === end ? piece : piece.subarray(start, tail)))
+      return false;
     if (tail < end) {
       const n = end - tail;
       for (let i = 0; i < n; i++) this.carry[i] = piece[tail + i]!;
