@@ -148,6 +148,5 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t err_siz
     snprintf(err, err_size, "handshake mode runs at most 1000 concurrent loops");
     return -1;
   }
-  if (o->mode == MODE_FANOUT) o->inflight = 1;
   return 0;
 }

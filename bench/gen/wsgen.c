@@ -8,7 +8,8 @@
 // against what was sent (length and bytes; decompressed first with permessage-deflate).
 //
 // Modes: echo (throughput and round-trip latency), fanout (a control connection asks the server
-// to broadcast; the next broadcast goes when the last subscriber has the previous one), handshake
+// to broadcast a burst of --inflight messages, written together; the next burst goes when the
+// last subscriber has every message of the previous one), handshake
 // (connect, upgrade, close, repeat), hold (open connections and keep them idle until stdin closes).
 #include <errno.h>
 #include <netinet/in.h>
@@ -326,7 +327,7 @@ static int run_over(uint64_t now) {
 static void start_round(uint64_t now) {
   round_done = 0;
   round_started_at = now;
-  commit(control, 1, now);
+  commit(control, opt.inflight, now);
   flush(control);
 }
 
@@ -362,17 +363,19 @@ static void on_message(conn_t *c, uint64_t now) {
     return;
   }
   if (opt.mode == MODE_FANOUT && !c->is_control) {
+    // A round is a burst of --inflight broadcasts; it ends when every subscriber has them all.
     uint64_t j = c->received++;
-    if (j != round_no) fatal("subscriber %d received broadcast %llu during round %llu", c->index,
-                             (unsigned long long)j, (unsigned long long)round_no);
-    if (++round_done < (uint64_t)opt.connections) return;
+    if (j / (uint64_t)opt.inflight != round_no)
+      fatal("subscriber %d received broadcast %llu during round %llu", c->index, (unsigned long long)j,
+            (unsigned long long)round_no);
+    if (++round_done < (uint64_t)opt.connections * (uint64_t)opt.inflight) return;
     // Only rounds that started once measuring began count; throughput is over their span, so
     // it does not depend on where the run's end fell within a round.
     if (measuring && round_started_at >= t_measure) {
       hist_record(&hist, now - round_started_at);
       if (rounds++ == 0) first_round_at = round_started_at;
       last_round_done_at = now;
-      messages += (uint64_t)opt.connections;
+      messages += (uint64_t)opt.connections * (uint64_t)opt.inflight;
     }
     round_no++;
     if (phase == PH_RUN && !run_over(now)) start_round(now);

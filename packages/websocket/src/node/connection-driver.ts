@@ -83,9 +83,10 @@ export class ConnectionDriver {
   private sendQueue: Array<() => void> = [];
   private compressing = false;
   private dispatching = false;
-  /** Inside `onData`: writes wait until the chunk is handled (see `flush`). */
-  private batching = false;
-  private batchCallbacks: WriteCallback[] = [];
+  /** In `waiting`: output waits for the end of the input chunk being handled (see `flush`). */
+  private isWaiting = false;
+  /** Callbacks of the writes that wait (created on first use). */
+  private waitCallbacks: WriteCallback[] | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
   private peerCode: number = CloseCode.ABNORMAL_CLOSURE;
   private peerReason = '';
@@ -140,19 +141,15 @@ export class ConnectionDriver {
     const conn = this.connection;
     conn.receiveData(chunk);
     const events = conn.eventsReceived();
-    // Replies made by handlers of this chunk's messages are written once, at the end, usually
-    // as one buffer: one system call per input chunk however many messages it held.
-    this.batching = true;
+    // What handlers of this chunk's messages send, to this connection or any other (a
+    // broadcast), is written when the chunk is handled: one write per connection however many
+    // messages the chunk held (see `flush`).
+    inputDepth++;
     try {
+      this.wait(undefined);
       if (events.length !== 0) this.enqueue(events);
     } finally {
-      this.batching = false;
-      const callbacks = this.batchCallbacks;
-      if (callbacks.length === 0) this.flush();
-      else {
-        this.batchCallbacks = [];
-        this.flush(callbacks.length === 1 ? callbacks[0] : (error) => runAll(callbacks, error));
-      }
+      if (--inputDepth === 0) flushWaiting();
     }
   };
 
@@ -320,14 +317,36 @@ export class ConnectionDriver {
   // ---- output -----------------------------------------------------------------------------
 
   /**
-   * Writes everything the connection queued; then closes the transport if it is time. While an
-   * input chunk is being handled (`batching`) this waits: `onData` flushes once at its end.
+   * Writes everything the connection queued; then closes the transport if it is time. While any
+   * connection's input chunk is being handled this waits until that is done, so that the
+   * messages sent meanwhile leave together (see `onData`).
    */
   flush(callback?: WriteCallback): void {
-    if (this.batching) {
-      if (callback) this.batchCallbacks.push(callback);
-      return;
+    if (inputDepth > 0) this.wait(callback);
+    else this.flushNow(callback);
+  }
+
+  private wait(callback: WriteCallback | undefined): void {
+    if (callback) (this.waitCallbacks ??= []).push(callback);
+    if (!this.isWaiting) {
+      this.isWaiting = true;
+      waiting.push(this);
     }
+  }
+
+  /** Called by `flushWaiting`. */
+  flushWaited(): void {
+    this.isWaiting = false;
+    const callbacks = this.waitCallbacks;
+    if (callbacks === undefined) {
+      this.flushNow(undefined);
+    } else {
+      this.waitCallbacks = undefined;
+      this.flushNow(callbacks.length === 1 ? callbacks[0] : (error) => runAll(callbacks, error));
+    }
+  }
+
+  private flushNow(callback: WriteCallback | undefined): void {
     const conn = this.connection;
     const out = conn.dataToSend();
     const socket = this.socket;
@@ -510,6 +529,28 @@ export class ConnectionDriver {
     if (!this.closed) this.socket.resume();
     this.drain();
   }
+}
+
+/** Nesting depth of `onData` calls in progress, over all connections of the process. */
+let inputDepth = 0;
+/** Drivers whose output waits for `inputDepth` to reach 0, in the order they first wrote. */
+let waiting: ConnectionDriver[] = [];
+
+/** Writes what every waiting driver queued. Writing can run user code that sends again. */
+function flushWaiting(): void {
+  let failure: unknown;
+  while (waiting.length !== 0) {
+    const drivers = waiting;
+    waiting = [];
+    for (const driver of drivers) {
+      try {
+        driver.flushWaited();
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+  }
+  if (failure !== undefined) throw failure;
 }
 
 /** Frames that add up to at most this many bytes are copied into one buffer: one `write`. */

@@ -260,6 +260,81 @@ describe('WebSocketServer connection management', () => {
     c.terminate();
   });
 
+  it('writes what handlers send for one input chunk once per connection, in order, with every callback', async () => {
+    // A client writes 8 messages at once. For each, the server echoes it and broadcasts it to a
+    // second client: each socket must see one write (not 8), carrying all 8 frames in order.
+    const { wss, port } = await listen({});
+    const sockets: net.Socket[] = [];
+    const writes: number[] = [];
+    wss.on('connection', (_ws, req) => {
+      const socket = req.socket;
+      const index = sockets.push(socket) - 1;
+      writes[index] = 0;
+      const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+      socket.write = ((...args: unknown[]) => {
+        writes[index]!++;
+        return write(...args);
+      }) as typeof socket.write;
+    });
+    const listener = new WebSocket(`ws://127.0.0.1:${port}`);
+    await waitFor(listener, 'open');
+    const broadcastOrder: string[] = [];
+    listener.on('message', (d) => broadcastOrder.push(String(d)));
+    const raw = await rawConnect(port);
+    const upgraded = waitFor<[WebSocket]>(wss, 'connection');
+    raw.socket.write(upgradeRequest('/'));
+    const [sender] = await upgraded;
+    try {
+      const callbacks: string[] = [];
+      sender.on('message', (data) => {
+        const text = String(data);
+        sender.send(`echo ${text}`, () => callbacks.push(`echo ${text}`));
+        for (const client of wss.clients)
+          if (client !== sender) client.send(text, () => callbacks.push(`broadcast ${text}`));
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      writes.fill(0);
+      const texts = ['1', '2', '3', '4', '5', '6', '7', '8'];
+      raw.socket.write(Buffer.concat(texts.map((t) => maskedFrame(0x1, Buffer.from(t)))));
+      const deadline = Date.now() + 5000;
+      while (broadcastOrder.length < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(broadcastOrder, texts);
+      assert.deepEqual(writes, [1, 1], 'one write per connection for the whole input chunk');
+      const echoes = raw.received().toString('latin1');
+      for (const t of texts) assert.ok(echoes.includes(`echo ${t}`), `echo ${t} arrived`);
+      assert.ok(echoes.indexOf('echo 1') < echoes.indexOf('echo 8'), 'echoes in order');
+      while (callbacks.length < 16 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(
+        callbacks.filter((c) => c.startsWith('echo')),
+        texts.map((t) => `echo ${t}`),
+      );
+      assert.equal(callbacks.length, 16);
+    } finally {
+      raw.socket.destroy();
+      listener.terminate();
+    }
+  });
+
+  it('counts output that waits for the end of the input chunk in bufferedAmount', async () => {
+    const { wss, port } = await listen({});
+    const serverSide = waitFor<[WebSocket]>(wss, 'connection');
+    const c = new WebSocket(`ws://127.0.0.1:${port}`);
+    await waitFor(c, 'open');
+    const [ws] = await serverSide;
+    const seen = new Promise<number>((resolve) =>
+      ws.on('message', () => {
+        ws.send(Buffer.alloc(1000));
+        resolve(ws.bufferedAmount);
+      }),
+    );
+    c.send('go');
+    try {
+      assert.ok((await seen) >= 1000, 'the 1,000-byte message counts before it is written');
+    } finally {
+      c.terminate();
+    }
+  });
+
   it('holds messages while paused and delivers them in order on resume', async () => {
     const { wss, port } = await listen({});
     const serverSide = waitFor<[WebSocket]>(wss, 'connection');
