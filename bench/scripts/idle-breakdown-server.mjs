@@ -18,5 +18,7 @@ process.on('message', async ({ cmd, file }) => {
     return;
   }
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
-  process.send({ rss, ...process.memoryUsage() });
+  const spaces = {};
+  for (const space of v8.getHeapSpaceStatistics()) spaces[space.space_name] = space.space_size;
+  process.send({ rss, ...process.memoryUsage(), spaces });
 });

@@ -6,7 +6,7 @@
 // started with --expose-gc; the clients are bare TCP sockets in this process that send one
 // upgrade request (or, for raw, wait for the greeting byte) and then stay idle.
 // Env: SNAP=0 skips the heap snapshots (memoryUsage only), KEEP=1 keeps the .heapsnapshot files,
-// RETAINERS=1 groups by type and first retainer (e.g. "object:Array <- ConnectionDriver.pending").
+// SERVER_FLAGS="--max-semi-space-size=1" adds Node flags to the server, RETAINERS=1 groups by type and first retainer (e.g. "object:Array <- ConnectionDriver.pending").
 import { fork } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -23,7 +23,7 @@ const REQUEST =
 
 function startServer(kind) {
   const child = fork(new URL('./idle-breakdown-server.mjs', import.meta.url).pathname, [kind], {
-    execArgv: ['--expose-gc'],
+    execArgv: ['--expose-gc', ...(process.env.SERVER_FLAGS ?? '').split(' ').filter(Boolean)],
     silent: true,
   });
   child.stderr.pipe(process.stderr);
@@ -142,6 +142,8 @@ for (const kind of kinds) {
   };
   console.log(`\n== ${kind}: ${N} idle connections, bytes per connection ==`);
   console.log(JSON.stringify(row));
+  const spaces = Object.keys(after.spaces).map((k) => `${k} ${(after.spaces[k] - before.spaces[k]) / N}`);
+  console.log(`heap space size growth, B/conn: ${spaces.join(', ')}`);
   results[kind] = row;
   if (snap) {
     const a = summarize(snapBefore);
