@@ -541,7 +541,8 @@ export class WebSocketServer extends EventEmitter {
     });
     if (this.options.clientTracking !== false) {
       this.clients.add(ws);
-      ws.on('close', () => this.clients.delete(ws));
+      // Left in `finish`, before 'close' is emitted (no listener and closure per connection).
+      ws._clients = this.clients;
     }
     callback(ws, req);
   }

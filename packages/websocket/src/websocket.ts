@@ -2,14 +2,24 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { type CloseEventLike, DualEventTarget, type WebSocketEvent } from './event-target.js';
 import { type ClientOptions, openClientHandshake } from './node/client-handshake.js';
-import { ConnectionDriver, type DriverListener, type MessageCompressor } from './node/connection-driver.js';
+import {
+  ConnectionDriver,
+  type DriverListener,
+  type DriverOptions,
+  kOnClosed,
+  kOnCloseFrame,
+  kOnError,
+  kOnMessage,
+  kOnPing,
+  kOnPong,
+  type MessageCompressor,
+} from './node/connection-driver.js';
 import { compressOnce, PerMessageDeflate } from './node/deflate.js';
 import { randomFill } from './node/random.js';
 import { CloseCode } from './protocol/close-codes.js';
 import { Connection, prepareMessage, type Role } from './protocol/connection.js';
 import { argumentError, ErrorCode, stateError, WebSocketError } from './protocol/errors.js';
 import type { Limits } from './protocol/limits.js';
-import type { DeflateParams } from './protocol/permessage-deflate.js';
 
 export type { ClientOptions } from './node/client-handshake.js';
 
@@ -94,15 +104,16 @@ const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
  * `ping`, `pong`, `open` events) and the WHATWG API (`onmessage`, `addEventListener`, ...).
  * Create clients with `new WebSocket(url, protocols?, options?)`; servers create theirs.
  */
-export class WebSocket extends DualEventTarget {
+export class WebSocket extends DualEventTarget implements DriverListener {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
   static readonly CLOSED = 3;
-  readonly CONNECTING = 0;
-  readonly OPEN = 1;
-  readonly CLOSING = 2;
-  readonly CLOSED = 3;
+  // On the prototype (defined below the class), not on every instance.
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
 
   /** The URL this client connected to ('' on the server side). */
   readonly url: string;
@@ -111,15 +122,14 @@ export class WebSocket extends DualEventTarget {
   private _extensions = '';
   private _binaryType: BinaryType = 'nodebuffer';
   private driver: ConnectionDriver | undefined;
-  private socket: Socket | undefined;
   private request: ClientRequest | undefined;
   private closeFrameReceived = false;
   private closeFrameSent = false;
   private errorEmitted = false;
-  private deflateParams: DeflateParams | undefined;
-  private deflateThreshold: number | undefined;
   /** @internal used by the server's heartbeat. */
   _alive = true;
+  /** @internal the server's `clients` set, which this connection leaves when it closes. */
+  _clients: Set<WebSocket> | undefined;
 
   /**
    * Opens a client connection. `address`: a ws:, wss:, http: or https: URL without a fragment.
@@ -185,10 +195,6 @@ export class WebSocket extends DualEventTarget {
   ): void {
     if (negotiated.protocol !== undefined) this._protocol = negotiated.protocol;
     if (negotiated.extensions !== undefined) this._extensions = negotiated.extensions;
-    if (negotiated.compressor instanceof PerMessageDeflate) {
-      this.deflateParams = negotiated.compressor.params;
-      this.deflateThreshold = negotiated.compressor.threshold;
-    }
     const connection = new Connection({
       role,
       limits: settings.limits,
@@ -198,40 +204,51 @@ export class WebSocket extends DualEventTarget {
       allowRsv1: negotiated.compressor !== undefined,
       ...(role === 'client' ? { randomFill } : {}),
     });
-    this.socket = socket;
-    this.driver = new ConnectionDriver(socket, connection, this.listener, {
-      closeTimeoutMs: settings.closeTimeoutMs,
-      maxBufferedBytes: settings.maxBufferedBytes,
-      compressor: negotiated.compressor,
-    });
+    // Without a compressor the (shared) settings serve as the driver's options: no object per connection.
+    const driverOptions: DriverOptions = negotiated.compressor
+      ? {
+          closeTimeoutMs: settings.closeTimeoutMs,
+          maxBufferedBytes: settings.maxBufferedBytes,
+          compressor: negotiated.compressor,
+        }
+      : settings;
+    this.driver = new ConnectionDriver(socket, connection, this, driverOptions);
     if (role === 'server') this._readyState = 1;
     this.driver.start(head);
   }
 
-  private readonly listener: DriverListener = {
-    onMessage: (data, binary) => {
-      this._alive = true;
-      this.emit('message', binary ? this.convertBinary(data) : data, binary);
-    },
-    onPing: (data) => {
-      this._alive = true;
-      this.emit('ping', data);
-    },
-    onPong: (data) => {
-      this._alive = true;
-      this.emit('pong', data);
-    },
-    onCloseFrame: () => {
-      this.closeFrameReceived = true;
-      this.closeFrameSent = true; // the core replied if we had not closed yet
-      this._readyState = 2;
-    },
-    onError: (error) => {
-      this._readyState = 2;
-      this.emitError(error);
-    },
-    onClosed: (code, reason) => this.finish(code, reason),
-  };
+  // ---- DriverListener: the driver reports here (methods on the prototype, keyed by symbols) --
+
+  /** @internal */
+  [kOnMessage](data: Buffer, binary: boolean): void {
+    this._alive = true;
+    this.emit('message', binary ? this.convertBinary(data) : data, binary);
+  }
+  /** @internal */
+  [kOnPing](data: Buffer): void {
+    this._alive = true;
+    this.emit('ping', data);
+  }
+  /** @internal */
+  [kOnPong](data: Buffer): void {
+    this._alive = true;
+    this.emit('pong', data);
+  }
+  /** @internal */
+  [kOnCloseFrame](): void {
+    this.closeFrameReceived = true;
+    this.closeFrameSent = true; // the core replied if we had not closed yet
+    this._readyState = 2;
+  }
+  /** @internal */
+  [kOnError](error: WebSocketError): void {
+    this._readyState = 2;
+    this.emitError(error);
+  }
+  /** @internal */
+  [kOnClosed](code: number, reason: string): void {
+    this.finish(code, reason);
+  }
 
   private emitError(error: Error): void {
     if (this.errorEmitted) return;
@@ -243,6 +260,7 @@ export class WebSocket extends DualEventTarget {
   private finish(code: number, reason: string): void {
     if (this._readyState === 3) return;
     this._readyState = 3;
+    this._clients?.delete(this);
     this.emit('close', code, Buffer.from(reason));
   }
 
@@ -323,7 +341,7 @@ export class WebSocket extends DualEventTarget {
   }
   /** The underlying socket (undefined before the handshake). */
   get rawSocket(): Socket | undefined {
-    return this.socket;
+    return this.driver?.socket;
   }
 
   // ---- actions ----------------------------------------------------------------------------
@@ -379,12 +397,14 @@ export class WebSocket extends DualEventTarget {
 
   /** The compressed copy of a prepared message when this connection can take it, else the plain frames. */
   private framesFor(message: PreparedMessage): readonly Buffer[] {
-    const params = this.deflateParams;
+    const compressor = this.driver?.compressor;
+    if (!(compressor instanceof PerMessageDeflate)) return message.frames;
+    const params = compressor.params;
     const data = message.data;
-    if (!params?.serverNoContextTakeover || message.compress === false || !data || !message.compressed) {
+    if (!params.serverNoContextTakeover || message.compress === false || !data || !message.compressed) {
       return message.frames;
     }
-    if (data.length < (this.deflateThreshold ?? 0)) return message.frames;
+    if (data.length < compressor.threshold) return message.frames;
     const bits = params.serverMaxWindowBits;
     let frames = message.compressed.get(bits);
     if (!frames) {
@@ -465,6 +485,15 @@ export class WebSocket extends DualEventTarget {
   resume(): void {
     this.driver?.resume();
   }
+}
+
+for (const [name, value] of [
+  ['CONNECTING', 0],
+  ['OPEN', 1],
+  ['CLOSING', 2],
+  ['CLOSED', 3],
+] as const) {
+  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
 }
 
 const EMPTY = new Uint8Array(0);

@@ -5,17 +5,27 @@ import { encodeClosePayload } from '../protocol/close-frame.js';
 import type { Connection, ProtocolEvent, SendOptions } from '../protocol/connection.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
 
+// The listener's methods are keyed by symbols, so the public object that owns the driver can
+// implement them itself (no per-connection listener object or closures) without exposing them
+// under names an application could shadow (`ws.onError = ...`).
+export const kOnMessage: unique symbol = Symbol('ieum.onMessage');
+export const kOnPing: unique symbol = Symbol('ieum.onPing');
+export const kOnPong: unique symbol = Symbol('ieum.onPong');
+export const kOnCloseFrame: unique symbol = Symbol('ieum.onCloseFrame');
+export const kOnError: unique symbol = Symbol('ieum.onError');
+export const kOnClosed: unique symbol = Symbol('ieum.onClosed');
+
 /** What the driver reports to the public API object that owns it. Called in wire order. */
 export interface DriverListener {
-  onMessage(data: Buffer, binary: boolean): void;
-  onPing(data: Buffer): void;
-  onPong(data: Buffer): void;
+  [kOnMessage](data: Buffer, binary: boolean): void;
+  [kOnPing](data: Buffer): void;
+  [kOnPong](data: Buffer): void;
   /** The peer's close frame arrived (the reply, if one was due, is already queued). */
-  onCloseFrame(code: number, reason: string): void;
+  [kOnCloseFrame](code: number, reason: string): void;
   /** The peer broke the protocol or a limit was hit; the connection is being failed. */
-  onError(error: WebSocketError): void;
+  [kOnError](error: WebSocketError): void;
   /** The transport is closed. `code` is the peer's close code, or 1006 without a close frame. */
-  onClosed(code: number, reason: string): void;
+  [kOnClosed](code: number, reason: string): void;
 }
 
 /**
@@ -68,11 +78,11 @@ type WriteCallback = (error?: Error | null) => void;
  */
 export class ConnectionDriver {
   readonly connection: Connection;
-  private readonly socket: Socket;
+  readonly socket: Socket;
   private readonly listener: DriverListener;
   private readonly options: DriverOptions;
   /** Events held while paused (or queued during dispatch), read from `pendingIndex`. */
-  private pending: ProtocolEvent[] = [];
+  private pending: ProtocolEvent[] = NO_EVENTS;
   private pendingIndex = 0;
   private paused = false;
   /** A compressed message is being inflated: later events wait for it (order is kept). */
@@ -80,7 +90,7 @@ export class ConnectionDriver {
   /** The socket closed while inflating: finish closing once the message is delivered. */
   private closeAfterInflate = false;
   /** Sends waiting behind a compression in progress, in order. */
-  private sendQueue: Array<() => void> = [];
+  private sendQueue: Array<() => void> = NO_JOBS;
   private compressing = false;
   private dispatching = false;
   /** In `waiting`: output waits for the end of the input chunk being handled (see `flush`). */
@@ -92,14 +102,18 @@ export class ConnectionDriver {
   private peerReason = '';
   private closed = false;
   private ended = false;
-  /** Set by the heartbeat: whether anything arrived since the last ping. */
-  alive = true;
 
   constructor(socket: Socket, connection: Connection, listener: DriverListener, options: DriverOptions) {
     this.socket = socket;
     this.connection = connection;
     this.listener = listener;
     this.options = options;
+    (socket as DriverSocket)[kDriver] = this;
+  }
+
+  /** The negotiated compression extension, if any. */
+  get compressor(): MessageCompressor | undefined {
+    return this.options.compressor;
   }
 
   /** Starts reading. `head` holds bytes that arrived with the handshake: they are parsed first. */
@@ -107,10 +121,11 @@ export class ConnectionDriver {
     const socket = this.socket;
     socket.setTimeout(0);
     socket.setNoDelay(true);
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('close', this.onSocketClose);
-    socket.on('error', this.onSocketError);
+    // Shared listeners that find the driver on the socket: no closures per connection.
+    socket.on('data', socketOnData);
+    socket.on('end', socketOnEnd);
+    socket.on('close', socketOnClose);
+    socket.on('error', socketOnError);
     if (head && head.length > 0) {
       // Parse the handshake's leftover bytes on the next tick, so the owner can attach its
       // message listeners first ('open' / 'connection' are emitted right after start()).
@@ -136,8 +151,8 @@ export class ConnectionDriver {
 
   // ---- input ------------------------------------------------------------------------------
 
-  private readonly onData = (chunk: Buffer): void => {
-    this.alive = true;
+  /** @internal */
+  onData(chunk: Buffer): void {
     const conn = this.connection;
     conn.receiveData(chunk);
     const events = conn.eventsReceived();
@@ -151,9 +166,10 @@ export class ConnectionDriver {
     } finally {
       if (--inputDepth === 0) flushWaiting();
     }
-  };
+  }
 
-  private readonly onEnd = (): void => {
+  /** @internal */
+  onEnd(): void {
     this.connection.receiveEof();
     this.enqueue(this.connection.eventsReceived());
     // The peer will send nothing more: finish our side too. Sockets from an http.Server are
@@ -164,15 +180,17 @@ export class ConnectionDriver {
       this.socket.end();
       this.startCloseTimer();
     }
-  };
+  }
 
-  private readonly onSocketError = (): void => {
+  /** @internal */
+  onSocketError(): void {
     // Transport errors (ECONNRESET, EPIPE) end the connection with 1006; they are not
     // protocol errors, so, like ws, no 'error' event is emitted for them.
     this.socket.destroy();
-  };
+  }
 
-  private readonly onSocketClose = (): void => {
+  /** @internal */
+  onSocketClose(): void {
     if (this.closed) return;
     if (this.inflating) {
       this.closeAfterInflate = true;
@@ -185,8 +203,8 @@ export class ConnectionDriver {
     // Deliver what was parsed before the close, unless the user paused us.
     this.paused = false;
     this.drain();
-    this.listener.onClosed(this.peerCode, this.peerReason);
-  };
+    this.listener[kOnClosed](this.peerCode, this.peerReason);
+  }
 
   private enqueue(events: ProtocolEvent[]): void {
     if (this.pending.length === 0 && !this.paused && !this.inflating && !this.dispatching) {
@@ -208,6 +226,7 @@ export class ConnectionDriver {
       if (this.pending.length !== 0) this.drain();
       return;
     }
+    if (this.pending === NO_EVENTS) this.pending = [];
     for (const e of events) this.pending.push(e);
     this.drain();
   }
@@ -221,7 +240,7 @@ export class ConnectionDriver {
         this.dispatch(event);
       }
       if (this.pendingIndex >= this.pending.length) {
-        this.pending = [];
+        this.pending = NO_EVENTS;
         this.pendingIndex = 0;
       }
     } finally {
@@ -233,23 +252,23 @@ export class ConnectionDriver {
     switch (event.type) {
       case 'message':
         if (event.compressed) this.inflate(event.data, event.binary);
-        else this.listener.onMessage(event.data, event.binary);
+        else this.listener[kOnMessage](event.data, event.binary);
         break;
       case 'ping':
-        this.listener.onPing(event.data);
+        this.listener[kOnPing](event.data);
         break;
       case 'pong':
-        this.listener.onPong(event.data);
+        this.listener[kOnPong](event.data);
         break;
       case 'close':
         this.peerCode = event.code;
         this.peerReason = event.reason;
-        this.listener.onCloseFrame(event.code, event.reason);
+        this.listener[kOnCloseFrame](event.code, event.reason);
         this.flush();
         break;
       case 'error':
         this.connection.releaseFailureClose();
-        this.listener.onError(event.error);
+        this.listener[kOnError](event.error);
         this.flush();
         break;
     }
@@ -290,7 +309,7 @@ export class ConnectionDriver {
           ),
         );
       } else {
-        this.listener.onMessage(out, binary);
+        this.listener[kOnMessage](out, binary);
       }
       this.socket.cork();
       try {
@@ -376,7 +395,7 @@ export class ConnectionDriver {
       `The peer stopped reading: more than ${this.options.maxBufferedBytes} bytes are waiting to be sent (maxBufferedBytes)`,
       CloseCode.POLICY_VIOLATION,
     );
-    this.listener.onError(error);
+    this.listener[kOnError](error);
     this.terminate();
   }
 
@@ -433,12 +452,13 @@ export class ConnectionDriver {
   }
 
   private enqueueSend(job: () => void): void {
+    if (this.sendQueue === NO_JOBS) this.sendQueue = [];
     this.sendQueue.push(job);
     if (!this.compressing && this.sendQueue.length === 1) this.nextSend();
   }
 
   private nextSend(): void {
-    if (this.compressing) return;
+    if (this.compressing || this.sendQueue.length === 0) return;
     const job = this.sendQueue.shift();
     if (job) job();
   }
@@ -551,6 +571,26 @@ function flushWaiting(): void {
     }
   }
   if (failure !== undefined) throw failure;
+}
+
+/** The empty `pending` / `sendQueue` of every driver (shared, never written to: see enqueue). */
+const NO_EVENTS: ProtocolEvent[] = Object.freeze([]) as unknown as ProtocolEvent[];
+const NO_JOBS: Array<() => void> = Object.freeze([]) as unknown as Array<() => void>;
+
+const kDriver = Symbol('ieum.driver');
+type DriverSocket = Socket & { [kDriver]: ConnectionDriver };
+
+function socketOnData(this: Socket, chunk: Buffer): void {
+  (this as DriverSocket)[kDriver].onData(chunk);
+}
+function socketOnEnd(this: Socket): void {
+  (this as DriverSocket)[kDriver].onEnd();
+}
+function socketOnClose(this: Socket): void {
+  (this as DriverSocket)[kDriver].onSocketClose();
+}
+function socketOnError(this: Socket): void {
+  (this as DriverSocket)[kDriver].onSocketError();
 }
 
 /** Frames that add up to at most this many bytes are copied into one buffer: one `write`. */

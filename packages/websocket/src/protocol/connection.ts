@@ -76,15 +76,16 @@ export class Connection implements FrameSink {
   private readonly allowRsv1: boolean;
   private readonly deferFailureClose: boolean;
   private heldClose: Buffer[] | undefined;
-  private events: ProtocolEvent[] = [];
-  private output: Buffer[] = [];
+  // Created when the first event / frame is queued (so an idle connection holds no arrays).
+  private events: ProtocolEvent[] | undefined;
+  private output: Buffer[] | undefined;
   private closeSent = false;
   private closeReceived = false;
   private failed = false;
   private eof = false;
   // Receive side: the frame being read and the message it belongs to.
   private frame: FrameHeader | undefined;
-  private controlPayload: Buffer[] = [];
+  private controlPayload: Buffer[] | undefined;
   private messageOpcode = 0;
   private messageCompressed = false;
   // Send side: whether a fragmented message is open, and its type.
@@ -158,30 +159,32 @@ export class Connection implements FrameSink {
     this.parser.stop();
   }
 
-  /** Returns and clears the events produced since the last call. */
+  /** Returns and clears the events produced since the last call (a shared frozen array when none). */
   eventsReceived(): ProtocolEvent[] {
     const events = this.events;
-    if (events.length !== 0) this.events = [];
+    if (events === undefined) return NO_EVENTS;
+    this.events = undefined;
     return events;
   }
 
-  /** Returns and clears the bytes to write to the transport, in order. */
+  /** Returns and clears the bytes to write to the transport, in order (a shared frozen array when none). */
   dataToSend(): Buffer[] {
     const output = this.output;
-    if (output.length !== 0) this.output = [];
+    if (output === undefined) return NO_OUTPUT;
+    this.output = undefined;
     return output;
   }
 
   /** Bytes `dataToSend()` would return now. */
   get bytesToSend(): number {
     let total = 0;
-    for (const chunk of this.output) total += chunk.length;
+    if (this.output !== undefined) for (const chunk of this.output) total += chunk.length;
     return total;
   }
 
   /** Whether `dataToSend()` has anything. */
   get hasDataToSend(): boolean {
-    return this.output.length !== 0;
+    return this.output !== undefined && this.output.length !== 0;
   }
 
   // ---- FrameSink (called by the parser) ----------------------------------------------------
@@ -226,7 +229,7 @@ export class Connection implements FrameSink {
   }
 
   framePayload(piece: Buffer, owned: boolean): void {
-    if (isControlOpcode(this.frame!.opcode)) this.controlPayload.push(owned ? piece : Buffer.from(piece));
+    if (isControlOpcode(this.frame!.opcode)) this.controlPayload!.push(owned ? piece : Buffer.from(piece));
     else this.assembler.push(piece, owned);
   }
 
@@ -234,10 +237,10 @@ export class Connection implements FrameSink {
     const frame = this.frame!;
     this.frame = undefined;
     if (isControlOpcode(frame.opcode)) {
-      const parts = this.controlPayload;
+      const parts = this.controlPayload!;
       // Control payloads (at most 125 bytes) were copied out of the input chunk.
       const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-      this.controlPayload = [];
+      this.controlPayload = undefined;
       this.receiveControl(frame.opcode, data);
       return;
     }
@@ -247,16 +250,16 @@ export class Connection implements FrameSink {
     const compressed = this.messageCompressed;
     this.messageOpcode = 0;
     this.messageCompressed = false;
-    this.events.push({ type: 'message', data, binary, compressed });
+    this.pushEvent({ type: 'message', data, binary, compressed });
   }
 
   private receiveControl(opcode: number, data: Buffer): void {
     if (opcode === Opcode.PING) {
-      this.events.push({ type: 'ping', data });
+      this.pushEvent({ type: 'ping', data });
       // RFC 6455 §5.5.2: respond with a pong as soon as practical (not after we sent close).
-      if (this.autoPong && !this.closeSent) writeFrame(this.output, Opcode.PONG, data, this.frameOptions());
+      if (this.autoPong && !this.closeSent) writeFrame(this.queue(), Opcode.PONG, data, this.frameOptions());
     } else if (opcode === Opcode.PONG) {
-      this.events.push({ type: 'pong', data });
+      this.pushEvent({ type: 'pong', data });
     } else {
       const { code, reason } = decodeClosePayload(data);
       this.closeReceived = true;
@@ -267,10 +270,15 @@ export class Connection implements FrameSink {
         // The reason is echoed too (as ws does), so a browser's CloseEvent shows the one it sent.
         const reply =
           code === CloseCode.NO_STATUS_RECEIVED ? Buffer.alloc(0) : encodeClosePayload(code, reason);
-        writeFrame(this.output, Opcode.CLOSE, reply, this.frameOptions());
+        writeFrame(this.queue(), Opcode.CLOSE, reply, this.frameOptions());
       }
-      this.events.push({ type: 'close', code, reason });
+      this.pushEvent({ type: 'close', code, reason });
     }
+  }
+
+  private pushEvent(event: ProtocolEvent): void {
+    if (this.events === undefined) this.events = [event];
+    else this.events.push(event);
   }
 
   /** _Fail the WebSocket Connection_ (RFC 6455 §7.1.7): queue a close frame and stop reading. */
@@ -288,10 +296,10 @@ export class Connection implements FrameSink {
         this.heldClose = frames;
       } else {
         this.closeSent = true;
-        this.output.push(...frames);
+        this.queue().push(...frames);
       }
     }
-    this.events.push({ type: 'error', error: err });
+    this.pushEvent({ type: 'error', error: err });
   }
 
   /** Queues the close frame held after a failure (see `deferFailureClose`). Idempotent. */
@@ -300,7 +308,8 @@ export class Connection implements FrameSink {
     if (!frames) return;
     this.heldClose = undefined;
     this.closeSent = true;
-    for (const f of frames) this.output.push(f);
+    const output = this.queue();
+    for (const f of frames) output.push(f);
   }
 
   /** Whether data, pings and pongs may still be sent. */
@@ -319,6 +328,16 @@ export class Connection implements FrameSink {
   }
 
   // ---- output -----------------------------------------------------------------------------
+
+  /** The output queue, created when the first frame is queued. */
+  private queue(): Buffer[] {
+    let output = this.output;
+    if (output === undefined) {
+      output = [];
+      this.output = output;
+    }
+    return output;
+  }
 
   private frameOptions(): FrameOptions {
     if (this.role === 'server') return SERVER_FRAME;
@@ -352,11 +371,11 @@ export class Connection implements FrameSink {
     const frameOptions: FrameOptions = { fin, rsv1, maskKey: this.maskKey() };
     this.sendingFragmented = !fin;
     if (typeof data === 'string') {
-      if (binary) writeFrame(this.output, opcode, Buffer.from(data), frameOptions);
-      else if (opcode === Opcode.TEXT) writeTextFrame(this.output, data, frameOptions);
-      else writeFrame(this.output, opcode, Buffer.from(data), frameOptions);
+      if (binary) writeFrame(this.queue(), opcode, Buffer.from(data), frameOptions);
+      else if (opcode === Opcode.TEXT) writeTextFrame(this.queue(), data, frameOptions);
+      else writeFrame(this.queue(), opcode, Buffer.from(data), frameOptions);
     } else {
-      writeFrame(this.output, opcode, data, frameOptions);
+      writeFrame(this.queue(), opcode, data, frameOptions);
     }
   }
 
@@ -369,7 +388,8 @@ export class Connection implements FrameSink {
     if (this.role !== 'server') throw stateError('Prepared (unmasked) frames can only be sent by a server');
     if (this.sendingFragmented)
       throw stateError('Cannot send a prepared message inside a fragmented message');
-    for (const frame of frames) this.output.push(frame);
+    const output = this.queue();
+    for (const frame of frames) output.push(frame);
   }
 
   /** Queues a ping. Payload at most 125 bytes (RFC 6455 §5.5). */
@@ -385,7 +405,7 @@ export class Connection implements FrameSink {
   private sendControl(opcode: number, data: Uint8Array): void {
     if (data.length > 125) throw argumentError('Control frame payload must be 125 bytes or less');
     this.assertCanSendData();
-    writeFrame(this.output, opcode, data, this.frameOptions());
+    writeFrame(this.queue(), opcode, data, this.frameOptions());
   }
 
   /**
@@ -397,11 +417,14 @@ export class Connection implements FrameSink {
     const payload = encodeClosePayload(code, reason);
     if (this.closeSent || this.failed || this.eof) return;
     this.closeSent = true;
-    writeFrame(this.output, Opcode.CLOSE, payload, this.frameOptions());
+    writeFrame(this.queue(), Opcode.CLOSE, payload, this.frameOptions());
   }
 }
 
 const EMPTY = new Uint8Array(0);
+/** What `eventsReceived` / `dataToSend` return when there is nothing (shared, never written to). */
+const NO_EVENTS: ProtocolEvent[] = Object.freeze([]) as unknown as ProtocolEvent[];
+const NO_OUTPUT: Buffer[] = Object.freeze([]) as unknown as Buffer[];
 /** Frame options of every frame a server sends outside `send` (no mask, final). */
 const SERVER_FRAME: FrameOptions = Object.freeze({});
 

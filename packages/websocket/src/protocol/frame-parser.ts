@@ -64,17 +64,33 @@ export class FrameParser {
   /** Payload bytes of the current frame still to come, and how many came already (mask phase). */
   private remaining = 0;
   private phase = 0;
-  /** Bytes of an incomplete header, at most 14. */
-  // From the shared pool (allocUnsafe below 4 KiB): no backing store of its own per connection.
-  private readonly headerBytes = Buffer.allocUnsafe(14);
+  /**
+   * Bytes of an incomplete header, at most 14: allocated the first time a header is split
+   * across chunks (from the shared pool: no backing store of its own), not for every parser.
+   */
+  private headerBytes: Buffer | undefined;
   private headerFill = 0;
-  private readonly maskKey = Buffer.allocUnsafe(4);
+  /** The current frame's masking key, bytes 0-3 little-endian (an int32: no Buffer per parser). */
+  private maskBits = 0;
   private masked = false;
+  private readonly sink: FrameSink;
+  private readonly expectMasked: boolean;
+  private readonly maxFrameBytes: number;
 
-  constructor(
-    private readonly sink: FrameSink,
-    private readonly options: FrameParserOptions,
-  ) {}
+  constructor(sink: FrameSink, options: FrameParserOptions) {
+    this.sink = sink;
+    this.expectMasked = options.expectMasked;
+    this.maxFrameBytes = options.maxFrameBytes;
+  }
+
+  /** The shared key buffer, holding this parser's masking key. */
+  private key(): Buffer {
+    if (keyOwner !== this) {
+      KEY.writeInt32LE(this.maskBits, 0);
+      keyOwner = this;
+    }
+    return KEY;
+  }
 
   /** Parses `chunk`. Throws the sink's or the parser's WebSocketError; afterwards input is ignored. */
   push(chunk: Buffer): void {
@@ -98,7 +114,7 @@ export class FrameParser {
           }
           const take = Math.min(remaining, len - offset);
           const piece = chunk.subarray(offset, offset + take);
-          if (this.masked) unmaskInPlace(piece, this.maskKey, this.phase);
+          if (this.masked) unmaskInPlace(piece, this.key(), this.phase);
           offset += take;
           this.remaining = remaining - take;
           this.phase += take;
@@ -136,14 +152,14 @@ export class FrameParser {
     const out = Buffer.allocUnsafe(n);
     if (n < BYTE_LOOP_BYTES) {
       if (this.masked) {
-        const key = this.maskKey;
+        const key = this.key();
         for (let i = 0; i < n; i++) out[i] = chunk[offset + i]! ^ key[i & 3]!;
       } else {
         for (let i = 0; i < n; i++) out[i] = chunk[offset + i]!;
       }
     } else {
       chunk.copy(out, 0, offset, offset + n);
-      if (this.masked) unmaskInPlace(out, this.maskKey, 0);
+      if (this.masked) unmaskInPlace(out, this.key(), 0);
     }
     return out;
   }
@@ -160,8 +176,8 @@ export class FrameParser {
     } else {
       // Complete a header split across chunks in the 14-byte scratch buffer.
       const need = Math.min(14 - this.headerFill, chunk.length - offset);
-      chunk.copy(this.headerBytes, this.headerFill, offset, offset + need);
-      buf = this.headerBytes;
+      buf = this.headerBytes!;
+      chunk.copy(buf, this.headerFill, offset, offset + need);
       at = 0;
       avail = this.headerFill + need;
     }
@@ -169,6 +185,7 @@ export class FrameParser {
     if (size === 0 || avail < size) {
       // Not enough bytes yet: stash what we have (never more than 14 bytes).
       if (this.headerFill === 0) {
+        this.headerBytes ??= Buffer.allocUnsafe(14);
         chunk.copy(this.headerBytes, 0, offset);
         this.headerFill = chunk.length - offset;
       } else {
@@ -189,8 +206,8 @@ export class FrameParser {
     const fin = (b0 & 0x80) !== 0;
     const masked = (b1 & 0x80) !== 0;
     let length = b1 & 0x7f;
-    if (masked !== this.options.expectMasked) {
-      throw this.options.expectMasked
+    if (masked !== this.expectMasked) {
+      throw this.expectMasked
         ? protocolError(ErrorCode.EXPECTED_MASK, 'RFC 6455 §5.1: a client MUST mask every frame it sends')
         : protocolError(ErrorCode.UNEXPECTED_MASK, 'RFC 6455 §5.1: a server MUST NOT mask frames it sends');
     }
@@ -224,20 +241,21 @@ export class FrameParser {
       // Lengths above 2^53 cannot be represented exactly; they are far beyond any limit anyway.
       length = hi > 0x1fffff ? Number.MAX_SAFE_INTEGER : hi * 0x100000000 + lo;
     }
-    if (length > this.options.maxFrameBytes) {
+    if (length > this.maxFrameBytes) {
       throw new WebSocketError(
         ErrorCode.FRAME_TOO_BIG,
-        `Frame payload of ${length} bytes exceeds maxFrameBytes (${this.options.maxFrameBytes})`,
+        `Frame payload of ${length} bytes exceeds maxFrameBytes (${this.maxFrameBytes})`,
         CloseCode.MESSAGE_TOO_BIG,
       );
     }
     this.masked = masked;
     if (masked) {
-      const key = this.maskKey;
-      key[0] = buf[p]!;
-      key[1] = buf[p + 1]!;
-      key[2] = buf[p + 2]!;
-      key[3] = buf[p + 3]!;
+      KEY[0] = buf[p]!;
+      KEY[1] = buf[p + 1]!;
+      KEY[2] = buf[p + 2]!;
+      KEY[3] = buf[p + 3]!;
+      this.maskBits = KEY.readInt32LE(0);
+      keyOwner = this;
     }
     this.sink.frameHeader({
       fin,
@@ -257,6 +275,13 @@ export class FrameParser {
     }
   }
 }
+
+/**
+ * The masking key of the frame being unmasked, shared by all parsers (parsing never nests):
+ * `keyOwner` is the parser whose key it holds; another parser rewrites it from its `maskBits`.
+ */
+const KEY = Buffer.alloc(4);
+let keyOwner: FrameParser | undefined;
 
 /** Total header size given the first bytes, or 0 if fewer than 2 bytes are available. */
 function headerSize(buf: Buffer, at: number, avail: number): number {

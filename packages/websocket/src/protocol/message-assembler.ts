@@ -15,14 +15,16 @@ const BLOCK_BYTES = 16 * 1024;
  * chunk for every byte it sends, and the number of held buffers stays bounded.
  */
 export class MessageAssembler {
-  private parts: Buffer[] = [];
+  /** Created with the first piece: an idle connection holds no array. */
+  private parts: Buffer[] | undefined;
   private block: Buffer | undefined;
   private blockFill = 0;
   private bytes = 0;
   private frames = 0;
   /** Leading entries of `parts` that are already merged blocks. */
   private merged = 0;
-  private readonly utf8 = new Utf8Validator();
+  /** Created with the first uncompressed text message. */
+  private utf8: Utf8Validator | undefined;
   private validateUtf8 = false;
   /** Declared payload bytes of the current frame not pushed yet. */
   private frameRemaining = 0;
@@ -37,6 +39,7 @@ export class MessageAssembler {
   /** Starts a message. `validateUtf8` is set for uncompressed text. */
   start(validateUtf8: boolean): void {
     this.validateUtf8 = validateUtf8;
+    if (validateUtf8) this.utf8 ??= new Utf8Validator();
     this.frames = 0;
   }
 
@@ -69,7 +72,7 @@ export class MessageAssembler {
    * invalid UTF-8 byte.
    */
   push(piece: Buffer, owned = false): void {
-    if (this.validateUtf8 && !this.utf8.push(piece)) {
+    if (this.validateUtf8 && !this.utf8!.push(piece)) {
       throw new WebSocketError(
         ErrorCode.INVALID_UTF8,
         'Text message is not valid UTF-8',
@@ -79,15 +82,16 @@ export class MessageAssembler {
     this.bytes += piece.length;
     const before = this.frameRemaining;
     this.frameRemaining = Math.max(0, before - piece.length);
-    if (owned && this.parts.length === 0 && this.block === undefined) {
+    const parts = this.heldParts();
+    if (owned && parts.length === 0 && this.block === undefined) {
       // The first (usually only) frame of a message, already copied: no second copy.
-      this.parts.push(piece);
+      parts.push(piece);
       return;
     }
     if (piece.length >= SMALL_PIECE_BYTES && piece.length * 2 >= piece.buffer.byteLength) {
       this.flushBlock();
-      this.parts.push(piece);
-      if (this.parts.length > this.limits.maxBufferedChunks) this.compact();
+      parts.push(piece);
+      if (parts.length > this.limits.maxBufferedChunks) this.compact();
       return;
     }
     let offset = 0;
@@ -109,7 +113,7 @@ export class MessageAssembler {
 
   /** Ends the message: checks the UTF-8 ends on a code point and returns the payload. */
   finish(): Buffer {
-    if (this.validateUtf8 && !this.utf8.end()) {
+    if (this.validateUtf8 && !this.utf8!.end()) {
       throw new WebSocketError(
         ErrorCode.INVALID_UTF8,
         'Text message ends inside a UTF-8 sequence',
@@ -119,25 +123,40 @@ export class MessageAssembler {
     this.flushBlock();
     const parts = this.parts;
     const out =
-      parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : Buffer.concat(parts, this.bytes);
+      parts === undefined || parts.length === 0
+        ? EMPTY
+        : parts.length === 1
+          ? parts[0]!
+          : Buffer.concat(parts, this.bytes);
     this.reset();
     return out;
   }
 
   reset(): void {
-    this.parts.length = 0;
+    if (this.parts !== undefined) this.parts.length = 0;
     this.block = undefined;
     this.blockFill = 0;
     this.bytes = 0;
     this.frames = 0;
     this.merged = 0;
-    this.utf8.reset();
+    this.utf8?.reset();
+  }
+
+  /** The held pieces, created with the first one. */
+  private heldParts(): Buffer[] {
+    let parts = this.parts;
+    if (parts === undefined) {
+      parts = [];
+      this.parts = parts;
+    }
+    return parts;
   }
 
   private flushBlock(): void {
     if (this.block && this.blockFill > 0) {
-      this.parts.push(this.block.subarray(0, this.blockFill));
-      if (this.parts.length > this.limits.maxBufferedChunks) this.compact();
+      const parts = this.heldParts();
+      parts.push(this.block.subarray(0, this.blockFill));
+      if (parts.length > this.limits.maxBufferedChunks) this.compact();
     }
     this.block = undefined;
     this.blockFill = 0;
@@ -149,10 +168,11 @@ export class MessageAssembler {
    */
   private compact(): void {
     // Merge only what came since the last compaction, so the total copy stays linear.
+    const parts = this.parts!;
     const start = this.merged;
-    const merged = Buffer.concat(this.parts.slice(start));
-    this.parts.length = start;
-    this.parts.push(merged);
+    const merged = Buffer.concat(parts.slice(start));
+    parts.length = start;
+    parts.push(merged);
     this.merged = start + 1;
   }
 }

@@ -11,7 +11,8 @@ import { isUtf8 } from 'node:buffer';
  * valid prefix.
  */
 export class Utf8Validator {
-  private readonly carry = new Uint8Array(4);
+  /** The carried bytes (at most 3), byte i in bits 8i..8i+7: a number, not a buffer per validator. */
+  private carryBits = 0;
   private carried = 0;
 
   /** Validates the next piece. Returns false as soon as the text can no longer be valid. */
@@ -19,15 +20,21 @@ export class Utf8Validator {
     let start = 0;
     if (this.carried > 0) {
       // Complete the carried sequence from the front of this piece.
-      const need = sequenceLength(this.carry[0]!) - this.carried;
+      const carry = SCRATCH;
+      const bits = this.carryBits;
+      carry[0] = bits & 0xff;
+      carry[1] = (bits >>> 8) & 0xff;
+      carry[2] = (bits >>> 16) & 0xff;
+      const need = sequenceLength(carry[0]!) - this.carried;
       const take = Math.min(need, piece.length);
-      for (let i = 0; i < take; i++) this.carry[this.carried + i] = piece[i]!;
+      for (let i = 0; i < take; i++) carry[this.carried + i] = piece[i]!;
       const have = this.carried + take;
       if (take < need) {
         this.carried = have;
-        return isValidPrefix(this.carry, have);
+        this.carryBits = carry[0]! | (carry[1]! << 8) | (carry[2]! << 16);
+        return isValidPrefix(carry, have);
       }
-      if (!isUtf8(this.carry.subarray(0, have))) return false;
+      if (!isUtf8(carry.subarray(0, have))) return false;
       this.carried = 0;
       start = take;
     }
@@ -46,9 +53,15 @@ export class Utf8Validator {
       return false;
     if (tail < end) {
       const n = end - tail;
-      for (let i = 0; i < n; i++) this.carry[i] = piece[tail + i]!;
+      const carry = SCRATCH;
+      let bits = 0;
+      for (let i = 0; i < n; i++) {
+        carry[i] = piece[tail + i]!;
+        bits |= piece[tail + i]! << (8 * i);
+      }
+      this.carryBits = bits;
       this.carried = n;
-      return isValidPrefix(this.carry, n);
+      return isValidPrefix(carry, n);
     }
     return true;
   }
@@ -64,6 +77,9 @@ export class Utf8Validator {
     this.carried = 0;
   }
 }
+
+/** Scratch for the carried sequence while it is checked, shared by all validators (never nested). */
+const SCRATCH = new Uint8Array(4);
 
 /** Length of the sequence a lead byte starts (0 for a byte that cannot start one). */
 function sequenceLength(lead: number): number {
