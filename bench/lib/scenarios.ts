@@ -122,17 +122,30 @@ function latency(connections: number): Scenario {
   };
 }
 
-function fanout(id: string, subscribers: number, deflate = false): Scenario {
+interface FanoutOptions {
+  /** permessage-deflate (server_no_context_takeover), 1 KiB JSON messages instead of 64 B. */
+  deflate?: boolean;
+  /** Messages the control connection sends at once (one write) per round. Default 1. */
+  burst?: number;
+}
+
+function fanout(id: string, subscribers: number, options: FanoutOptions = {}): Scenario {
+  const deflate = options.deflate ?? false;
+  const burst = options.burst ?? 1;
   const size = deflate ? 1024 : 64;
-  const label = `${subscribers / 1000}k`;
+  const label = `${subscribers / 1000}k${burst > 1 ? `, bursts of ${burst}` : ''}`;
+  const what = deflate ? '1 KiB JSON' : '64 B';
   return {
     // Thousands of disconnects keep a server busy for seconds: a process of its own, stopped after.
     fresh: subscribers > 1000,
     id,
-    title: `${deflate ? 'Deflate fan-out' : 'Fan-out'} to ${subscribers.toLocaleString('en')}`,
-    description: `A control connection sends a ${deflate ? '1 KiB JSON' : '64 B'} message, the server broadcasts it to ${subscribers.toLocaleString('en')} subscribers${
-      deflate ? ' (permessage-deflate, server_no_context_takeover, threshold 0)' : ''
-    }; the next one goes when the last subscriber has it.`,
+    title: `${deflate ? 'Deflate fan-out' : 'Fan-out'} to ${subscribers.toLocaleString('en')}${burst > 1 ? `, bursts of ${burst}` : ''}`,
+    description:
+      burst > 1
+        ? `A control connection sends ${burst} messages of ${what} in one write, the server broadcasts each to ${subscribers.toLocaleString('en')} subscribers; the next burst goes when the last subscriber has all ${burst} (a busy room: several messages to broadcast arrive together).`
+        : `A control connection sends a ${what} message, the server broadcasts it to ${subscribers.toLocaleString('en')} subscribers${
+            deflate ? ' (permessage-deflate, server_no_context_takeover, threshold 0)' : ''
+          }; the next one goes when the last subscriber has it.`,
     servers: (selected) =>
       deflate
         ? selected.filter((s) => s.name === 'ieum' || s.name === 'ws').map((s) => withDeflate(s, 'fanout'))
@@ -157,6 +170,7 @@ function fanout(id: string, subscribers: number, deflate = false): Scenario {
         mode: 'fanout',
         connections: subscribers,
         size,
+        ...(burst > 1 ? { inflight: burst } : {}),
         ...(deflate ? { deflate: true, payload: 'json' as const } : {}),
         duration: ctx.timing.duration,
         warmup: ctx.timing.warmup / 2,
@@ -297,11 +311,13 @@ export function allScenarios(quick: boolean): Scenario[] {
     latency(100),
     fanout('fanout-1k', 1_000),
     fanout('fanout-10k', many),
+    fanout('fanout-burst-1k', 1_000, { burst: 8 }),
+    fanout('fanout-burst-10k', many, { burst: 8 }),
     handshakes,
     memory(quick ? 1_000 : 10_000),
     deflateEcho('deflate-echo-1k', 1024, '1 KiB', 50, 8),
     deflateEcho('deflate-echo-64k', 64 * 1024, '64 KiB', 10, 4),
-    fanout('deflate-fanout-1k', 1_000, true),
+    fanout('deflate-fanout-1k', 1_000, { deflate: true }),
     redisFanout('redis-fanout-1k', 1_000),
   ];
 }
