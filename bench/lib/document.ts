@@ -111,7 +111,7 @@ export function performanceDocument(
       has('bun') &&
         `- **Bun**: Bun ${info.bun}'s built-in \`Bun.serve\` WebSocket server; fan-out uses \`ws.publish\` to a topic.`,
       has('raw') &&
-        '- **raw TCP (floor)**: a Node `net` server that echoes bytes (fan-out: writes them to every other socket); the generator sends the same frames and counts bytes. No handshakes.',
+        '- **raw TCP (floor)**: a Node `net` server that echoes bytes (fan-out: writes them to every other socket); the generator sends the same frames and counts bytes. Handshakes: a `net` server that answers the upgrade request with a canned 101 response and the close frame with a close frame, parsing and checking nothing: what accepting, writing to and closing a Node socket cost on their own.',
     ].filter((x): x is string => typeof x === 'string'),
     '',
     '## Results',

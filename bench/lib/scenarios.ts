@@ -185,12 +185,13 @@ const handshakes: Scenario = {
   id: 'handshakes',
   title: 'Handshakes',
   description:
-    '50 concurrent loops of connect, upgrade (Socket.IO: and its connect packet), close handshake; the server closes TCP first.',
-  servers: (selected) => selected.filter((s) => s.protocol !== 'raw'),
+    '50 concurrent loops of connect, upgrade (Socket.IO: and its connect packet), close handshake; the server closes TCP first. raw TCP: a canned 101 answer and close frame, nothing parsed.',
+  servers: (selected) => [...selected],
   metrics: [{ id: 'hps', label: 'Handshakes', unit: 'conn/s', better: 'higher' }],
   async measure(ctx) {
+    const floor = ctx.server.spec.protocol === 'raw';
     const r = await generate(ctx, {
-      ...target(ctx.server, false),
+      ...(floor ? { port: ctx.server.handshakePort!, protocol: 'ws' as const } : target(ctx.server, false)),
       mode: 'handshake',
       connections: 50,
       duration: ctx.timing.duration,

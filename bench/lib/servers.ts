@@ -67,6 +67,8 @@ export interface RunningServer {
   port: number;
   /** raw TCP only: the port that fans bytes out. */
   fanoutPort?: number;
+  /** raw TCP only: the port that answers handshakes with a canned 101 (the handshake floor). */
+  handshakePort?: number;
   pid: number;
   /** Collects garbage in the server (Node: --expose-gc; Bun: Bun.gc) and waits until done. */
   gc(): Promise<void>;
@@ -136,12 +138,17 @@ export function startServer(spec: ServerSpec, env: ServerEnvironment): Promise<R
           waiters.shift()?.();
         } else if (line.startsWith('listening ') && !server) {
           clearTimeout(timer);
-          const info = JSON.parse(line.slice('listening '.length)) as { port: number; fanoutPort?: number };
+          const info = JSON.parse(line.slice('listening '.length)) as {
+            port: number;
+            fanoutPort?: number;
+            handshakePort?: number;
+          };
           const pid = child.pid!;
           server = {
             spec,
             port: info.port,
             ...(info.fanoutPort ? { fanoutPort: info.fanoutPort } : {}),
+            ...(info.handshakePort ? { handshakePort: info.handshakePort } : {}),
             pid,
             exited: undefined,
             gc: () =>

@@ -346,7 +346,10 @@ export class ConnectionDriver {
   }
 
   private wait(callback: WriteCallback | undefined): void {
-    if (callback) (this.waitCallbacks ??= []).push(callback);
+    if (callback) {
+      if (this.waitCallbacks === undefined) this.waitCallbacks = [callback];
+      else this.waitCallbacks.push(callback);
+    }
     if (!this.isWaiting) {
       this.isWaiting = true;
       waiting.push(this);
