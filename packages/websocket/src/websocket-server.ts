@@ -187,6 +187,12 @@ export interface WebSocketServer {
  * A WebSocket server, compatible with ws 8's `WebSocketServer`: standalone (`{ port }`), on an
  * existing http(s) server (`{ server }`), or driven by `handleUpgrade` (`{ noServer: true }`).
  */
+/** The handshake timeout of one upgrade, armed when an application hook goes asynchronous. */
+interface HandshakeWait {
+  timer: NodeJS.Timeout | undefined;
+  start(): void;
+}
+
 export class WebSocketServer extends EventEmitter {
   readonly options: Readonly<ServerOptions>;
   /** Open connections (when `clientTracking` is on, the default). */
@@ -327,7 +333,7 @@ export class WebSocketServer extends EventEmitter {
       headers?: Record<string, string>,
       cause?: unknown,
     ): void => {
-      clearTimeout(timer);
+      clearTimeout(wait.timer);
       if (this.listenerCount('wsClientError') > 0) {
         const error =
           cause instanceof WebSocketError
@@ -349,11 +355,19 @@ export class WebSocketServer extends EventEmitter {
       socket.destroySoon?.();
       setTimeout(() => socket.destroy(), 1000).unref();
     };
-    const timer = setTimeout(
-      () => reject(408, 'Handshake timed out'),
-      this.handshakeTimeoutMs || 2 ** 31 - 1,
-    );
-    timer.unref();
+    // The handshake timeout only matters while an application hook answers asynchronously
+    // (verifyClient with a callback, authorize returning a promise): armed then, not before.
+    const wait: HandshakeWait = {
+      timer: undefined,
+      start: () => {
+        if (wait.timer !== undefined) return;
+        wait.timer = setTimeout(
+          () => reject(408, 'Handshake timed out'),
+          this.handshakeTimeoutMs || 2 ** 31 - 1,
+        );
+        wait.timer.unref();
+      },
+    };
 
     let handshake: ReturnType<typeof validateClientHandshake>;
     try {
@@ -394,11 +408,11 @@ export class WebSocketServer extends EventEmitter {
 
     const proceed = (): void => {
       if (!socket.readable || !socket.writable || socket.destroyed) {
-        clearTimeout(timer);
+        clearTimeout(wait.timer);
         socket.destroy();
         return;
       }
-      this.authorizeThenComplete(req, socket, head, handshake, timer, reject, callback);
+      this.authorizeThenComplete(req, socket, head, handshake, wait, reject, callback);
     };
 
     const verify = this.options.verifyClient;
@@ -412,6 +426,7 @@ export class WebSocketServer extends EventEmitter {
       req,
     };
     if (verify.length === 2) {
+      wait.start();
       (
         verify as (
           i: VerifyClientInfo,
@@ -438,13 +453,13 @@ export class WebSocketServer extends EventEmitter {
     socket: Socket,
     head: Buffer,
     handshake: ReturnType<typeof validateClientHandshake>,
-    timer: NodeJS.Timeout,
+    wait: HandshakeWait,
     reject: (status: number, reason?: string, headers?: Record<string, string>, cause?: unknown) => void,
     callback: (ws: WebSocket, req: IncomingMessage) => void,
   ): void {
     const authorize = this.options.authorize;
     const complete = (): void => {
-      clearTimeout(timer);
+      clearTimeout(wait.timer);
       if (!socket.readable || !socket.writable || socket.destroyed) {
         socket.destroy();
         return;
@@ -463,6 +478,7 @@ export class WebSocketServer extends EventEmitter {
       return;
     }
     if (result && typeof (result as Promise<void>).then === 'function') {
+      wait.start();
       (result as Promise<void>).then(complete, (error: unknown) => this.rejectAuthorization(error, reject));
     } else {
       complete();
@@ -519,12 +535,14 @@ export class WebSocketServer extends EventEmitter {
     // RFC 7692 §5: accept the first permessage-deflate offer we can honour (or none).
     const deflate = this.deflate ? acceptDeflateOffer(handshake.extensions, this.deflate) : undefined;
     if (deflate) lines.push(`Sec-WebSocket-Extensions: ${deflate.responseHeader}`);
-    this.emit('headers', lines, req);
-    for (const line of lines) {
-      if (/[\r\n]/.test(line)) {
-        this.emit('error', argumentError('A header line added in the "headers" event contains CR or LF'));
-        socket.destroy();
-        return;
+    if (this.listenerCount('headers') > 0) {
+      this.emit('headers', lines, req);
+      for (const line of lines) {
+        if (/[\r\n]/.test(line)) {
+          this.emit('error', argumentError('A header line added in the "headers" event contains CR or LF'));
+          socket.destroy();
+          return;
+        }
       }
     }
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
