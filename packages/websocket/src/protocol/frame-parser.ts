@@ -1,6 +1,6 @@
 import { CloseCode } from './close-codes.js';
 import { ErrorCode, protocolError, WebSocketError } from './errors.js';
-import { unmaskInPlace } from './mask.js';
+import { unmaskInPlace, xorInto } from './mask.js';
 import { isControlOpcode } from './opcodes.js';
 
 /** A parsed frame header (RFC 6455 §5.2). */
@@ -157,9 +157,10 @@ export class FrameParser {
       } else {
         for (let i = 0; i < n; i++) out[i] = chunk[offset + i]!;
       }
+    } else if (this.masked) {
+      xorInto(chunk.subarray(offset, offset + n), this.key(), 0, out, 0);
     } else {
       chunk.copy(out, 0, offset, offset + n);
-      if (this.masked) unmaskInPlace(out, this.key(), 0);
     }
     return out;
   }

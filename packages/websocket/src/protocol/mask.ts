@@ -47,8 +47,31 @@ export function unmaskInPlace(data: Uint8Array, key: Uint8Array, phase = 0): voi
 
 /** Writes `source` XOR `key` into `target` at `offset` (client frames: copy and mask in one pass). */
 export function maskInto(source: Uint8Array, key: Uint8Array, target: Uint8Array, offset: number): void {
+  xorInto(source, key, 0, target, offset);
+}
+
+/**
+ * Writes `source` XOR `key` (from key phase `phase`) into `target` at `offset`: a copy and an
+ * unmask in one pass, e.g. a payload out of an input chunk into a buffer of its own.
+ */
+export function xorInto(
+  source: Uint8Array,
+  key: Uint8Array,
+  phase: number,
+  target: Uint8Array,
+  offset: number,
+): void {
+  const len = source.length;
+  if (len >= SIMD_THRESHOLD && simd !== null && (simd !== undefined || loadSimd() !== null)) {
+    simdInto(source, key, phase, target, offset);
+    return;
+  }
   target.set(source, offset);
-  unmaskInPlace(target.subarray(offset, offset + source.length), key, 0);
+  unmaskInPlace(
+    offset === 0 && len === target.length ? target : target.subarray(offset, offset + len),
+    key,
+    phase,
+  );
 }
 
 const isLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -111,8 +134,18 @@ function loadSimd(): Simd | null {
 }
 
 function unmaskSimd(data: Uint8Array, key: Uint8Array, phase: number): void {
+  simdInto(data, key, phase, data, 0);
+}
+
+function simdInto(
+  source: Uint8Array,
+  key: Uint8Array,
+  phase: number,
+  target: Uint8Array,
+  offset: number,
+): void {
   const { memory, xor } = simd!;
-  const len = data.length;
+  const len = source.length;
   // WebAssembly memory is little-endian: byte k of the word is the key byte for offset k.
   const word =
     key[phase & 3]! |
@@ -123,10 +156,9 @@ function unmaskSimd(data: Uint8Array, key: Uint8Array, phase: number): void {
   // Slices are multiples of 64 bytes, so every slice starts at the same key phase.
   for (let at = 0; at < whole; at += SIMD_SLICE) {
     const n = Math.min(SIMD_SLICE, whole - at);
-    const slice = at === 0 && n === len ? data : data.subarray(at, at + n);
-    memory.set(slice, 0);
+    memory.set(at === 0 && n === len ? source : source.subarray(at, at + n), 0);
     xor(0, n, word);
-    slice.set(n === SIMD_SLICE ? memory : memory.subarray(0, n), 0);
+    target.set(n === SIMD_SLICE ? memory : memory.subarray(0, n), offset + at);
   }
-  for (let i = whole; i < len; i++) data[i]! ^= key[(phase + i) & 3]!;
+  for (let i = whole; i < len; i++) target[offset + i] = source[i]! ^ key[(phase + i) & 3]!;
 }

@@ -2,7 +2,7 @@
 // SIMD in 64 KiB slices) must equal the definition, octet i XOR key octet (phase + i) mod 4.
 import assert from 'node:assert/strict';
 import { it, describe as suite } from 'node:test';
-import { unmaskInPlace } from '../../src/protocol/mask.js';
+import { unmaskInPlace, xorInto } from '../../src/protocol/mask.js';
 
 /** The definition, one octet at a time. */
 function reference(data: Uint8Array, key: Uint8Array, phase: number): Uint8Array {
@@ -34,6 +34,23 @@ suite('RFC 6455 §5.3 masking (unmaskInPlace)', () => {
           unmaskInPlace(data, key, phase);
           assert.deepEqual(data, expected, `size ${size}, offset ${offset}, phase ${phase}`);
         }
+      }
+    });
+  }
+
+  for (const size of [0, 5, 63, 64, 256, 1000, 65536, 70_000]) {
+    it(`xorInto copies and unmasks ${size} bytes into another buffer at an offset, source untouched`, () => {
+      for (const phase of [0, 3]) {
+        const key = randomBytes(4);
+        const source = randomBytes(size);
+        const before = Uint8Array.from(source);
+        const target = randomBytes(size + 10);
+        const around = Uint8Array.from(target);
+        xorInto(source, key, phase, target, 7);
+        assert.deepEqual(target.subarray(7, 7 + size), reference(source, key, phase));
+        assert.deepEqual(source, before, 'the source is not modified');
+        assert.deepEqual(target.subarray(0, 7), around.subarray(0, 7));
+        assert.deepEqual(target.subarray(7 + size), around.subarray(7 + size));
       }
     });
   }
