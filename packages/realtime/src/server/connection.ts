@@ -440,7 +440,7 @@ export class Connection {
     if (entry.off <= sub.offset) return;
     sub.offset = entry.off;
     if (entry.except === this.id) return;
-    const own = entry.mid !== undefined && entry.mid.split('\u0000')[1] === this.clientId;
+    const own = entry.mid !== undefined && isFromClient(entry.mid, this.clientId);
     const key = entry.key === undefined ? undefined : `${channel}\u0000${entry.key}`;
     if (own || !encode) {
       const mid = own ? entry.mid!.split('\u0000')[2] : undefined;
@@ -551,3 +551,14 @@ export class Connection {
 }
 
 export { ProtocolViolation };
+
+/**
+ * Whether a stored message id (`user \0 clientId \0 messageId`) was published by `clientId`:
+ * checked in place, without splitting, because it runs for every subscriber of every message.
+ */
+function isFromClient(storedId: string, clientId: string): boolean {
+  const start = storedId.indexOf('\u0000') + 1;
+  return (
+    start !== 0 && storedId.startsWith(clientId, start) && storedId.charCodeAt(start + clientId.length) === 0
+  );
+}
