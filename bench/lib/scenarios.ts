@@ -312,7 +312,6 @@ export function allScenarios(quick: boolean): Scenario[] {
     latency(100),
     fanout('fanout-1k', 1_000),
     fanout('fanout-10k', many),
-    fanout('fanout-burst-1k', 1_000, { burst: 8 }),
     fanout('fanout-burst-10k', many, { burst: 8 }),
     handshakes,
     memory(quick ? 1_000 : 10_000),
