@@ -82,6 +82,21 @@ describe('bench load generator (wsgen)', () => {
     assert.equal(r.messages, r.rounds! * 20);
   });
 
+  it('counts bursts of broadcasts: a round ends when every subscriber has every message of it', async () => {
+    const r = await runGenerator(bin, {
+      port: portOf(echo),
+      path: '/fanout',
+      mode: 'fanout',
+      connections: 20,
+      inflight: 8,
+      size: 64,
+      duration: 0.5,
+    });
+    assert.ok(r.rounds! > 0);
+    assert.equal(r.messages, r.rounds! * 20 * 8);
+    assert.equal(r.verified, r.messages, 'every delivery was verified');
+  });
+
   for (const serverNoContextTakeover of [false, true]) {
     it(`inflates and verifies compressed echoes and broadcasts (server_no_context_takeover: ${serverNoContextTakeover})`, async () => {
       const wss = await listen(
