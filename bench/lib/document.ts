@@ -77,6 +77,8 @@ export function performanceDocument(
     'npm run bench                 # full run, about 8 minutes on a quiet machine; writes docs/performance.{md,json,svg}',
     'npm run bench -- --quick      # under a minute, one repetition; writes bench/.build/performance.*',
     'npm run bench -- --only echo-16b,latency --servers ieum,ws',
+    '# CPU profile of one server under one load (wsgen arguments after --): time split and hottest functions',
+    'node --import tsx bench/scripts/profile.ts ieum -- --connections 50 --inflight 8 --size 1024',
     '```',
     '',
     'The first run installs the benchmark dependencies into `bench/node_modules` (`npm ci --prefix bench`; they are',
