@@ -377,13 +377,18 @@ export class WebSocket extends DualEventTarget implements DriverListener {
     }
     const payload = toSendable(data);
     if (!this.checkCanSend(callback)) return;
-    const opts = options ?? {};
+    if (options === undefined || (options.fin === undefined && options.compress === undefined)) {
+      // The common calls, send(data) and send(data, { binary }): shared options, nothing allocated.
+      const binary = options?.binary ?? typeof payload !== 'string';
+      this.driver!.send(payload, binary ? SEND_BINARY : SEND_TEXT, callback);
+      return;
+    }
     this.driver!.send(
       payload,
       {
-        binary: opts.binary ?? typeof payload !== 'string',
-        fin: opts.fin ?? true,
-        ...(opts.compress !== undefined ? { compress: opts.compress } : {}),
+        binary: options.binary ?? typeof payload !== 'string',
+        fin: options.fin ?? true,
+        ...(options.compress !== undefined ? { compress: options.compress } : {}),
       },
       callback,
     );
@@ -497,6 +502,9 @@ for (const [name, value] of [
 }
 
 const EMPTY = new Uint8Array(0);
+/** Driver options of a whole message without a compression override (see `send`). */
+const SEND_BINARY = Object.freeze({ binary: true, fin: true });
+const SEND_TEXT = Object.freeze({ binary: false, fin: true });
 
 function toBytes(data: unknown): Uint8Array {
   if (typeof data === 'string') return Buffer.from(data);

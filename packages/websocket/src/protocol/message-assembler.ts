@@ -15,7 +15,9 @@ const BLOCK_BYTES = 16 * 1024;
  * chunk for every byte it sends, and the number of held buffers stays bounded.
  */
 export class MessageAssembler {
-  /** Created with the first piece: an idle connection holds no array. */
+  /** A message that is one owned piece (the common case) is held here, without `parts`. */
+  private whole: Buffer | undefined;
+  /** Created with the first piece that is not `whole`: an idle connection holds no array. */
   private parts: Buffer[] | undefined;
   private block: Buffer | undefined;
   private blockFill = 0;
@@ -82,11 +84,15 @@ export class MessageAssembler {
     this.bytes += piece.length;
     const before = this.frameRemaining;
     this.frameRemaining = Math.max(0, before - piece.length);
-    const parts = this.heldParts();
-    if (owned && parts.length === 0 && this.block === undefined) {
+    if (owned && this.whole === undefined && this.block === undefined && !this.parts?.length) {
       // The first (usually only) frame of a message, already copied: no second copy.
-      parts.push(piece);
+      this.whole = piece;
       return;
+    }
+    const parts = this.heldParts();
+    if (this.whole !== undefined) {
+      parts.push(this.whole);
+      this.whole = undefined;
     }
     if (piece.length >= SMALL_PIECE_BYTES && piece.length * 2 >= piece.buffer.byteLength) {
       this.flushBlock();
@@ -120,6 +126,11 @@ export class MessageAssembler {
         CloseCode.INVALID_PAYLOAD,
       );
     }
+    const whole = this.whole;
+    if (whole !== undefined) {
+      this.reset();
+      return whole;
+    }
     this.flushBlock();
     const parts = this.parts;
     const out =
@@ -133,7 +144,8 @@ export class MessageAssembler {
   }
 
   reset(): void {
-    if (this.parts !== undefined) this.parts.length = 0;
+    this.whole = undefined;
+    if (this.parts !== undefined && this.parts.length !== 0) this.parts.length = 0;
     this.block = undefined;
     this.blockFill = 0;
     this.bytes = 0;
