@@ -84,6 +84,15 @@ export interface DeflateOptions {
    * next message. Default 10,000; 0 never releases.
    */
   idleContextReleaseMs?: number;
+  /**
+   * Messages (and fragments) smaller than this many bytes are compressed and inflated on the
+   * calling thread, synchronously, when no operation of the same direction is queued: below a
+   * few KiB a zlib call costs less than the round trip to libuv's thread pool. Inflating on this
+   * path stops after 64 KiB of output and goes on in the thread pool, and still stops at the
+   * message size limit. Larger payloads always use the thread pool. Default 8192; 0 never
+   * runs zlib synchronously.
+   */
+  syncBelowBytes?: number;
   /** ws-compatible zlib tuning for compression. `windowBits` is negotiated and is rejected here. */
   zlibDeflateOptions?: ZlibDeflateTuning;
   /** ws-compatible zlib tuning for decompression. */
@@ -108,6 +117,7 @@ export interface ResolvedDeflateOptions {
   threshold: number;
   concurrencyLimit: number;
   idleContextReleaseMs: number;
+  syncBelowBytes: number;
 }
 
 /**
@@ -145,6 +155,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'threshold',
   'concurrencyLimit',
   'idleContextReleaseMs',
+  'syncBelowBytes',
   'zlibDeflateOptions',
   'zlibInflateOptions',
 ]);
@@ -197,7 +208,7 @@ function merged(where: string, top: number | undefined, nested: number | undefin
  *
  * @throws {WebSocketError} `WS_ERR_INVALID_ARGUMENT` for an unknown option, a value out of range
  *   (window bits 8..15, level -1..9, memLevel 1..9, strategy 0..4, chunk sizes at least 64,
- *   threshold at least 0, concurrencyLimit at least 1), `zlibDeflateOptions.windowBits` (it is
+ *   threshold and syncBelowBytes at least 0, concurrencyLimit at least 1), `zlibDeflateOptions.windowBits` (it is
  *   negotiated), or a `level` / `memLevel` given twice with different values.
  */
 export function resolveDeflateOptions(options: true | DeflateOptions): ResolvedDeflateOptions;
@@ -257,6 +268,7 @@ export function resolveDeflateOptions(
     concurrencyLimit: intOption('perMessageDeflate.concurrencyLimit', o.concurrencyLimit, 1, big) ?? 10,
     idleContextReleaseMs:
       intOption('perMessageDeflate.idleContextReleaseMs', o.idleContextReleaseMs, 0, 2 ** 31 - 1) ?? 10_000,
+    syncBelowBytes: intOption('perMessageDeflate.syncBelowBytes', o.syncBelowBytes, 0, big) ?? 8192,
   };
 }
 
