@@ -50,8 +50,12 @@ function zlibWindowBits(negotiated: number): number {
  * `MessageCompressor`.
  *
  * - Compression and decompression each run one operation at a time and call back in call order;
- *   the two directions are independent. Every operation also takes a slot of a process-wide
- *   limiter shared by all instances with the same `concurrencyLimit` (default 10).
+ *   the two directions are independent. Every operation in the thread pool also takes a slot of
+ *   a process-wide limiter shared by all instances with the same `concurrencyLimit` (default 10).
+ * - A payload smaller than `syncBelowBytes` (default 8 KiB) is handled on the calling thread when
+ *   nothing is queued in its direction, and calls back before the call returns; so does inflating
+ *   one that makes at most 64 KiB (more goes on in the thread pool). Failures are always
+ *   reported asynchronously.
  * - With context takeover off for a direction (`server_no_context_takeover` for the server's
  *   messages, `client_no_context_takeover` for the client's), that direction's zlib context is
  *   reset after each message (RFC 7692 §7.1.1).
@@ -117,7 +121,8 @@ export class PerMessageDeflate implements MessageCompressor {
    * Compresses one message, or one fragment of it (RFC 7692 §7.2.1). `out` is the payload to
    * send with RSV1 set on the message's first frame. With `fin`, the trailing `00 00 ff ff` is
    * removed and, without context takeover, the context is reset; an empty message compresses
-   * to the single byte `00`. Callbacks run asynchronously, in call order.
+   * to the single byte `00`. Callbacks run in call order; for a payload under `syncBelowBytes`
+   * with nothing queued, before this returns, otherwise asynchronously.
    */
   compress(data: Uint8Array, fin: boolean, callback: (error: Error | null, out?: Buffer) => void): void {
     if (this.closed) {
@@ -231,7 +236,9 @@ export class PerMessageDeflate implements MessageCompressor {
    * expands further. Fails with `WS_ERR_INVALID_COMPRESSED_DATA` (close 1007, the payload is
    * not what the frame says it is, RFC 6455 §7.4.1) on data zlib cannot inflate or data after
    * a final block. After a failure the context is gone, so later calls fail with the same error.
-   * Callbacks run asynchronously, in call order.
+   * Callbacks run in call order; for a payload under `syncBelowBytes` with nothing queued that
+   * inflates to at most 64 KiB, before this returns; otherwise, and for every failure,
+   * asynchronously.
    */
   decompress(
     data: Uint8Array,

@@ -72,8 +72,9 @@ export interface DeflateOptions {
   /** Messages smaller than this many bytes are sent uncompressed. Default 1024. */
   threshold?: number;
   /**
-   * Most zlib operations (compressions and decompressions) running at once, shared by every
-   * connection in the process configured with the same limit. Default 10 (as ws).
+   * Most zlib operations (compressions and decompressions) running at once in libuv's thread
+   * pool, shared by every connection in the process configured with the same limit. Operations
+   * run synchronously (`syncBelowBytes`) do not count. Default 10 (as ws).
    */
   concurrencyLimit?: number;
   /**
