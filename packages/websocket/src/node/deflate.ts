@@ -129,7 +129,7 @@ export class PerMessageDeflate implements MessageCompressor {
       this.failSoon(callback);
       return;
     }
-    if (data.length < this.options.syncBelowBytes && this.compressLane.idle && !this.deflateError) {
+    if (data.length < this.options.syncBelowBytes && this.compressLane.settled && !this.deflateError) {
       const out = this.compressSync(data, fin);
       if (out) {
         callback(null, out);
@@ -253,7 +253,7 @@ export class PerMessageDeflate implements MessageCompressor {
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
       throw argumentError(`maxBytes must be a non-negative integer, got ${String(maxBytes)}`);
     }
-    if (data.length < this.options.syncBelowBytes && this.decompressLane.idle && !this.inflateError) {
+    if (data.length < this.options.syncBelowBytes && this.decompressLane.settled && !this.inflateError) {
       const r = this.decompressSync(data, fin, maxBytes);
       if (r) {
         if (r.out) {

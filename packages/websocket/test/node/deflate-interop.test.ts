@@ -244,6 +244,39 @@ describe('small messages inflated synchronously, over a raw socket', () => {
   });
 });
 
+describe('sends queued behind a compression in the thread pool', () => {
+  it('go out in order, without deep recursion', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { threshold: 100 } });
+    closers.push(() => new Promise((r) => wss.close(() => r())));
+    await waitFor(wss, 'listening');
+    const count = 20_000;
+    // Mostly under the threshold (sent as they are), some compressed on the spot.
+    const message = (i: number) => (i % 100 === 0 ? `m${i}:${'x'.repeat(200)}` : `m${i}`);
+    wss.on('connection', (ws) => {
+      ws.send(payload(2 * 1024 * 1024)); // to the thread pool: the others queue behind it
+      for (let i = 0; i < count; i++) ws.send(message(i));
+    });
+    const c = new WsClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, {
+      perMessageDeflate: true,
+    });
+    const got: string[] = [];
+    const all = new Promise<void>((resolve) =>
+      c.on('message', (d: Buffer, binary: boolean) => {
+        got.push(binary ? `binary:${d.length}` : d.toString());
+        if (got.length === count + 1) resolve();
+      }),
+    );
+    await all;
+    assert.equal(got[0], `binary:${2 * 1024 * 1024}`);
+    assert.deepEqual(
+      got.slice(1),
+      Array.from({ length: count }, (_, i) => message(i)),
+    );
+    c.close();
+    await waitFor(c, 'close');
+  });
+});
+
 describe('compress-once broadcast', () => {
   it('compresses a prepared message once for every client that negotiated server_no_context_takeover', async () => {
     const wss = new WebSocketServer({

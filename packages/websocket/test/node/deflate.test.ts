@@ -608,6 +608,38 @@ describe('synchronous zlib for small payloads (syncBelowBytes)', () => {
     client.close();
   });
 
+  it('a small message started from the callback of one in the thread pool runs at once, in order', async () => {
+    const server = new PerMessageDeflate(params(), 'server');
+    const client = new PerMessageDeflate(params(), 'client');
+    const large = sample(300_000, 8);
+    const small = sample(100, 9);
+    const outs: Buffer[] = [];
+    let smallSync: boolean | undefined;
+    await new Promise<void>((resolve, reject) =>
+      server.compress(large, true, (e, out) => {
+        if (e) return reject(e);
+        outs.push(out as Buffer);
+        const s = started<Buffer>((cb) => server.compress(small, true, cb));
+        smallSync = s.sync;
+        s.result.then((o) => resolve(void outs.push(o)), reject);
+      }),
+    );
+    assert.equal(smallSync, true);
+    let inflatedSync: boolean | undefined;
+    const inflated = await new Promise<Buffer[]>((resolve, reject) =>
+      client.decompress(outs[0] as Buffer, true, 1 << 30, (e, first) => {
+        if (e) return reject(e);
+        const s = started<Buffer>((cb) => client.decompress(outs[1] as Buffer, true, 1 << 30, cb));
+        inflatedSync = s.sync;
+        s.result.then((second) => resolve([first as Buffer, second]), reject);
+      }),
+    );
+    assert.equal(inflatedSync, true);
+    assert.deepEqual(inflated, [large, small]);
+    server.close();
+    client.close();
+  });
+
   it('a small bomb on the synchronous path fails with 1009 asynchronously, and keeps failing', async () => {
     const bomb = zlib.deflateRawSync(Buffer.alloc(4 * 1024 * 1024), {
       finishFlush: zlib.constants.Z_SYNC_FLUSH,
