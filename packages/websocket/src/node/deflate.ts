@@ -189,7 +189,14 @@ export class PerMessageDeflate implements MessageCompressor {
     const deflater = this.getDeflater();
     const handle = syncHandleOf(deflater);
     if (!handle) return undefined;
-    const r = zlibSync(deflater, handle, data, zlib.constants.Z_SYNC_FLUSH, Number.MAX_SAFE_INTEGER);
+    const r = zlibSync(
+      deflater,
+      handle,
+      data,
+      zlib.constants.Z_SYNC_FLUSH,
+      Number.MAX_SAFE_INTEGER,
+      Number.MAX_SAFE_INTEGER,
+    );
     if (r.error) {
       this.deflateFailed(deflater, r.error);
       return undefined;
@@ -295,13 +302,7 @@ export class PerMessageDeflate implements MessageCompressor {
     }
     // One byte past the limit tells that the message is too big; zlib makes no more than that.
     const budget = maxBytes - this.messageBytes + 1;
-    const r = zlibSync(
-      inflater,
-      handle,
-      input,
-      zlib.constants.Z_SYNC_FLUSH,
-      Math.min(budget, SYNC_INFLATE_MAX_OUTPUT),
-    );
+    const r = zlibSync(inflater, handle, input, zlib.constants.Z_SYNC_FLUSH, budget, SYNC_INFLATE_MAX_OUTPUT);
     if (r.error) {
       this.inflateFailed(inflater, invalidData(r.error.message));
       return undefined;
@@ -539,8 +540,9 @@ function tooBig(maxBytes: number): WebSocketError {
 // ---- synchronous zlib ---------------------------------------------------------------------------
 
 /**
- * Output the synchronous path inflates for one call at most; a message inflating to more goes on
- * in the thread pool, so a small bomb cannot hold the event loop for long.
+ * Output after which the synchronous path stops inflating (at most one scratch buffer, 16 KiB,
+ * more); the rest of a message goes on in the thread pool, so a small bomb cannot hold the event
+ * loop for long.
  */
 const SYNC_INFLATE_MAX_OUTPUT = 64 * 1024;
 
@@ -593,7 +595,8 @@ interface SyncResult {
 
 /**
  * Runs zlib over `input` with `flush` on this thread, until it has read all it will read and
- * has room left, or has made `maxOutput` bytes.
+ * has room left, or has made `maxOutput` bytes (never more), or has made more than `pauseAfter`
+ * bytes and may have more to give.
  */
 function zlibSync(
   stream: zlib.DeflateRaw | zlib.InflateRaw,
@@ -601,6 +604,7 @@ function zlibSync(
   input: Uint8Array,
   flush: number,
   maxOutput: number,
+  pauseAfter: number,
 ): SyncResult {
   const chunks: Buffer[] = [];
   let produced = 0;
@@ -630,7 +634,8 @@ function zlibSync(
     }
     // Room left: zlib has nothing more to give for this input.
     if (availOut !== 0) return { chunks, produced, consumed, outputFull: false };
-    if (produced >= maxOutput) return { chunks, produced, consumed, outputFull: true };
+    if (produced >= maxOutput || produced > pauseAfter)
+      return { chunks, produced, consumed, outputFull: true };
   }
 }
 

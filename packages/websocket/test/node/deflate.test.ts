@@ -667,6 +667,15 @@ describe('synchronous zlib for small payloads (syncBelowBytes)', () => {
     const s2 = started<Buffer>((cb) => pmd.decompress(second, true, 64 * 1024 * 1024, cb));
     assert.equal(s2.sync, true);
     assert.deepEqual(await s2.result, big.subarray(0, 5000));
+    // A message of exactly 64 KiB still finishes synchronously.
+    const exact = big.subarray(0, 64 * 1024);
+    const fresh = new PerMessageDeflate(params(), 'server');
+    const exactCompressed = zlib
+      .deflateRawSync(exact, { finishFlush: zlib.constants.Z_SYNC_FLUSH })
+      .subarray(0, -4);
+    const e = started<Buffer>((cb) => fresh.decompress(exactCompressed, true, 64 * 1024 * 1024, cb));
+    assert.equal(e.sync, true);
+    assert.deepEqual(await e.result, exact);
     // Past maxBytes after the synchronous part: 1009 as well.
     const other = new PerMessageDeflate(params(), 'server', { syncBelowBytes: compressed.length + 1 });
     await assert.rejects(
