@@ -54,7 +54,7 @@ function zlibWindowBits(negotiated: number): number {
  *   a process-wide limiter shared by all instances with the same `concurrencyLimit` (default 10).
  * - A payload smaller than `syncBelowBytes` (default 8 KiB) is handled on the calling thread when
  *   nothing is queued in its direction, and calls back before the call returns; so does inflating
- *   one that makes at most 64 KiB (more goes on in the thread pool). Failures are always
+ *   one that makes at most 64 KiB (up to 80 KiB; more goes on in the thread pool). Failures are always
  *   reported asynchronously.
  * - With context takeover off for a direction (`server_no_context_takeover` for the server's
  *   messages, `client_no_context_takeover` for the client's), that direction's zlib context is
@@ -244,7 +244,7 @@ export class PerMessageDeflate implements MessageCompressor {
    * not what the frame says it is, RFC 6455 §7.4.1) on data zlib cannot inflate or data after
    * a final block. After a failure the context is gone, so later calls fail with the same error.
    * Callbacks run in call order; for a payload under `syncBelowBytes` with nothing queued that
-   * inflates to at most 64 KiB, before this returns; otherwise, and for every failure,
+   * inflates to at most 64 KiB (up to 80 KiB), before this returns; otherwise, and for every failure,
    * asynchronously.
    */
   decompress(

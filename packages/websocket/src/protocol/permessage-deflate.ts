@@ -89,9 +89,9 @@ export interface DeflateOptions {
    * Messages (and fragments) smaller than this many bytes are compressed and inflated on the
    * calling thread, synchronously, when no operation of the same direction is queued: below a
    * few KiB a zlib call costs less than the round trip to libuv's thread pool. Inflating on this
-   * path stops after 64 KiB of output and goes on in the thread pool, and still stops at the
-   * message size limit. Larger payloads always use the thread pool. Default 8192; 0 never
-   * runs zlib synchronously.
+   * path pauses past 64 KiB of output (80 KiB at most) and goes on in the thread pool; it stops at
+   * the message size limit all the same. Larger payloads always use the thread pool.
+   * Default 8192; 0 never runs zlib synchronously.
    */
   syncBelowBytes?: number;
   /** ws-compatible zlib tuning for compression. `windowBits` is negotiated and is rejected here. */
