@@ -157,8 +157,8 @@ export class PerMessageDeflate implements MessageCompressor {
         };
         deflater.on('data', onData);
         deflater.once('error', onError);
-        deflater.write(data);
-        deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        // The stream flushes every write (Z_SYNC_FLUSH): one trip to the thread pool.
+        deflater.write(data, () => {
           deflater.off('data', onData);
           deflater.off('error', onError);
           if (op.settled) return done();
@@ -374,14 +374,11 @@ export class PerMessageDeflate implements MessageCompressor {
         };
         inflater.on('data', onData);
         inflater.on('error', onError);
-        if (data.length !== 0) inflater.write(data);
-        this.inflaterFed += data.length;
-        if (appendTail) {
-          // RFC 7692 §7.2.2: append 00 00 ff ff to the payload, then inflate.
-          inflater.write(TAIL);
-          this.inflaterFed += TAIL.length;
-        }
-        inflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        // RFC 7692 §7.2.2: append 00 00 ff ff to the payload, then inflate. One write, which the
+        // stream flushes (Z_SYNC_FLUSH): one trip to the thread pool.
+        const input = appendTail ? Buffer.concat([data, TAIL]) : data;
+        this.inflaterFed += input.length;
+        inflater.write(input, () => {
           inflater.off('data', onData);
           inflater.off('error', onError);
           if (op.settled) return done();
@@ -495,6 +492,9 @@ export class PerMessageDeflate implements MessageCompressor {
     if (!this.deflater) {
       const o = this.options;
       this.deflater = zlib.createDeflateRaw({
+        // Every write ends with a sync flush (RFC 7692 §7.2.1), and its callback comes after
+        // all its output.
+        flush: zlib.constants.Z_SYNC_FLUSH,
         windowBits: this.deflateWindowBits,
         level: o.level,
         memLevel: o.memLevel,
@@ -511,6 +511,7 @@ export class PerMessageDeflate implements MessageCompressor {
     if (!this.inflater) {
       const chunkSize = this.options.inflateChunkSize;
       this.inflater = zlib.createInflateRaw({
+        flush: zlib.constants.Z_SYNC_FLUSH,
         windowBits: this.inflateWindowBits,
         ...(chunkSize !== undefined ? { chunkSize } : {}),
       });
