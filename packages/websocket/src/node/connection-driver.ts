@@ -30,7 +30,8 @@ export interface DriverListener {
 
 /**
  * A per-message compression extension as the driver uses it (permessage-deflate, RFC 7692).
- * Callbacks must run in call order.
+ * Callbacks must run in call order. A successful operation may call back before the call
+ * returns; a failure must be reported asynchronously.
  */
 export interface MessageCompressor {
   /** Messages smaller than this many bytes are sent uncompressed. */
@@ -288,6 +289,7 @@ export class ConnectionDriver {
       return;
     }
     this.inflating = true;
+    let returned = false;
     compressor.decompress(data, true, this.connection.limits.maxMessageBytes, (error, out) => {
       this.inflating = false;
       if (error || !out) {
@@ -311,6 +313,9 @@ export class ConnectionDriver {
       } else {
         this.listener[kOnMessage](out, binary);
       }
+      // Inflated before decompress() returned: the dispatch loop that called us goes on with
+      // the next events, and its caller flushes, as for an uncompressed message.
+      if (!returned) return;
       this.socket.cork();
       try {
         this.drain();
@@ -323,6 +328,7 @@ export class ConnectionDriver {
         this.onSocketClose();
       }
     });
+    returned = true;
   }
 
   /** Fails the connection from the driver (inflate errors): later parsed events are dropped. */
@@ -460,11 +466,23 @@ export class ConnectionDriver {
     if (!this.compressing && this.sendQueue.length === 1) this.nextSend();
   }
 
+  /** Runs queued sends until one waits for a compression; a loop, since compressions may finish at once. */
   private nextSend(): void {
-    if (this.compressing || this.sendQueue.length === 0) return;
-    const job = this.sendQueue.shift();
-    if (job) job();
+    if (this.sendLoop) return;
+    this.sendLoop = true;
+    try {
+      // (The queue may be the shared frozen empty array: check its length before shift().)
+      while (!this.compressing && this.sendQueue.length !== 0) {
+        const job = this.sendQueue.shift()!;
+        job();
+      }
+    } finally {
+      this.sendLoop = false;
+    }
   }
+
+  /** nextSend() is running: a job asking for the next one just returns, the loop goes on. */
+  private sendLoop = false;
 
   private sendCompressed(
     compressor: MessageCompressor,

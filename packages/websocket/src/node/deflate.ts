@@ -50,8 +50,12 @@ function zlibWindowBits(negotiated: number): number {
  * `MessageCompressor`.
  *
  * - Compression and decompression each run one operation at a time and call back in call order;
- *   the two directions are independent. Every operation also takes a slot of a process-wide
- *   limiter shared by all instances with the same `concurrencyLimit` (default 10).
+ *   the two directions are independent. Every operation in the thread pool also takes a slot of
+ *   a process-wide limiter shared by all instances with the same `concurrencyLimit` (default 10).
+ * - A payload smaller than `syncBelowBytes` (default 8 KiB) is handled on the calling thread when
+ *   nothing is queued in its direction, and calls back before the call returns; so does inflating
+ *   one that makes at most 64 KiB (up to 80 KiB; more goes on in the thread pool). Failures are always
+ *   reported asynchronously.
  * - With context takeover off for a direction (`server_no_context_takeover` for the server's
  *   messages, `client_no_context_takeover` for the client's), that direction's zlib context is
  *   reset after each message (RFC 7692 §7.1.1).
@@ -117,14 +121,28 @@ export class PerMessageDeflate implements MessageCompressor {
    * Compresses one message, or one fragment of it (RFC 7692 §7.2.1). `out` is the payload to
    * send with RSV1 set on the message's first frame. With `fin`, the trailing `00 00 ff ff` is
    * removed and, without context takeover, the context is reset; an empty message compresses
-   * to the single byte `00`. Callbacks run asynchronously, in call order.
+   * to the single byte `00`. Callbacks run in call order; for a payload under `syncBelowBytes`
+   * with nothing queued, before this returns, otherwise asynchronously.
    */
   compress(data: Uint8Array, fin: boolean, callback: (error: Error | null, out?: Buffer) => void): void {
+    if (this.closed) {
+      this.failSoon(callback);
+      return;
+    }
+    if (data.length < this.options.syncBelowBytes && this.compressLane.settled && !this.deflateError) {
+      const out = this.compressSync(data, fin);
+      if (out) {
+        callback(null, out);
+        return;
+      }
+      // Failed (deflateError is set), or zlib's synchronous entry point is missing: the
+      // asynchronous path reports the failure, or does the work.
+    }
     const op: Op = {
       settled: false,
       fail: (error) => settle(error),
       run: (done) => {
-        if (this.deflateError) return settle(this.deflateError, undefined, done);
+        if (this.deflateError) return this.later(() => settle(this.deflateError!, undefined, done));
         const deflater = this.getDeflater();
         const chunks: Buffer[] = [];
         let length = 0;
@@ -134,34 +152,18 @@ export class PerMessageDeflate implements MessageCompressor {
         };
         const onError = (error: Error) => {
           deflater.off('data', onData);
-          deflater.close();
-          if (this.deflater === deflater) this.deflater = undefined;
-          this.deflateError = new WebSocketError(
-            ErrorCode.INVALID_STATE,
-            `Compression failed: ${error.message}`,
-            CloseCode.INTERNAL_ERROR,
-          );
-          settle(this.deflateError, undefined, done);
+          this.deflateFailed(deflater, error);
+          settle(this.deflateError!, undefined, done);
         };
         deflater.on('data', onData);
         deflater.once('error', onError);
-        deflater.write(data);
-        deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        // The stream flushes every write (Z_SYNC_FLUSH): one trip to the thread pool.
+        deflater.write(data, () => {
           deflater.off('data', onData);
           deflater.off('error', onError);
           if (op.settled) return done();
-          let out = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length);
-          if (fin) {
-            // RFC 7692 §7.2.1: remove the 4 octets 00 00 ff ff that end the sync flush.
-            out = endsWithTail(out) ? out.subarray(0, out.length - TAIL.length) : out;
-            if (out.length === 0) out = Buffer.from([EMPTY_BLOCK]);
-            // RFC 7692 §7.1.1.1 / §7.1.1.2: without context takeover, start each message afresh.
-            if (this.resetDeflateAfterMessage) {
-              deflater.reset();
-              this.armIdleRelease();
-            }
-          }
-          settle(null, out, done);
+          const out = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length);
+          settle(null, fin ? this.endDeflatedMessage(deflater, out) : out, done);
         });
       },
     };
@@ -176,11 +178,59 @@ export class PerMessageDeflate implements MessageCompressor {
         done?.();
       }
     };
-    if (this.closed) {
-      this.failSoon(callback);
-      return;
-    }
     this.compressLane.push(op);
+  }
+
+  /**
+   * Compresses on this thread (small payloads, nothing queued in this direction). Returns
+   * undefined when zlib failed (`deflateError` is set) or cannot run synchronously here.
+   */
+  private compressSync(data: Uint8Array, fin: boolean): Buffer | undefined {
+    const deflater = this.getDeflater();
+    const handle = syncHandleOf(deflater);
+    if (!handle) return undefined;
+    const r = zlibSync(
+      deflater,
+      handle,
+      data,
+      zlib.constants.Z_SYNC_FLUSH,
+      Number.MAX_SAFE_INTEGER,
+      Number.MAX_SAFE_INTEGER,
+    );
+    if (r.error) {
+      this.deflateFailed(deflater, r.error);
+      return undefined;
+    }
+    const out = r.chunks.length === 1 ? (r.chunks[0] as Buffer) : Buffer.concat(r.chunks, r.produced);
+    return fin ? this.endDeflatedMessage(deflater, out) : out;
+  }
+
+  /** The end of a compressed message: tail removed, context reset without context takeover. */
+  private endDeflatedMessage(deflater: zlib.DeflateRaw, out: Buffer): Buffer {
+    // RFC 7692 §7.2.1: remove the 4 octets 00 00 ff ff that end the sync flush.
+    let result = endsWithTail(out) ? out.subarray(0, out.length - TAIL.length) : out;
+    if (result.length === 0) result = Buffer.from([EMPTY_BLOCK]);
+    // RFC 7692 §7.1.1.1 / §7.1.1.2: without context takeover, start each message afresh.
+    if (this.resetDeflateAfterMessage) {
+      deflater.reset();
+      this.armIdleRelease();
+    }
+    return result;
+  }
+
+  private deflateFailed(deflater: zlib.DeflateRaw, error: Error): void {
+    deflater.close();
+    if (this.deflater === deflater) this.deflater = undefined;
+    this.deflateError = new WebSocketError(
+      ErrorCode.INVALID_STATE,
+      `Compression failed: ${error.message}`,
+      CloseCode.INTERNAL_ERROR,
+    );
+  }
+
+  /** Runs `fn` on the next tick: failures are never reported before the call returns. */
+  private later(fn: () => void): void {
+    process.nextTick(fn);
   }
 
   /**
@@ -193,7 +243,9 @@ export class PerMessageDeflate implements MessageCompressor {
    * expands further. Fails with `WS_ERR_INVALID_COMPRESSED_DATA` (close 1007, the payload is
    * not what the frame says it is, RFC 6455 §7.4.1) on data zlib cannot inflate or data after
    * a final block. After a failure the context is gone, so later calls fail with the same error.
-   * Callbacks run asynchronously, in call order.
+   * Callbacks run in call order; for a payload under `syncBelowBytes` with nothing queued that
+   * inflates to at most 64 KiB (up to 80 KiB), before this returns; otherwise, and for every failure,
+   * asynchronously.
    */
   decompress(
     data: Uint8Array,
@@ -201,32 +253,116 @@ export class PerMessageDeflate implements MessageCompressor {
     maxBytes: number,
     callback: (error: WebSocketError | null, out?: Buffer) => void,
   ): void {
+    if (this.closed) {
+      this.failSoon(callback);
+      return;
+    }
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
+      throw argumentError(`maxBytes must be a non-negative integer, got ${String(maxBytes)}`);
+    }
+    if (data.length < this.options.syncBelowBytes && this.decompressLane.settled && !this.inflateError) {
+      const r = this.decompressSync(data, fin, maxBytes);
+      if (r) {
+        if (r.out) {
+          callback(null, r.out);
+          return;
+        }
+        if (r.rest) {
+          // More output than the synchronous path makes: the rest inflates in the thread pool.
+          this.queueInflate(r.rest, false, fin, maxBytes, callback, r.chunks, r.produced);
+          return;
+        }
+        // Failed: inflateError is set, and the queued operation reports it asynchronously.
+      }
+    }
+    this.queueInflate(data, fin, fin, maxBytes, callback, [], 0);
+  }
+
+  /**
+   * Inflates on this thread (small payloads, nothing queued in this direction). Returns `out`
+   * when done, `rest` (the input zlib has not read yet, tail included) with the output so far
+   * when the message inflates to more than {@link SYNC_INFLATE_MAX_OUTPUT}, or undefined when it
+   * failed (`inflateError` is set) or zlib cannot run synchronously here.
+   */
+  private decompressSync(
+    data: Uint8Array,
+    fin: boolean,
+    maxBytes: number,
+  ): { out?: Buffer; rest?: Buffer; chunks: Buffer[]; produced: number } | undefined {
+    const inflater = this.getInflater();
+    const handle = syncHandleOf(inflater);
+    if (!handle) return undefined;
+    let input: Uint8Array = data;
+    if (fin) {
+      // RFC 7692 §7.2.2: append 00 00 ff ff to the payload, then inflate.
+      const joined = Buffer.allocUnsafe(data.length + TAIL.length);
+      joined.set(data, 0);
+      joined.set(TAIL, data.length);
+      input = joined;
+    }
+    // One byte past the limit tells that the message is too big; zlib makes no more than that.
+    const budget = maxBytes - this.messageBytes + 1;
+    const r = zlibSync(inflater, handle, input, zlib.constants.Z_SYNC_FLUSH, budget, SYNC_INFLATE_MAX_OUTPUT);
+    if (r.error) {
+      this.inflateFailed(inflater, invalidData(r.error.message));
+      return undefined;
+    }
+    // Kept as the asynchronous path counts, so both can run on one context.
+    (inflater as { bytesWritten: number }).bytesWritten += r.consumed;
+    this.inflaterFed += r.consumed;
+    this.messageBytes += r.produced;
+    if (this.messageBytes > maxBytes) {
+      this.inflateFailed(inflater, tooBig(maxBytes));
+      return undefined;
+    }
+    if (r.outputFull) {
+      return {
+        rest: Buffer.from(input.buffer, input.byteOffset + r.consumed, input.length - r.consumed),
+        chunks: r.chunks,
+        produced: r.produced,
+      };
+    }
+    if (fin) {
+      const unread = input.length - r.consumed;
+      if (unread > MAX_BYTES_AFTER_FINAL_BLOCK) {
+        this.inflateFailed(inflater, invalidData('data after the final DEFLATE block'));
+        return undefined;
+      }
+      this.endInflatedMessage(inflater, unread);
+    }
+    const out = r.chunks.length === 1 ? (r.chunks[0] as Buffer) : Buffer.concat(r.chunks, r.produced);
+    return { out, chunks: r.chunks, produced: r.produced };
+  }
+
+  /**
+   * Queues an inflate in the thread pool: `data` then, with `appendTail`, the RFC 7692 tail.
+   * `chunks` and `produced` are output already made for this call (by the synchronous path).
+   */
+  private queueInflate(
+    data: Uint8Array,
+    appendTail: boolean,
+    fin: boolean,
+    maxBytes: number,
+    callback: (error: WebSocketError | null, out?: Buffer) => void,
+    chunks: Buffer[],
+    produced: number,
+  ): void {
+    let length = produced;
     const op: Op = {
       settled: false,
       fail: (error) => settle(error),
       run: (done) => {
-        if (this.inflateError) return settle(this.inflateError, undefined, done);
+        if (this.inflateError) return this.later(() => settle(this.inflateError!, undefined, done));
         const inflater = this.getInflater();
-        const chunks: Buffer[] = [];
-        let length = 0;
         const fail = (error: WebSocketError) => {
           inflater.off('data', onData);
-          // The context is lost either way; destroying stops zlib after the chunk in progress.
-          inflater.destroy();
-          if (this.inflater === inflater) this.inflater = undefined;
-          this.inflateError = error;
+          this.inflateFailed(inflater, error);
           settle(error, undefined, done);
         };
         const onData = (chunk: Buffer) => {
           this.messageBytes += chunk.length;
           if (this.messageBytes > maxBytes) {
-            fail(
-              new WebSocketError(
-                ErrorCode.MESSAGE_TOO_BIG,
-                `Inflated message exceeds maxMessageBytes (${maxBytes} bytes)`,
-                CloseCode.MESSAGE_TOO_BIG,
-              ),
-            );
+            fail(tooBig(maxBytes));
             return;
           }
           chunks.push(chunk);
@@ -238,34 +374,21 @@ export class PerMessageDeflate implements MessageCompressor {
         };
         inflater.on('data', onData);
         inflater.on('error', onError);
-        inflater.write(data);
-        this.inflaterFed += data.length;
-        if (fin) {
-          // RFC 7692 §7.2.2: append 00 00 ff ff to the payload, then inflate.
-          inflater.write(TAIL);
-          this.inflaterFed += TAIL.length;
-        }
-        inflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        // RFC 7692 §7.2.2: append 00 00 ff ff to the payload, then inflate. One write, which the
+        // stream flushes (Z_SYNC_FLUSH): one trip to the thread pool.
+        const input = appendTail ? Buffer.concat([data, TAIL]) : data;
+        this.inflaterFed += input.length;
+        inflater.write(input, () => {
           inflater.off('data', onData);
           inflater.off('error', onError);
           if (op.settled) return done();
           if (fin) {
-            // RFC 7692 §7.2.3.4: a peer may end a message with a final block; zlib then stops
-            // reading. The next message starts a new stream, so the context is dropped.
             const unread = this.inflaterFed - inflater.bytesWritten;
             if (unread > MAX_BYTES_AFTER_FINAL_BLOCK) {
               fail(invalidData('data after the final DEFLATE block'));
               return;
             }
-            if (unread > 0) {
-              this.dropInflater();
-            } else if (this.resetInflateAfterMessage) {
-              // Not needed to decode (a message compressed afresh inflates in any window), but
-              // what the window holds will never be referred to again.
-              inflater.reset();
-              this.armIdleRelease();
-            }
-            this.messageBytes = 0;
+            this.endInflatedMessage(inflater, unread);
           }
           settle(null, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length), done);
         });
@@ -282,14 +405,32 @@ export class PerMessageDeflate implements MessageCompressor {
         done?.();
       }
     };
-    if (this.closed) {
-      this.failSoon(callback);
-      return;
-    }
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
-      throw argumentError(`maxBytes must be a non-negative integer, got ${String(maxBytes)}`);
-    }
     this.decompressLane.push(op);
+  }
+
+  /** The end of an inflated message; `unread` input bytes were left after it by zlib. */
+  private endInflatedMessage(inflater: zlib.InflateRaw, unread: number): void {
+    // RFC 7692 §7.2.3.4: a peer may end a message with a final block; zlib then stops
+    // reading. The next message starts a new stream, so the context is dropped.
+    if (unread > 0) {
+      this.dropInflater();
+    } else if (this.resetInflateAfterMessage) {
+      // Not needed to decode (a message compressed afresh inflates in any window), but
+      // what the window holds will never be referred to again.
+      inflater.reset();
+      this.armIdleRelease();
+    }
+    this.messageBytes = 0;
+  }
+
+  /** The context is lost either way; destroying stops zlib after the chunk in progress. */
+  private inflateFailed(inflater: zlib.InflateRaw, error: WebSocketError): void {
+    inflater.destroy();
+    if (this.inflater === inflater) {
+      this.inflater = undefined;
+      this.inflaterFed = 0;
+    }
+    this.inflateError = error;
   }
 
   /**
@@ -351,6 +492,9 @@ export class PerMessageDeflate implements MessageCompressor {
     if (!this.deflater) {
       const o = this.options;
       this.deflater = zlib.createDeflateRaw({
+        // Every write ends with a sync flush (RFC 7692 §7.2.1), and its callback comes after
+        // all its output.
+        flush: zlib.constants.Z_SYNC_FLUSH,
         windowBits: this.deflateWindowBits,
         level: o.level,
         memLevel: o.memLevel,
@@ -367,6 +511,7 @@ export class PerMessageDeflate implements MessageCompressor {
     if (!this.inflater) {
       const chunkSize = this.options.inflateChunkSize;
       this.inflater = zlib.createInflateRaw({
+        flush: zlib.constants.Z_SYNC_FLUSH,
         windowBits: this.inflateWindowBits,
         ...(chunkSize !== undefined ? { chunkSize } : {}),
       });
@@ -384,6 +529,116 @@ export class PerMessageDeflate implements MessageCompressor {
 }
 
 function ignore(): void {}
+
+function tooBig(maxBytes: number): WebSocketError {
+  return new WebSocketError(
+    ErrorCode.MESSAGE_TOO_BIG,
+    `Inflated message exceeds maxMessageBytes (${maxBytes} bytes)`,
+    CloseCode.MESSAGE_TOO_BIG,
+  );
+}
+
+// ---- synchronous zlib ---------------------------------------------------------------------------
+
+/**
+ * Output after which the synchronous path stops inflating (at most one scratch buffer, 16 KiB,
+ * more); the rest of a message goes on in the thread pool, so a small bomb cannot hold the event
+ * loop for long.
+ */
+const SYNC_INFLATE_MAX_OUTPUT = 64 * 1024;
+
+/**
+ * The synchronous entry point of a node:zlib stream's native handle. Node's public sync API
+ * (`deflateRawSync`, `_processChunk` without a callback) closes the stream after one call, losing
+ * the context; the handle's `writeSync` is what it calls and keeps the context. Present in Node
+ * 20 through 24 (lib/zlib.js `processChunkSync`); where it is missing, zlib runs asynchronously.
+ */
+interface ZlibHandle {
+  writeSync(
+    flush: number,
+    input: Uint8Array,
+    inOffset: number,
+    inLength: number,
+    output: Uint8Array,
+    outOffset: number,
+    outLength: number,
+  ): void;
+}
+
+interface SyncHandle {
+  handle: ZlibHandle;
+  /** `[availOut, availIn]` after each write. */
+  state: Uint32Array;
+}
+
+function syncHandleOf(stream: zlib.DeflateRaw | zlib.InflateRaw): SyncHandle | undefined {
+  const internals = stream as unknown as { _handle?: Partial<ZlibHandle> | null; _writeState?: unknown };
+  const handle = internals._handle;
+  const state = internals._writeState;
+  if (!handle || typeof handle.writeSync !== 'function') return undefined;
+  if (!(state instanceof Uint32Array) || state.length < 2) return undefined;
+  return { handle: handle as ZlibHandle, state };
+}
+
+/** Output of synchronous zlib work; shared, since a synchronous call never overlaps another. */
+let scratch: Buffer | undefined;
+const SCRATCH_BYTES = 16 * 1024;
+
+interface SyncResult {
+  error?: Error;
+  chunks: Buffer[];
+  produced: number;
+  /** Input bytes zlib read. */
+  consumed: number;
+  /** Stopped at `maxOutput` with zlib's output buffer full: there may be more. */
+  outputFull: boolean;
+}
+
+/**
+ * Runs zlib over `input` with `flush` on this thread, until it has read all it will read and
+ * has room left, or has made `maxOutput` bytes (never more), or has made more than `pauseAfter`
+ * bytes and may have more to give.
+ */
+function zlibSync(
+  stream: zlib.DeflateRaw | zlib.InflateRaw,
+  { handle, state }: SyncHandle,
+  input: Uint8Array,
+  flush: number,
+  maxOutput: number,
+  pauseAfter: number,
+): SyncResult {
+  const chunks: Buffer[] = [];
+  let produced = 0;
+  let consumed = 0;
+  for (;;) {
+    scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES);
+    const room = Math.min(scratch.length, maxOutput - produced);
+    handle.writeSync(flush, input, consumed, input.length - consumed, scratch, 0, room);
+    // zlib's error callback destroys the stream before writeSync returns.
+    if (stream.destroyed) {
+      return {
+        error: stream.errored ?? new Error('zlib failed'),
+        chunks,
+        produced,
+        consumed,
+        outputFull: false,
+      };
+    }
+    const availOut = state[0] as number;
+    consumed = input.length - (state[1] as number);
+    const have = room - availOut;
+    if (have > 0) {
+      const chunk = Buffer.allocUnsafe(have);
+      scratch.copy(chunk, 0, 0, have);
+      chunks.push(chunk);
+      produced += have;
+    }
+    // Room left: zlib has nothing more to give for this input.
+    if (availOut !== 0) return { chunks, produced, consumed, outputFull: false };
+    if (produced >= maxOutput || produced > pauseAfter)
+      return { chunks, produced, consumed, outputFull: true };
+  }
+}
 
 function endsWithTail(b: Buffer): boolean {
   const n = b.length;

@@ -87,6 +87,15 @@ export class Lane {
     return !this.running && this.ops.length === 0;
   }
 
+  /**
+   * Every operation pushed has called back: none waiting, and the one running, if any, is in or
+   * past its callback (its zlib work is over). Work done synchronously now keeps call order.
+   */
+  get settled(): boolean {
+    const ops = this.ops;
+    return ops.length === 0 || (ops.length === 1 && (ops[0] as Op).settled);
+  }
+
   push(op: Op): void {
     this.ops.push(op);
     if (!this.running) this.next();

@@ -72,8 +72,9 @@ export interface DeflateOptions {
   /** Messages smaller than this many bytes are sent uncompressed. Default 1024. */
   threshold?: number;
   /**
-   * Most zlib operations (compressions and decompressions) running at once, shared by every
-   * connection in the process configured with the same limit. Default 10 (as ws).
+   * Most zlib operations (compressions and decompressions) running at once in libuv's thread
+   * pool, shared by every connection in the process configured with the same limit. Operations
+   * run synchronously (`syncBelowBytes`) do not count. Default 10 (as ws).
    */
   concurrencyLimit?: number;
   /**
@@ -84,6 +85,15 @@ export interface DeflateOptions {
    * next message. Default 10,000; 0 never releases.
    */
   idleContextReleaseMs?: number;
+  /**
+   * Messages (and fragments) smaller than this many bytes are compressed and inflated on the
+   * calling thread, synchronously, when no operation of the same direction is queued: below a
+   * few KiB a zlib call costs less than the round trip to libuv's thread pool. Inflating on this
+   * path pauses past 64 KiB of output (80 KiB at most) and goes on in the thread pool; it stops at
+   * the message size limit all the same. Larger payloads always use the thread pool.
+   * Default 8192; 0 never runs zlib synchronously.
+   */
+  syncBelowBytes?: number;
   /** ws-compatible zlib tuning for compression. `windowBits` is negotiated and is rejected here. */
   zlibDeflateOptions?: ZlibDeflateTuning;
   /** ws-compatible zlib tuning for decompression. */
@@ -108,6 +118,7 @@ export interface ResolvedDeflateOptions {
   threshold: number;
   concurrencyLimit: number;
   idleContextReleaseMs: number;
+  syncBelowBytes: number;
 }
 
 /**
@@ -145,6 +156,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'threshold',
   'concurrencyLimit',
   'idleContextReleaseMs',
+  'syncBelowBytes',
   'zlibDeflateOptions',
   'zlibInflateOptions',
 ]);
@@ -197,7 +209,7 @@ function merged(where: string, top: number | undefined, nested: number | undefin
  *
  * @throws {WebSocketError} `WS_ERR_INVALID_ARGUMENT` for an unknown option, a value out of range
  *   (window bits 8..15, level -1..9, memLevel 1..9, strategy 0..4, chunk sizes at least 64,
- *   threshold at least 0, concurrencyLimit at least 1), `zlibDeflateOptions.windowBits` (it is
+ *   threshold and syncBelowBytes at least 0, concurrencyLimit at least 1), `zlibDeflateOptions.windowBits` (it is
  *   negotiated), or a `level` / `memLevel` given twice with different values.
  */
 export function resolveDeflateOptions(options: true | DeflateOptions): ResolvedDeflateOptions;
@@ -257,6 +269,7 @@ export function resolveDeflateOptions(
     concurrencyLimit: intOption('perMessageDeflate.concurrencyLimit', o.concurrencyLimit, 1, big) ?? 10,
     idleContextReleaseMs:
       intOption('perMessageDeflate.idleContextReleaseMs', o.idleContextReleaseMs, 0, 2 ** 31 - 1) ?? 10_000,
+    syncBelowBytes: intOption('perMessageDeflate.syncBelowBytes', o.syncBelowBytes, 0, big) ?? 8192,
   };
 }
 

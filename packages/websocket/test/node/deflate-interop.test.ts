@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import WsClient, { WebSocketServer as WsServer } from 'ws';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { rawConnect, upgradeRequest, waitFor } from '../helpers/net.js';
+import { PerMessageDeflate } from '../../src/node/deflate.js';
+import { maskedFrame, rawConnect, upgradeRequest, waitFor } from '../helpers/net.js';
 
 const SIZES = [0, 1, 125, 126, 1000, 65536, 2 * 1024 * 1024];
 const payload = (n: number) =>
@@ -135,6 +136,144 @@ describe('deflate limits and declines', () => {
     assert.match(head, /^HTTP\/1\.1 101 /);
     assert.doesNotMatch(head, /Sec-WebSocket-Extensions/i);
     raw.socket.destroy();
+  });
+});
+
+describe('small messages inflated synchronously, over a raw socket', () => {
+  const clientParams = {
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
+  };
+  /** A masked client frame with RSV1 set (a compressed message). */
+  const compressedFrame = (opcode: number, payload: Buffer) => {
+    const frame = maskedFrame(opcode, payload);
+    frame[0]! |= 0x40;
+    return frame;
+  };
+  const compressWith = (pmd: PerMessageDeflate, data: Buffer) =>
+    new Promise<Buffer>((resolve, reject) =>
+      pmd.compress(data, true, (e, out) => (e ? reject(e) : resolve(out as Buffer))),
+    );
+  async function connected(wss: WebSocketServer) {
+    await waitFor(wss, 'listening');
+    const raw = await rawConnect((wss.address() as AddressInfo).port);
+    raw.socket.write(upgradeRequest('/', ['Sec-WebSocket-Extensions: permessage-deflate']));
+    while (!raw.received().includes('\r\n\r\n')) await new Promise((r) => setTimeout(r, 5));
+    assert.match(raw.received().toString('latin1'), /Sec-WebSocket-Extensions: permessage-deflate/i);
+    return raw;
+  }
+
+  it('delivers mixed sizes and a ping arriving in one chunk in order', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
+    closers.push(() => new Promise((r) => wss.close(() => r())));
+    const events: string[] = [];
+    const done = new Promise<void>((resolve) =>
+      wss.on('connection', (ws) => {
+        ws.on('message', (d) => {
+          const text = d.toString();
+          events.push(text.length > 100 ? `large:${text.length}` : text);
+          if (text === 'last') resolve();
+        });
+        ws.on('ping', (d) => events.push(`ping:${d.toString()}`));
+      }),
+    );
+    const raw = await connected(wss);
+    const client = new PerMessageDeflate(clientParams, 'client');
+    let x = 1;
+    const large = Buffer.from(
+      Array.from({ length: 300_000 }, () => {
+        x = (x * 1103515245 + 12345) >>> 0;
+        return 97 + ((x >>> 16) % 26);
+      }),
+    );
+    const frames = [
+      compressedFrame(1, await compressWith(client, Buffer.from('first'))),
+      compressedFrame(1, await compressWith(client, large)),
+      compressedFrame(1, await compressWith(client, Buffer.from('after large'))),
+      maskedFrame(9, Buffer.from('p')),
+      compressedFrame(1, await compressWith(client, Buffer.from('first'))),
+      maskedFrame(1, Buffer.from('plain')),
+      compressedFrame(1, await compressWith(client, Buffer.from('last'))),
+    ];
+    assert.ok((frames[1]?.length ?? 0) > 8192, 'the large one goes to the thread pool');
+    raw.socket.write(Buffer.concat(frames));
+    await done;
+    assert.deepEqual(events, ['first', 'large:300000', 'after large', 'ping:p', 'first', 'plain', 'last']);
+    client.close();
+    raw.socket.destroy();
+  });
+
+  it('a bomb inflated synchronously closes with 1009, and what follows it in the chunk is dropped', async () => {
+    const wss = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      perMessageDeflate: true,
+      maxPayload: 16 * 1024,
+    });
+    closers.push(() => new Promise((r) => wss.close(() => r())));
+    const messages: string[] = [];
+    const errors: string[] = [];
+    wss.on('connection', (ws) => {
+      ws.on('message', (d) => messages.push(d.toString()));
+      ws.on('error', (e) => errors.push((e as { code?: string }).code ?? ''));
+    });
+    const raw = await connected(wss);
+    const client = new PerMessageDeflate(clientParams, 'client');
+    const before = await compressWith(client, Buffer.from('before'));
+    const bomb = await compressWith(client, Buffer.alloc(4 * 1024 * 1024));
+    assert.ok(bomb.length < 8192, 'small enough for the synchronous path');
+    const after = await compressWith(client, Buffer.from('after'));
+    raw.socket.write(
+      Buffer.concat([
+        compressedFrame(1, before),
+        compressedFrame(2, bomb),
+        compressedFrame(1, after),
+        maskedFrame(1, Buffer.from('plain after')),
+      ]),
+    );
+    await raw.ended;
+    const received = raw.received();
+    const body = received.subarray(received.indexOf('\r\n\r\n') + 4);
+    assert.equal(body[0], 0x88, 'a close frame');
+    assert.equal(body.readUInt16BE(2), 1009);
+    assert.deepEqual(messages, ['before']);
+    assert.deepEqual(errors, ['WS_ERR_MESSAGE_TOO_BIG']);
+    client.close();
+  });
+});
+
+describe('sends queued behind a compression in the thread pool', () => {
+  it('go out in order, without deep recursion', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { threshold: 100 } });
+    closers.push(() => new Promise((r) => wss.close(() => r())));
+    await waitFor(wss, 'listening');
+    const count = 20_000;
+    // Mostly under the threshold (sent as they are), some compressed on the spot.
+    const message = (i: number) => (i % 100 === 0 ? `m${i}:${'x'.repeat(200)}` : `m${i}`);
+    wss.on('connection', (ws) => {
+      ws.send(payload(2 * 1024 * 1024)); // to the thread pool: the others queue behind it
+      for (let i = 0; i < count; i++) ws.send(message(i));
+    });
+    const c = new WsClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, {
+      perMessageDeflate: true,
+    });
+    const got: string[] = [];
+    const all = new Promise<void>((resolve) =>
+      c.on('message', (d: Buffer, binary: boolean) => {
+        got.push(binary ? `binary:${d.length}` : d.toString());
+        if (got.length === count + 1) resolve();
+      }),
+    );
+    await all;
+    assert.equal(got[0], `binary:${2 * 1024 * 1024}`);
+    assert.deepEqual(
+      got.slice(1),
+      Array.from({ length: count }, (_, i) => message(i)),
+    );
+    c.close();
+    await waitFor(c, 'close');
   });
 });
 

@@ -404,8 +404,9 @@ describe('ordering, concurrency and close', () => {
   });
 
   it('with concurrencyLimit 1, operations of different connections run one at a time, in arrival order', async () => {
-    // A unique limit value gives this test its own process-wide limiter.
-    const options = { concurrencyLimit: 1 };
+    // A unique limit value gives this test its own process-wide limiter; small messages would
+    // otherwise be compressed synchronously, outside the limiter.
+    const options = { concurrencyLimit: 1, syncBelowBytes: 0 };
     const a = new PerMessageDeflate(params(), 'server', options);
     const b = new PerMessageDeflate(params(), 'server', options);
     const done: string[] = [];
@@ -514,6 +515,203 @@ describe('compress once, send to many', () => {
       false,
     );
     assert.equal(canShareCompressed(params(), sharedWith), false);
+  });
+});
+
+describe('synchronous zlib for small payloads (syncBelowBytes)', () => {
+  /** Starts `op`; resolves with its result and whether it called back before returning. */
+  function started<T>(op: (cb: (e: Error | null, out?: T) => void) => void): {
+    result: Promise<T>;
+    sync: boolean;
+  } {
+    let returned = false;
+    let sync = false;
+    const result = new Promise<T>((resolve, reject) =>
+      op((e, out) => {
+        sync = !returned;
+        e ? reject(e) : resolve(out as T);
+      }),
+    );
+    returned = true;
+    return {
+      result,
+      get sync() {
+        return sync;
+      },
+    };
+  }
+
+  it('compresses and inflates a small message before returning, with context takeover kept', async () => {
+    const server = new PerMessageDeflate(params(), 'server');
+    const client = new PerMessageDeflate(params(), 'client');
+    const zlibInflater = zlib.createInflateRaw();
+    for (const text of ['Hello', 'Hello', 'Hello, Hello']) {
+      const c = started<Buffer>((cb) => server.compress(Buffer.from(text), true, cb));
+      assert.equal(c.sync, true, 'compressed synchronously');
+      const compressed = await c.result;
+      const d = started<Buffer>((cb) => client.decompress(compressed, true, 1024, cb));
+      assert.equal(d.sync, true, 'inflated synchronously');
+      assert.equal((await d.result).toString(), text);
+      // The same bytes through one node zlib stream: the context is shared across messages.
+      zlibInflater.write(Buffer.concat([compressed, TAIL]));
+      const viaZlib = await new Promise<Buffer>((resolve) =>
+        zlibInflater.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve(zlibInflater.read() as Buffer)),
+      );
+      assert.equal(viaZlib.toString(), text);
+    }
+    // RFC 7692 §7.2.3.2: the second "Hello" refers back to the first.
+    const again = new PerMessageDeflate(params(), 'server');
+    await compress(again, 'Hello');
+    assert.deepEqual(await compress(again, 'Hello'), hex('f200110000'));
+    for (const x of [server, client, again]) x.close();
+  });
+
+  it('keeps call order with mixed sizes: small ones queue behind a large one in the thread pool', async () => {
+    const server = new PerMessageDeflate(params(), 'server', { syncBelowBytes: 1024 });
+    const client = new PerMessageDeflate(params(), 'client', { syncBelowBytes: 1024 });
+    const messages = [sample(100, 1), sample(300_000, 2), sample(50, 3), sample(2_000, 4), sample(10, 5)];
+    const order: number[] = [];
+    const ops = messages.map((m, i) =>
+      started<Buffer>((cb) =>
+        server.compress(m, true, (e, out) => {
+          order.push(i);
+          cb(e, out);
+        }),
+      ),
+    );
+    const compressed = await Promise.all(ops.map((o) => o.result));
+    assert.deepEqual(order, [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      ops.map((o) => o.sync),
+      [true, false, false, false, false],
+      'only the first ran before the large one was queued',
+    );
+    // And the same compressed messages, inflated in one go with the same mix.
+    const inflateOrder: number[] = [];
+    const inflates = compressed.map((c, i) =>
+      started<Buffer>((cb) =>
+        client.decompress(c, true, 1 << 30, (e, out) => {
+          inflateOrder.push(i);
+          cb(e, out);
+        }),
+      ),
+    );
+    assert.deepEqual(await Promise.all(inflates.map((o) => o.result)), messages);
+    assert.deepEqual(inflateOrder, [0, 1, 2, 3, 4]);
+    assert.equal(inflates[0]?.sync, true);
+    assert.equal(inflates[2]?.sync, false, 'a small message behind a queued one waits its turn');
+    // Once the queue is empty, small messages run synchronously again, on the same context.
+    const next = started<Buffer>((cb) => server.compress(messages[0] as Buffer, true, cb));
+    assert.equal(next.sync, true);
+    assert.deepEqual(await decompress(client, await next.result), messages[0]);
+    server.close();
+    client.close();
+  });
+
+  it('a small message started from the callback of one in the thread pool runs at once, in order', async () => {
+    const server = new PerMessageDeflate(params(), 'server');
+    const client = new PerMessageDeflate(params(), 'client');
+    const large = sample(300_000, 8);
+    const small = sample(100, 9);
+    const outs: Buffer[] = [];
+    let smallSync: boolean | undefined;
+    await new Promise<void>((resolve, reject) =>
+      server.compress(large, true, (e, out) => {
+        if (e) return reject(e);
+        outs.push(out as Buffer);
+        const s = started<Buffer>((cb) => server.compress(small, true, cb));
+        smallSync = s.sync;
+        s.result.then((o) => resolve(void outs.push(o)), reject);
+      }),
+    );
+    assert.equal(smallSync, true);
+    let inflatedSync: boolean | undefined;
+    const inflated = await new Promise<Buffer[]>((resolve, reject) =>
+      client.decompress(outs[0] as Buffer, true, 1 << 30, (e, first) => {
+        if (e) return reject(e);
+        const s = started<Buffer>((cb) => client.decompress(outs[1] as Buffer, true, 1 << 30, cb));
+        inflatedSync = s.sync;
+        s.result.then((second) => resolve([first as Buffer, second]), reject);
+      }),
+    );
+    assert.equal(inflatedSync, true);
+    assert.deepEqual(inflated, [large, small]);
+    server.close();
+    client.close();
+  });
+
+  it('a small bomb on the synchronous path fails with 1009 asynchronously, and keeps failing', async () => {
+    const bomb = zlib.deflateRawSync(Buffer.alloc(4 * 1024 * 1024), {
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    });
+    assert.ok(bomb.length < 8192, 'small enough for the synchronous path');
+    const pmd = new PerMessageDeflate(params(), 'server');
+    const d = started<Buffer>((cb) => pmd.decompress(bomb.subarray(0, -4), true, 16 * 1024, cb));
+    await assert.rejects(d.result, isError(ErrorCode.MESSAGE_TOO_BIG, 1009));
+    assert.equal(d.sync, false, 'failures are reported after decompress() returns');
+    await assert.rejects(decompress(pmd, hex('f248cdc9c90700')), isError(ErrorCode.MESSAGE_TOO_BIG, 1009));
+    pmd.close();
+  });
+
+  it('a small message inflating past the synchronous output bound finishes in the thread pool', async () => {
+    const big = Buffer.concat(Array.from({ length: 1000 }, () => sample(1000, 7)));
+    const client = new PerMessageDeflate(params(), 'client');
+    const compressed = await compress(client, big);
+    // The second message refers back into the first.
+    const second = await compress(client, big.subarray(0, 5000));
+    assert.ok(compressed.length < 8192 && second.length < 100);
+    const pmd = new PerMessageDeflate(params(), 'server');
+    const d = started<Buffer>((cb) => pmd.decompress(compressed, true, 64 * 1024 * 1024, cb));
+    assert.equal(d.sync, false);
+    assert.deepEqual(await d.result, big);
+    const s2 = started<Buffer>((cb) => pmd.decompress(second, true, 64 * 1024 * 1024, cb));
+    assert.equal(s2.sync, true);
+    assert.deepEqual(await s2.result, big.subarray(0, 5000));
+    // A message of exactly 64 KiB still finishes synchronously.
+    const exact = big.subarray(0, 64 * 1024);
+    const fresh = new PerMessageDeflate(params(), 'server');
+    const exactCompressed = zlib
+      .deflateRawSync(exact, { finishFlush: zlib.constants.Z_SYNC_FLUSH })
+      .subarray(0, -4);
+    const e = started<Buffer>((cb) => fresh.decompress(exactCompressed, true, 64 * 1024 * 1024, cb));
+    assert.equal(e.sync, true);
+    assert.deepEqual(await e.result, exact);
+    // Past maxBytes after the synchronous part: 1009 as well.
+    const other = new PerMessageDeflate(params(), 'server', { syncBelowBytes: compressed.length + 1 });
+    await assert.rejects(
+      decompress(other, compressed, true, 200_000),
+      isError(ErrorCode.MESSAGE_TOO_BIG, 1009),
+    );
+    pmd.close();
+    other.close();
+  });
+
+  it('fails invalid data on the synchronous path with 1007, asynchronously', async () => {
+    const pmd = new PerMessageDeflate(params(), 'server');
+    const d = started<Buffer>((cb) => pmd.decompress(hex('ffffffff'), true, 1024, cb));
+    await assert.rejects(d.result, isError(ErrorCode.INVALID_COMPRESSED_DATA, 1007));
+    assert.equal(d.sync, false);
+    pmd.close();
+  });
+
+  it('with syncBelowBytes 0, never calls back before returning', async () => {
+    const pmd = new PerMessageDeflate(params(), 'server', { syncBelowBytes: 0 });
+    const c = started<Buffer>((cb) => pmd.compress(Buffer.from('Hello'), true, cb));
+    assert.equal(c.sync, false);
+    assert.deepEqual(await c.result, hex('f248cdc9c90700'));
+    pmd.close();
+  });
+
+  it('rejects a syncBelowBytes that is not a non-negative integer', () => {
+    for (const bad of [-1, 1.5, '1024', Number.POSITIVE_INFINITY]) {
+      assert.throws(
+        () => new PerMessageDeflate(params(), 'server', { syncBelowBytes: bad as number }),
+        (e: unknown) =>
+          e instanceof WebSocketError &&
+          e.code === ErrorCode.INVALID_ARGUMENT &&
+          /perMessageDeflate\.syncBelowBytes must be an integer at least 0/.test(e.message),
+      );
+    }
   });
 });
 

@@ -418,6 +418,7 @@ describe('resolveDeflateOptions', () => {
       threshold: 1024,
       concurrencyLimit: 10,
       idleContextReleaseMs: 10_000,
+      syncBelowBytes: 8192,
     });
     assert.equal(resolveDeflateOptions(false), undefined);
     assert.equal(resolveDeflateOptions(undefined), undefined);
