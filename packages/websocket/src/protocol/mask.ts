@@ -17,8 +17,8 @@ const SIMD_THRESHOLD = 256;
  */
 export function unmaskInPlace(data: Uint8Array, key: Uint8Array, phase = 0): void {
   const len = data.length;
-  if (len >= SIMD_THRESHOLD && simd !== null && (simd !== undefined || loadSimd() !== null)) {
-    unmaskSimd(data, key, phase);
+  if (useSimd(len)) {
+    simdInto(data, key, phase, data, 0);
     return;
   }
   let i = 0;
@@ -62,7 +62,7 @@ export function xorInto(
   offset: number,
 ): void {
   const len = source.length;
-  if (len >= SIMD_THRESHOLD && simd !== null && (simd !== undefined || loadSimd() !== null)) {
+  if (useSimd(len)) {
     simdInto(source, key, phase, target, offset);
     return;
   }
@@ -133,8 +133,9 @@ function loadSimd(): Simd | null {
   return simd;
 }
 
-function unmaskSimd(data: Uint8Array, key: Uint8Array, phase: number): void {
-  simdInto(data, key, phase, data, 0);
+/** Whether `len` bytes go through the SIMD routine (loaded on first use). */
+function useSimd(len: number): boolean {
+  return len >= SIMD_THRESHOLD && simd !== null && (simd !== undefined || loadSimd() !== null);
 }
 
 function simdInto(
