@@ -94,6 +94,8 @@ export class ConnectionDriver {
   private sendQueue: Array<() => void> = NO_JOBS;
   private compressing = false;
   private dispatching = false;
+  /** `failAndDeliver` ran: the connection failed from the driver, parsed events are dropped. */
+  private failedInDriver = false;
   /** In `waiting`: output waits for the end of the input chunk being handled (see `flush`). */
   private isWaiting = false;
   /** Callbacks of the writes that wait (created on first use). */
@@ -213,6 +215,9 @@ export class ConnectionDriver {
       this.dispatching = true;
       try {
         for (let i = 0; i < events.length; i++) {
+          // A message inflated synchronously failed (failAndDeliver): the events after it are
+          // dropped, and its error, now in `pending`, is delivered below.
+          if (this.failedInDriver) break;
           if (this.paused || this.inflating) {
             this.pending = events.slice(i);
             this.pendingIndex = 0;
@@ -333,6 +338,7 @@ export class ConnectionDriver {
 
   /** Fails the connection from the driver (inflate errors): later parsed events are dropped. */
   private failAndDeliver(error: WebSocketError): void {
+    this.failedInDriver = true;
     this.pending = [];
     this.pendingIndex = 0;
     this.connection.failWith(error);
