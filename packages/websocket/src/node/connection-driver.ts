@@ -353,7 +353,9 @@ export class ConnectionDriver {
    * messages sent meanwhile leave together (see `onData`).
    */
   flush(callback?: WriteCallback): void {
-    if (inputDepth > 0) this.wait(callback);
+    // Already waiting (user code run by `flushWaiting`, e.g. an 'error' handler, sends here
+    // before this driver's turn): join the wait, so earlier callbacks still run first.
+    if (inputDepth > 0 || this.isWaiting) this.wait(callback);
     else this.flushNow(callback);
   }
 

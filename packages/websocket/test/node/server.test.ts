@@ -315,6 +315,42 @@ describe('WebSocketServer connection management', () => {
     }
   });
 
+  it('calls send callbacks in order when an error handler sends while waiting output is written', async () => {
+    // A's handler sends to B (which waits for the end of the chunk), then overflows A's buffer:
+    // writing A's output fails A (peerNotReading) and its 'error' handler sends to B again,
+    // before B's waiting output is written. B's callbacks must still run in send order.
+    const { wss, port } = await listen({ maxBufferedBytes: 1024 });
+    const accepted: WebSocket[] = [];
+    wss.on('connection', (ws) => accepted.push(ws));
+    const a = new WebSocket(`ws://127.0.0.1:${port}`);
+    await waitFor(a, 'open');
+    const b = new WebSocket(`ws://127.0.0.1:${port}`);
+    await waitFor(b, 'open');
+    while (accepted.length < 2) await new Promise((r) => setTimeout(r, 5));
+    const [serverA, serverB] = accepted as [WebSocket, WebSocket];
+    const callbacks: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      const record = (name: string) => (error?: Error | null) => {
+        callbacks.push(error ? `${name}: ${error.message}` : name);
+        if (callbacks.length === 2) resolve();
+      };
+      serverA.on('error', () => serverB.send('second', record('second')));
+      serverA.on('message', () => {
+        serverB.send('first', record('first'));
+        serverA.send(Buffer.alloc(32 * 1024 * 1024));
+      });
+    });
+    a.pause();
+    a.send('go');
+    try {
+      await done;
+      assert.deepEqual(callbacks, ['first', 'second']);
+    } finally {
+      a.terminate();
+      b.terminate();
+    }
+  });
+
   it('counts output that waits for the end of the input chunk in bufferedAmount', async () => {
     const { wss, port } = await listen({});
     const serverSide = waitFor<[WebSocket]>(wss, 'connection');
