@@ -401,7 +401,9 @@ export class ConnectionDriver {
       this.ended = true;
       socket.end();
       this.startCloseTimer();
-    } else if (conn.closeExpected()) {
+    } else if (conn.closeExpected() || (conn.closeFrameSent && conn.closeFrameReceived)) {
+      // Waiting for the peer's close frame, or (a client) for the server to close the TCP
+      // connection after the close handshake (RFC 6455 §7.1.1): not forever.
       this.startCloseTimer();
     }
   }

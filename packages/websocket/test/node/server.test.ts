@@ -7,6 +7,7 @@ import net from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import WsClient from 'ws';
 import { rejectHandshake, WebSocket, WebSocketServer } from '../../src/index.js';
+import { computeAcceptKey } from '../../src/protocol/accept-key.js';
 import { maskedFrame, rawConnect, selfSignedCert, upgradeRequest, waitFor } from '../helpers/net.js';
 
 const servers: { close(cb?: () => void): void }[] = [];
@@ -418,4 +419,47 @@ describe('timeouts', () => {
     assert.equal(await closed, 1006);
     await raw.ended;
   });
+
+  for (const first of ['client', 'server'] as const) {
+    it(`a client closes the TCP connection when the server does not after the close handshake (${first} closes first, closeTimeoutMs)`, async () => {
+      // RFC 6455 §7.1.1: the server closes first; a client waits for it, but not forever.
+      const sockets: net.Socket[] = [];
+      const raw = net.createServer((socket) => {
+        sockets.push(socket);
+        let handshaken = false;
+        socket.on('error', () => {});
+        socket.on('data', (data: Buffer) => {
+          if (!handshaken) {
+            handshaken = true;
+            const key = /Sec-WebSocket-Key: (\S+)/i.exec(data.toString('latin1'))?.[1] ?? '';
+            socket.write(
+              'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+                `Sec-WebSocket-Accept: ${computeAcceptKey(key)}\r\n\r\n`,
+            );
+            // The server starts the closing handshake at once.
+            if (first === 'server') socket.write(Buffer.from([0x88, 0x02, 0x03, 0xe8]));
+            return;
+          }
+          // The client's close frame: reply (if the client closed first), keep the TCP connection open.
+          if (first === 'client') socket.write(Buffer.from([0x88, 0x02, 0x03, 0xe8]));
+        });
+      });
+      servers.push({
+        close: (cb) => {
+          for (const socket of sockets) socket.destroy();
+          raw.close(cb);
+        },
+      });
+      raw.listen(0, '127.0.0.1');
+      await waitFor(raw, 'listening');
+      const c = new WebSocket(`ws://127.0.0.1:${(raw.address() as AddressInfo).port}`, {
+        closeTimeoutMs: 200,
+      });
+      const closed = waitFor<[number]>(c, 'close', 3000);
+      await waitFor(c, 'open');
+      if (first === 'client') c.close(1000);
+      const [code] = await closed;
+      assert.equal(code, 1000, 'the close handshake completed');
+    });
+  }
 });
