@@ -200,12 +200,19 @@ export class ConnectionDriver {
       return;
     }
     this.closed = true;
-    this.options.compressor?.close();
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
-    // Deliver what was parsed before the close, unless the user paused us.
+    // Deliver what was parsed before the close, even if the user paused us (the compressor is
+    // still open: a compressed message held by pause() is inflated and delivered too).
     this.paused = false;
     this.drain();
+    // A compressed message is being inflated: 'close' comes after it (see inflate).
+    if (this.inflating) this.closeAfterInflate = true;
+    else this.finishClose();
+  }
+
+  private finishClose(): void {
+    this.options.compressor?.close();
     this.listener[kOnClosed](this.peerCode, this.peerReason);
   }
 
@@ -330,7 +337,8 @@ export class ConnectionDriver {
       }
       if (this.closeAfterInflate && !this.inflating) {
         this.closeAfterInflate = false;
-        this.onSocketClose();
+        if (this.closed) this.finishClose();
+        else this.onSocketClose();
       }
     });
     returned = true;
