@@ -94,6 +94,8 @@ export class ConnectionDriver {
   private sendQueue: Array<() => void> = NO_JOBS;
   private compressing = false;
   private dispatching = false;
+  /** `failAndDeliver` ran: the connection failed from the driver, parsed events are dropped. */
+  private failedInDriver = false;
   /** In `waiting`: output waits for the end of the input chunk being handled (see `flush`). */
   private isWaiting = false;
   /** Callbacks of the writes that wait (created on first use). */
@@ -198,12 +200,19 @@ export class ConnectionDriver {
       return;
     }
     this.closed = true;
-    this.options.compressor?.close();
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
-    // Deliver what was parsed before the close, unless the user paused us.
+    // Deliver what was parsed before the close, even if the user paused us (the compressor is
+    // still open: a compressed message held by pause() is inflated and delivered too).
     this.paused = false;
     this.drain();
+    // A compressed message is being inflated: 'close' comes after it (see inflate).
+    if (this.inflating) this.closeAfterInflate = true;
+    else this.finishClose();
+  }
+
+  private finishClose(): void {
+    this.options.compressor?.close();
     this.listener[kOnClosed](this.peerCode, this.peerReason);
   }
 
@@ -213,6 +222,9 @@ export class ConnectionDriver {
       this.dispatching = true;
       try {
         for (let i = 0; i < events.length; i++) {
+          // A message inflated synchronously failed (failAndDeliver): the events after it are
+          // dropped, and its error, now in `pending`, is delivered below.
+          if (this.failedInDriver) break;
           if (this.paused || this.inflating) {
             this.pending = events.slice(i);
             this.pendingIndex = 0;
@@ -325,7 +337,8 @@ export class ConnectionDriver {
       }
       if (this.closeAfterInflate && !this.inflating) {
         this.closeAfterInflate = false;
-        this.onSocketClose();
+        if (this.closed) this.finishClose();
+        else this.onSocketClose();
       }
     });
     returned = true;
@@ -333,6 +346,7 @@ export class ConnectionDriver {
 
   /** Fails the connection from the driver (inflate errors): later parsed events are dropped. */
   private failAndDeliver(error: WebSocketError): void {
+    this.failedInDriver = true;
     this.pending = [];
     this.pendingIndex = 0;
     this.connection.failWith(error);
@@ -347,7 +361,9 @@ export class ConnectionDriver {
    * messages sent meanwhile leave together (see `onData`).
    */
   flush(callback?: WriteCallback): void {
-    if (inputDepth > 0) this.wait(callback);
+    // Already waiting (user code run by `flushWaiting`, e.g. an 'error' handler, sends here
+    // before this driver's turn): join the wait, so earlier callbacks still run first.
+    if (inputDepth > 0 || this.isWaiting) this.wait(callback);
     else this.flushNow(callback);
   }
 
@@ -393,7 +409,9 @@ export class ConnectionDriver {
       this.ended = true;
       socket.end();
       this.startCloseTimer();
-    } else if (conn.closeExpected()) {
+    } else if (conn.closeExpected() || (conn.closeFrameSent && conn.closeFrameReceived)) {
+      // Waiting for the peer's close frame, or (a client) for the server to close the TCP
+      // connection after the close handshake (RFC 6455 §7.1.1): not forever.
       this.startCloseTimer();
     }
   }

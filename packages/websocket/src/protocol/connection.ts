@@ -79,6 +79,9 @@ export class Connection implements FrameSink {
   // Created when the first event / frame is queued (so an idle connection holds no arrays).
   private events: ProtocolEvent[] | undefined;
   private output: Buffer[] | undefined;
+  /** Bytes of `output[0..outputCounted)`, as last counted by `bytesToSend`. */
+  private outputBytes = 0;
+  private outputCounted = 0;
   private closeSent = false;
   private closeReceived = false;
   private failed = false;
@@ -172,13 +175,22 @@ export class Connection implements FrameSink {
     const output = this.output;
     if (output === undefined) return NO_OUTPUT;
     this.output = undefined;
+    this.outputBytes = 0;
+    this.outputCounted = 0;
     return output;
   }
 
-  /** Bytes `dataToSend()` would return now. */
+  /**
+   * Bytes `dataToSend()` would return now. Counted incrementally (the queue only grows until
+   * `dataToSend`), so checking it before every send stays linear, not quadratic.
+   */
   get bytesToSend(): number {
-    let total = 0;
-    if (this.output !== undefined) for (const chunk of this.output) total += chunk.length;
+    const output = this.output;
+    if (output === undefined) return 0;
+    let total = this.outputBytes;
+    for (let i = this.outputCounted; i < output.length; i++) total += output[i]!.length;
+    this.outputBytes = total;
+    this.outputCounted = output.length;
     return total;
   }
 

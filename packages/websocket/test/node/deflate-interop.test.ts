@@ -242,6 +242,87 @@ describe('small messages inflated synchronously, over a raw socket', () => {
     assert.deepEqual(errors, ['WS_ERR_MESSAGE_TOO_BIG']);
     client.close();
   });
+  it('invalid UTF-8 in a text message inflated synchronously closes with 1007, and what follows it in the chunk is dropped', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
+    closers.push(() => new Promise((r) => wss.close(() => r())));
+    const events: string[] = [];
+    wss.on('connection', (ws) => {
+      ws.on('message', (d) => events.push(`message:${d.toString()}`));
+      ws.on('error', (e) => events.push(`error:${(e as { code?: string }).code ?? ''}`));
+    });
+    const raw = await connected(wss);
+    const client = new PerMessageDeflate(clientParams, 'client');
+    const before = await compressWith(client, Buffer.from('before'));
+    const invalid = await compressWith(client, Buffer.from([0x61, 0xff, 0x62]));
+    const after = await compressWith(client, Buffer.from('after'));
+    raw.socket.write(
+      Buffer.concat([
+        compressedFrame(1, before),
+        compressedFrame(1, invalid),
+        compressedFrame(1, after),
+        maskedFrame(1, Buffer.from('plain after')),
+      ]),
+    );
+    await raw.ended;
+    const received = raw.received();
+    const body = received.subarray(received.indexOf('\r\n\r\n') + 4);
+    assert.equal(body[0], 0x88, 'a close frame');
+    assert.equal(body.readUInt16BE(2), 1007);
+    assert.deepEqual(events, ['message:before', 'error:WS_ERR_INVALID_UTF8']);
+    client.close();
+  });
+
+  it('delivers a compressed message held by pause() before close when the socket is destroyed', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
+    closers.push(() => new Promise((r) => wss.close(() => r())));
+    const events: string[] = [];
+    const closed = new Promise<void>((resolve) =>
+      wss.on('connection', (ws) => {
+        ws.on('message', (d, binary) => {
+          events.push(binary ? `binary:${(d as Buffer).length}` : `message:${d.toString()}`);
+          if (events.length === 1) {
+            // Hold the rest of the chunk, then end the connection from this side.
+            ws.pause();
+            setTimeout(() => ws.terminate(), 20);
+          }
+        });
+        ws.on('error', (e) => events.push(`error:${(e as { code?: string }).code ?? ''}`));
+        ws.on('close', () => {
+          events.push('close');
+          setTimeout(resolve, 20);
+        });
+      }),
+    );
+    const raw = await connected(wss);
+    const client = new PerMessageDeflate(clientParams, 'client');
+    let x = 1;
+    const random = Buffer.from(
+      Array.from({ length: 100_000 }, () => {
+        x = (x * 1103515245 + 12345) >>> 0;
+        return x >>> 24;
+      }),
+    );
+    const large = await compressWith(client, random);
+    assert.ok(large.length > 8192, 'the large one goes to the thread pool');
+    raw.socket.write(
+      Buffer.concat([
+        maskedFrame(1, Buffer.from('first')),
+        compressedFrame(1, await compressWith(client, Buffer.from('compressed'))),
+        compressedFrame(2, large), // inflated in the thread pool
+        maskedFrame(1, Buffer.from('plain')),
+      ]),
+    );
+    await closed;
+    assert.deepEqual(events, [
+      'message:first',
+      'message:compressed',
+      'binary:100000',
+      'message:plain',
+      'close',
+    ]);
+    client.close();
+    raw.socket.destroy();
+  });
 });
 
 describe('sends queued behind a compression in the thread pool', () => {

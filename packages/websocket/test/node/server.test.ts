@@ -7,6 +7,7 @@ import net from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import WsClient from 'ws';
 import { rejectHandshake, WebSocket, WebSocketServer } from '../../src/index.js';
+import { computeAcceptKey } from '../../src/protocol/accept-key.js';
 import { maskedFrame, rawConnect, selfSignedCert, upgradeRequest, waitFor } from '../helpers/net.js';
 
 const servers: { close(cb?: () => void): void }[] = [];
@@ -315,6 +316,42 @@ describe('WebSocketServer connection management', () => {
     }
   });
 
+  it('calls send callbacks in order when an error handler sends while waiting output is written', async () => {
+    // A's handler sends to B (which waits for the end of the chunk), then overflows A's buffer:
+    // writing A's output fails A (peerNotReading) and its 'error' handler sends to B again,
+    // before B's waiting output is written. B's callbacks must still run in send order.
+    const { wss, port } = await listen({ maxBufferedBytes: 1024 });
+    const accepted: WebSocket[] = [];
+    wss.on('connection', (ws) => accepted.push(ws));
+    const a = new WebSocket(`ws://127.0.0.1:${port}`);
+    await waitFor(a, 'open');
+    const b = new WebSocket(`ws://127.0.0.1:${port}`);
+    await waitFor(b, 'open');
+    while (accepted.length < 2) await new Promise((r) => setTimeout(r, 5));
+    const [serverA, serverB] = accepted as [WebSocket, WebSocket];
+    const callbacks: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      const record = (name: string) => (error?: Error | null) => {
+        callbacks.push(error ? `${name}: ${error.message}` : name);
+        if (callbacks.length === 2) resolve();
+      };
+      serverA.on('error', () => serverB.send('second', record('second')));
+      serverA.on('message', () => {
+        serverB.send('first', record('first'));
+        serverA.send(Buffer.alloc(32 * 1024 * 1024));
+      });
+    });
+    a.pause();
+    a.send('go');
+    try {
+      await done;
+      assert.deepEqual(callbacks, ['first', 'second']);
+    } finally {
+      a.terminate();
+      b.terminate();
+    }
+  });
+
   it('counts output that waits for the end of the input chunk in bufferedAmount', async () => {
     const { wss, port } = await listen({});
     const serverSide = waitFor<[WebSocket]>(wss, 'connection');
@@ -382,4 +419,47 @@ describe('timeouts', () => {
     assert.equal(await closed, 1006);
     await raw.ended;
   });
+
+  for (const first of ['client', 'server'] as const) {
+    it(`a client closes the TCP connection when the server does not after the close handshake (${first} closes first, closeTimeoutMs)`, async () => {
+      // RFC 6455 §7.1.1: the server closes first; a client waits for it, but not forever.
+      const sockets: net.Socket[] = [];
+      const raw = net.createServer((socket) => {
+        sockets.push(socket);
+        let handshaken = false;
+        socket.on('error', () => {});
+        socket.on('data', (data: Buffer) => {
+          if (!handshaken) {
+            handshaken = true;
+            const key = /Sec-WebSocket-Key: (\S+)/i.exec(data.toString('latin1'))?.[1] ?? '';
+            socket.write(
+              'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+                `Sec-WebSocket-Accept: ${computeAcceptKey(key)}\r\n\r\n`,
+            );
+            // The server starts the closing handshake at once.
+            if (first === 'server') socket.write(Buffer.from([0x88, 0x02, 0x03, 0xe8]));
+            return;
+          }
+          // The client's close frame: reply (if the client closed first), keep the TCP connection open.
+          if (first === 'client') socket.write(Buffer.from([0x88, 0x02, 0x03, 0xe8]));
+        });
+      });
+      servers.push({
+        close: (cb) => {
+          for (const socket of sockets) socket.destroy();
+          raw.close(cb);
+        },
+      });
+      raw.listen(0, '127.0.0.1');
+      await waitFor(raw, 'listening');
+      const c = new WebSocket(`ws://127.0.0.1:${(raw.address() as AddressInfo).port}`, {
+        closeTimeoutMs: 200,
+      });
+      const closed = waitFor<[number]>(c, 'close', 3000);
+      await waitFor(c, 'open');
+      if (first === 'client') c.close(1000);
+      const [code] = await closed;
+      assert.equal(code, 1000, 'the close handshake completed');
+    });
+  }
 });
