@@ -226,16 +226,16 @@ suite('bytesToSend', () => {
     assert.equal(c.bytesToSend, 3 + 4);
   });
 
-  it('stays linear when checked before every send', () => {
-    // Checked before each of 50,000 sends, a recount of the whole queue would take about 1.25
-    // billion steps (seconds); counted incrementally it takes milliseconds.
+  it('counts every byte when checked before each of 50,000 sends', () => {
+    // (It is kept incrementally: recounting the queue on each check made this loop quadratic.
+    // Speed is the benchmark's business; this checks the count stays exact at that size.)
     const c = server();
-    const start = performance.now();
     for (let i = 0; i < 50_000; i++) {
-      if (c.bytesToSend > 1e12) break;
+      if (c.bytesToSend !== i * 13) break;
       c.send('hello world');
     }
     assert.equal(c.bytesToSend, 50_000 * 13);
-    assert.ok(performance.now() - start < 1000, `took ${performance.now() - start} ms`);
+    assert.equal(Buffer.concat(c.dataToSend()).length, 50_000 * 13);
+    assert.equal(c.bytesToSend, 0);
   });
 });
