@@ -183,16 +183,16 @@ export interface WebSocketServer {
   off(event: string | symbol, listener: AnyListener): this;
 }
 
-/**
- * A WebSocket server, compatible with ws 8's `WebSocketServer`: standalone (`{ port }`), on an
- * existing http(s) server (`{ server }`), or driven by `handleUpgrade` (`{ noServer: true }`).
- */
 /** The handshake timeout of one upgrade, armed when an application hook goes asynchronous. */
 interface HandshakeWait {
   timer: NodeJS.Timeout | undefined;
   start(): void;
 }
 
+/**
+ * A WebSocket server, compatible with ws 8's `WebSocketServer`: standalone (`{ port }`), on an
+ * existing http(s) server (`{ server }`), or driven by `handleUpgrade` (`{ noServer: true }`).
+ */
 export class WebSocketServer extends EventEmitter {
   readonly options: Readonly<ServerOptions>;
   /** Open connections (when `clientTracking` is on, the default). */
