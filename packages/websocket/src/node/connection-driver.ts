@@ -93,6 +93,8 @@ export class ConnectionDriver {
   /** Sends waiting behind a compression in progress, in order. */
   private sendQueue: Array<() => void> = NO_JOBS;
   private compressing = false;
+  /** nextSend() is running: a job asking for the next one just returns, the loop goes on. */
+  private sendLoop = false;
   private dispatching = false;
   /** `failAndDeliver` ran: the connection failed from the driver, parsed events are dropped. */
   private failedInDriver = false;
@@ -167,7 +169,7 @@ export class ConnectionDriver {
       this.wait(undefined);
       if (events.length !== 0) this.enqueue(events);
     } finally {
-      if (--inputDepth === 0) flushWaiting();
+      endInput();
     }
   }
 
@@ -303,37 +305,17 @@ export class ConnectionDriver {
     this.inflating = true;
     let returned = false;
     compressor.decompress(data, true, this.connection.limits.maxMessageBytes, (error, out) => {
-      this.inflating = false;
-      if (error || !out) {
-        this.failAndDeliver(
-          error ??
-            new WebSocketError(
-              ErrorCode.INVALID_COMPRESSED_DATA,
-              'Inflate failed',
-              CloseCode.INVALID_PAYLOAD,
-            ),
-        );
-      } else if (!binary && !isUtf8(out)) {
-        // RFC 6455 §8.1: text must be valid UTF-8 (checked after inflating, RFC 7692 §6).
-        this.failAndDeliver(
-          new WebSocketError(
-            ErrorCode.INVALID_UTF8,
-            'Invalid UTF-8 in a compressed text message',
-            CloseCode.INVALID_PAYLOAD,
-          ),
-        );
-      } else {
-        this.listener[kOnMessage](out, binary);
-      }
-      // Inflated before decompress() returned: the dispatch loop that called us goes on with
-      // the next events, and its caller flushes, as for an uncompressed message.
-      if (!returned) return;
-      this.socket.cork();
+      // Handled like an input chunk (see onData): what handlers send leaves at the end, together.
+      inputDepth++;
       try {
+        this.deliverInflated(error, out, binary);
+        // Inflated before decompress() returned: the dispatch loop that called us goes on with
+        // the next events, and its caller flushes, as for an uncompressed message.
+        if (!returned) return;
+        this.wait(undefined);
         this.drain();
-        this.flush();
       } finally {
-        this.socket.uncork();
+        endInput();
       }
       if (this.closeAfterInflate && !this.inflating) {
         this.closeAfterInflate = false;
@@ -342,6 +324,27 @@ export class ConnectionDriver {
       }
     });
     returned = true;
+  }
+
+  private deliverInflated(error: WebSocketError | null, out: Buffer | undefined, binary: boolean): void {
+    this.inflating = false;
+    if (error || !out) {
+      this.failAndDeliver(
+        error ??
+          new WebSocketError(ErrorCode.INVALID_COMPRESSED_DATA, 'Inflate failed', CloseCode.INVALID_PAYLOAD),
+      );
+    } else if (!binary && !isUtf8(out)) {
+      // RFC 6455 §8.1: text must be valid UTF-8 (checked after inflating, RFC 7692 §6).
+      this.failAndDeliver(
+        new WebSocketError(
+          ErrorCode.INVALID_UTF8,
+          'Invalid UTF-8 in a compressed text message',
+          CloseCode.INVALID_PAYLOAD,
+        ),
+      );
+    } else {
+      this.listener[kOnMessage](out, binary);
+    }
   }
 
   /** Fails the connection from the driver (inflate errors): later parsed events are dropped. */
@@ -396,9 +399,6 @@ export class ConnectionDriver {
     const socket = this.socket;
     if (socket.destroyed || this.closed) {
       if (callback) process.nextTick(callback, notOpenError());
-    } else if (out.length === 1) {
-      socket.write(out[0]!, callback);
-      if (socket.writableLength > this.options.maxBufferedBytes) this.peerNotReading();
     } else if (out.length !== 0) {
       writeAll(socket, out, callback);
       if (socket.writableLength > this.options.maxBufferedBytes) this.peerNotReading();
@@ -499,9 +499,6 @@ export class ConnectionDriver {
     }
   }
 
-  /** nextSend() is running: a job asking for the next one just returns, the loop goes on. */
-  private sendLoop = false;
-
   private sendCompressed(
     compressor: MessageCompressor,
     bytes: Buffer,
@@ -595,6 +592,11 @@ let inputDepth = 0;
 /** Drivers whose output waits for `inputDepth` to reach 0, in the order they first wrote. */
 let waiting: ConnectionDriver[] = [];
 
+/** Ends the handling of one input (see `onData`): the outermost writes what waited. */
+function endInput(): void {
+  if (--inputDepth === 0) flushWaiting();
+}
+
 /** Writes what every waiting driver queued. Writing can run user code that sends again. */
 function flushWaiting(): void {
   let failure: unknown;
@@ -645,6 +647,10 @@ const COALESCE_BYTES = 4 * 1024 - 1;
  * for Node than a `writev` of many small pieces), otherwise corked into one `writev`, uncopied.
  */
 function writeAll(socket: Socket, out: Buffer[], callback: WriteCallback | undefined): void {
+  if (out.length === 1) {
+    socket.write(out[0]!, callback);
+    return;
+  }
   let total = 0;
   for (let i = 0; i < out.length; i++) total += out[i]!.length;
   if (total <= COALESCE_BYTES) {
