@@ -292,14 +292,7 @@ export class PerMessageDeflate implements MessageCompressor {
     const inflater = this.getInflater();
     const handle = syncHandleOf(inflater);
     if (!handle) return undefined;
-    let input: Uint8Array = data;
-    if (fin) {
-      // RFC 7692 §7.2.2: append 00 00 ff ff to the payload, then inflate.
-      const joined = Buffer.allocUnsafe(data.length + TAIL.length);
-      joined.set(data, 0);
-      joined.set(TAIL, data.length);
-      input = joined;
-    }
+    const input = fin ? withTail(data) : data;
     // One byte past the limit tells that the message is too big; zlib makes no more than that.
     const budget = maxBytes - this.messageBytes + 1;
     const r = zlibSync(inflater, handle, input, zlib.constants.Z_SYNC_FLUSH, budget, SYNC_INFLATE_MAX_OUTPUT);
@@ -376,7 +369,7 @@ export class PerMessageDeflate implements MessageCompressor {
         inflater.on('error', onError);
         // RFC 7692 §7.2.2: append 00 00 ff ff to the payload, then inflate. One write, which the
         // stream flushes (Z_SYNC_FLUSH): one trip to the thread pool.
-        const input = appendTail ? Buffer.concat([data, TAIL]) : data;
+        const input = appendTail ? withTail(data) : data;
         this.inflaterFed += input.length;
         inflater.write(input, () => {
           inflater.off('data', onData);
@@ -529,6 +522,14 @@ export class PerMessageDeflate implements MessageCompressor {
 }
 
 function ignore(): void {}
+
+/** RFC 7692 §7.2.2: the payload with 00 00 ff ff appended, as it is inflated. */
+function withTail(data: Uint8Array): Buffer {
+  const joined = Buffer.allocUnsafe(data.length + TAIL.length);
+  joined.set(data, 0);
+  joined.set(TAIL, data.length);
+  return joined;
+}
 
 function tooBig(maxBytes: number): WebSocketError {
   return new WebSocketError(

@@ -382,13 +382,9 @@ export class Connection implements FrameSink {
     const rsv1 = !this.sendingFragmented && options.compressed === true;
     const frameOptions: FrameOptions = { fin, rsv1, maskKey: this.maskKey() };
     this.sendingFragmented = !fin;
-    if (typeof data === 'string') {
-      if (binary) writeFrame(this.queue(), opcode, Buffer.from(data), frameOptions);
-      else if (opcode === Opcode.TEXT) writeTextFrame(this.queue(), data, frameOptions);
-      else writeFrame(this.queue(), opcode, Buffer.from(data), frameOptions);
-    } else {
-      writeFrame(this.queue(), opcode, data, frameOptions);
-    }
+    // A string starting a text message is encoded straight into the frame; anything else as bytes.
+    if (typeof data === 'string' && opcode === Opcode.TEXT) writeTextFrame(this.queue(), data, frameOptions);
+    else writeFrame(this.queue(), opcode, typeof data === 'string' ? Buffer.from(data) : data, frameOptions);
   }
 
   /**
