@@ -205,45 +205,18 @@ describe('small messages inflated synchronously, over a raw socket', () => {
     raw.socket.destroy();
   });
 
-  it('a bomb inflated synchronously closes with 1009, and what follows it in the chunk is dropped', async () => {
+  /**
+   * Sends, in one chunk, "before", `bad` and "after" compressed (opcode `badOpcode` for `bad`) and
+   * a plain "plain after"; returns the server's close code, what its handlers saw, and the
+   * compressed size of `bad`.
+   */
+  async function failInOneChunk(bad: Buffer, badOpcode: number, serverOptions: { maxPayload?: number } = {}) {
     const wss = new WebSocketServer({
       port: 0,
       host: '127.0.0.1',
       perMessageDeflate: true,
-      maxPayload: 16 * 1024,
+      ...serverOptions,
     });
-    closers.push(() => new Promise((r) => wss.close(() => r())));
-    const messages: string[] = [];
-    const errors: string[] = [];
-    wss.on('connection', (ws) => {
-      ws.on('message', (d) => messages.push(d.toString()));
-      ws.on('error', (e) => errors.push((e as { code?: string }).code ?? ''));
-    });
-    const raw = await connected(wss);
-    const client = new PerMessageDeflate(clientParams, 'client');
-    const before = await compressWith(client, Buffer.from('before'));
-    const bomb = await compressWith(client, Buffer.alloc(4 * 1024 * 1024));
-    assert.ok(bomb.length < 8192, 'small enough for the synchronous path');
-    const after = await compressWith(client, Buffer.from('after'));
-    raw.socket.write(
-      Buffer.concat([
-        compressedFrame(1, before),
-        compressedFrame(2, bomb),
-        compressedFrame(1, after),
-        maskedFrame(1, Buffer.from('plain after')),
-      ]),
-    );
-    await raw.ended;
-    const received = raw.received();
-    const body = received.subarray(received.indexOf('\r\n\r\n') + 4);
-    assert.equal(body[0], 0x88, 'a close frame');
-    assert.equal(body.readUInt16BE(2), 1009);
-    assert.deepEqual(messages, ['before']);
-    assert.deepEqual(errors, ['WS_ERR_MESSAGE_TOO_BIG']);
-    client.close();
-  });
-  it('invalid UTF-8 in a text message inflated synchronously closes with 1007, and what follows it in the chunk is dropped', async () => {
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
     closers.push(() => new Promise((r) => wss.close(() => r())));
     const events: string[] = [];
     wss.on('connection', (ws) => {
@@ -253,23 +226,35 @@ describe('small messages inflated synchronously, over a raw socket', () => {
     const raw = await connected(wss);
     const client = new PerMessageDeflate(clientParams, 'client');
     const before = await compressWith(client, Buffer.from('before'));
-    const invalid = await compressWith(client, Buffer.from([0x61, 0xff, 0x62]));
+    const compressedBad = await compressWith(client, bad);
     const after = await compressWith(client, Buffer.from('after'));
     raw.socket.write(
       Buffer.concat([
         compressedFrame(1, before),
-        compressedFrame(1, invalid),
+        compressedFrame(badOpcode, compressedBad),
         compressedFrame(1, after),
         maskedFrame(1, Buffer.from('plain after')),
       ]),
     );
     await raw.ended;
+    client.close();
     const received = raw.received();
     const body = received.subarray(received.indexOf('\r\n\r\n') + 4);
     assert.equal(body[0], 0x88, 'a close frame');
-    assert.equal(body.readUInt16BE(2), 1007);
-    assert.deepEqual(events, ['message:before', 'error:WS_ERR_INVALID_UTF8']);
-    client.close();
+    return { closeCode: body.readUInt16BE(2), events, badBytes: compressedBad.length };
+  }
+
+  it('a bomb inflated synchronously closes with 1009, and what follows it in the chunk is dropped', async () => {
+    const r = await failInOneChunk(Buffer.alloc(4 * 1024 * 1024), 2, { maxPayload: 16 * 1024 });
+    assert.ok(r.badBytes < 8192, 'small enough for the synchronous path');
+    assert.equal(r.closeCode, 1009);
+    assert.deepEqual(r.events, ['message:before', 'error:WS_ERR_MESSAGE_TOO_BIG']);
+  });
+
+  it('invalid UTF-8 in a text message inflated synchronously closes with 1007, and what follows it in the chunk is dropped', async () => {
+    const r = await failInOneChunk(Buffer.from([0x61, 0xff, 0x62]), 1);
+    assert.equal(r.closeCode, 1007);
+    assert.deepEqual(r.events, ['message:before', 'error:WS_ERR_INVALID_UTF8']);
   });
 
   it('delivers a compressed message held by pause() before close when the socket is destroyed', async () => {
