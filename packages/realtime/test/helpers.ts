@@ -1,13 +1,17 @@
 // Test helpers: a realtime server on an ephemeral port and Node clients using @ieum/websocket.
+
+import assert from 'node:assert/strict';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { WebSocket } from '@ieum/websocket';
 import {
+  type ChannelMessage,
+  type PublishAck,
   RealtimeClient,
   type RealtimeClientOptions,
   type WebSocketConstructor,
 } from '../src/client/index.js';
-import { RealtimeServer, type RealtimeServerOptions } from '../src/server/index.js';
+import { type Adapter, RealtimeServer, type RealtimeServerOptions } from '../src/server/index.js';
 
 export async function startServer(
   options: RealtimeServerOptions = {},
@@ -147,4 +151,92 @@ export async function roundRobin(ports: number[]) {
       return new Promise<void>((r) => proxy.close(() => r()));
     },
   };
+}
+
+/**
+ * The exactly-once run shared by the chaos tests (realtime on one server, redis across two):
+ * `clients` subscribe to `channels`, then each publishes `publishesPerClient` messages spread over
+ * them (not awaited one by one, a pause of up to `maxPauseMs` between them) while `chaosStep` runs
+ * every 40-120 ms. Afterwards every client must have every message of every channel once, in
+ * offset order, and `adapter` must hold each publish once. Returns the acknowledgements.
+ */
+export async function exactlyOnceUnderChaos(o: {
+  clients: RealtimeClient[];
+  channels: string[];
+  publishesPerClient: number;
+  maxPauseMs: number;
+  adapter: Adapter;
+  chaosStep: () => void;
+}): Promise<PublishAck[]> {
+  const { clients, channels } = o;
+  const received = clients.map((c) => {
+    const got: Record<string, ChannelMessage<string>[]> = {};
+    for (const name of channels) {
+      got[name] = [];
+      c.channel<string>(name).on('message', (m) => got[name]!.push(m));
+    }
+    return got;
+  });
+  await Promise.all(clients.flatMap((c) => channels.map((n) => c.channel(n).subscribe())));
+
+  let chaos = true;
+  const chaosLoop = (async () => {
+    while (chaos) {
+      await new Promise((r) => setTimeout(r, 40 + Math.random() * 80));
+      if (chaos) o.chaosStep();
+    }
+  })();
+  const sent: Record<string, Set<string>> = Object.fromEntries(channels.map((n) => [n, new Set<string>()]));
+  let acks: PublishAck[][];
+  try {
+    acks = await Promise.all(
+      clients.map(async (c, ci) => {
+        const results = [];
+        for (let k = 0; k < o.publishesPerClient; k++) {
+          const ch = channels[(ci + k) % channels.length]!;
+          const body = `c${ci}-m${k}`;
+          sent[ch]!.add(body);
+          // Not awaited one by one: several publishes are in flight across reconnects.
+          results.push(c.channel<string>(ch).publish('say', body));
+          await new Promise((r) => setTimeout(r, Math.random() * o.maxPauseMs));
+        }
+        return Promise.all(results);
+      }),
+    );
+  } finally {
+    chaos = false;
+    await chaosLoop;
+  }
+
+  const total = Object.fromEntries(channels.map((n) => [n, sent[n]!.size]));
+  await until(
+    () => received.every((got) => channels.every((n) => got[n]!.length >= total[n]!)),
+    30_000,
+    'every client to catch up',
+  );
+  await new Promise((r) => setTimeout(r, 300)); // a straggling duplicate would show up here
+  for (const [ci, got] of received.entries()) {
+    for (const n of channels) {
+      const list = got[n]!;
+      assert.deepEqual(
+        list.map((m) => m.offset),
+        Array.from({ length: total[n]! }, (_, i) => i + 1),
+        `client ${ci} channel ${n}: offsets must be 1..${total[n]} once each, in order`,
+      );
+      assert.deepEqual(
+        new Set(list.map((m) => m.data)),
+        sent[n],
+        `client ${ci} channel ${n}: the published set`,
+      );
+    }
+  }
+  // Each publish applied exactly once: the channel holds exactly what was published.
+  for (const n of channels) {
+    const h = await o.adapter.history(n, { epoch: (await o.adapter.position(n)).epoch, offset: 0 });
+    assert.ok(h.ok);
+    assert.equal(h.entries.length, sent[n]!.size, `channel ${n} holds each publish once`);
+  }
+  const all = acks.flat();
+  assert.equal(all.length, clients.length * o.publishesPerClient);
+  return all;
 }

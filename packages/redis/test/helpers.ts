@@ -155,4 +155,4 @@ export function redisTarget(): { host: string; port: number } {
 }
 
 // Shared with the realtime package's tests.
-export { roundRobin as httpRoundRobin, until } from '../../realtime/test/helpers.js';
+export { exactlyOnceUnderChaos, roundRobin as httpRoundRobin, until } from '../../realtime/test/helpers.js';
