@@ -240,3 +240,35 @@ export async function exactlyOnceUnderChaos(o: {
   assert.equal(all.length, clients.length * o.publishesPerClient);
   return all;
 }
+
+/**
+ * The fallback round trip shared by the no-sticky-sessions tests: `viaProxy` (a client forced
+ * onto `transport` behind a round-robin proxy whose per-server request counts are
+ * `proxyCounts`) subscribes to `room`; ten messages published by `direct` and one of its own
+ * arrive in order, its own at offset 11, and every server behind the proxy served requests.
+ */
+export async function fallbackRoundTrip(
+  viaProxy: RealtimeClient,
+  direct: RealtimeClient,
+  room: string,
+  transport: string,
+  proxyCounts: readonly number[],
+): Promise<void> {
+  const got: ChannelMessage[] = [];
+  viaProxy.channel(room).on('message', (m) => got.push(m));
+  await viaProxy.channel(room).subscribe();
+  assert.equal(viaProxy.transport, transport);
+  await direct.channel(room).subscribe();
+  for (let i = 1; i <= 10; i++) await direct.channel(room).publish('n', i);
+  const ack = await viaProxy.channel(room).publish('n', 'via proxy');
+  assert.equal(ack.offset, 11);
+  await until(() => got.length === 11, 10_000, 'every message through the fallback');
+  assert.deepEqual(
+    got.map((m) => m.data),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 'via proxy'],
+  );
+  assert.ok(
+    proxyCounts.every((n) => n > 0),
+    `both servers served requests (${proxyCounts})`,
+  );
+}

@@ -2,9 +2,8 @@
 // request reaches (two servers sharing one adapter behind a round-robin proxy: no sticky sessions).
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { ChannelMessage } from '../src/client/index.js';
 import { MemoryAdapter, type RealtimeServer } from '../src/server/index.js';
-import { client, opened, roundRobin, startServer, until } from './helpers.js';
+import { client, fallbackRoundTrip, opened, roundRobin, startServer, until } from './helpers.js';
 
 describe('HTTP fallback transports', () => {
   const servers: RealtimeServer[] = [];
@@ -66,24 +65,9 @@ describe('HTTP fallback transports', () => {
         // WebSocket is refused by the proxy: the client falls back on its own.
         const viaProxy = client(url, { transports: ['websocket', transport] });
         const direct = client(a.url);
-        const got: ChannelMessage[] = [];
-        viaProxy.channel('room').on('message', (m) => got.push(m));
         await opened(viaProxy);
         assert.equal(viaProxy.transport, transport);
-        await viaProxy.channel('room').subscribe();
-        await direct.channel('room').subscribe();
-        for (let i = 1; i <= 10; i++) await direct.channel('room').publish('n', i);
-        const ack = await viaProxy.channel('room').publish('n', 'via proxy');
-        assert.equal(ack.offset, 11);
-        await until(() => got.length === 11, 10_000, 'all messages through the fallback');
-        assert.deepEqual(
-          got.map((m) => m.data),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 'via proxy'],
-        );
-        assert.ok(
-          proxy.counts.every((n) => n > 0),
-          `both servers served requests (${proxy.counts})`,
-        );
+        await fallbackRoundTrip(viaProxy, direct, 'room', transport, proxy.counts);
         viaProxy.close();
         direct.close();
       } finally {

@@ -155,4 +155,9 @@ export function redisTarget(): { host: string; port: number } {
 }
 
 // Shared with the realtime package's tests.
-export { exactlyOnceUnderChaos, roundRobin as httpRoundRobin, until } from '../../realtime/test/helpers.js';
+export {
+  exactlyOnceUnderChaos,
+  fallbackRoundTrip,
+  roundRobin as httpRoundRobin,
+  until,
+} from '../../realtime/test/helpers.js';

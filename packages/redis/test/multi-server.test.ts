@@ -12,7 +12,15 @@ import {
 import { RealtimeServer, type RealtimeServerOptions } from '@ieum/realtime/server';
 import { WebSocket } from '@ieum/websocket';
 import { RedisAdapter, type RedisAdapterOptions } from '../src/index.js';
-import { deleteKeys, httpRoundRobin, requireRedis, tcpProxy, testPrefix, until } from './helpers.js';
+import {
+  deleteKeys,
+  fallbackRoundTrip,
+  httpRoundRobin,
+  requireRedis,
+  tcpProxy,
+  testPrefix,
+  until,
+} from './helpers.js';
 
 const url = await requireRedis();
 const keyPrefix = testPrefix('servers');
@@ -231,23 +239,7 @@ describe('two RealtimeServers sharing one Redis', () => {
       });
       const direct = client(two.url, { token: 'direct' });
       const room = `http-room-${transport}`;
-      const got: ChannelMessage[] = [];
-      viaProxy.channel(room).on('message', (m) => got.push(m));
-      await viaProxy.channel(room).subscribe();
-      assert.equal(viaProxy.transport, transport);
-      await direct.channel(room).subscribe();
-      for (let i = 1; i <= 10; i++) await direct.channel(room).publish('n', i);
-      const ack = await viaProxy.channel(room).publish('n', 'via proxy');
-      assert.equal(ack.offset, 11);
-      await until(() => got.length === 11, 10_000, 'every message through the fallback');
-      assert.deepEqual(
-        got.map((m) => m.data),
-        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 'via proxy'],
-      );
-      assert.ok(
-        proxy.counts.every((n) => n > 0),
-        `both servers served requests (${proxy.counts})`,
-      );
+      await fallbackRoundTrip(viaProxy, direct, room, transport, proxy.counts);
       viaProxy.close();
     });
   }
