@@ -240,13 +240,14 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     const k = this.keys(channel);
     const { history, dedupeMs, channelTtlMs } = this.options;
     const hasId = message.mid !== undefined;
+    const dedupe = hasId ? dedupeKey(this.keyPrefix, channel, message.mid!) : k.meta; // unused without an id
     const reply = (await this.run(
       `publish to "${channel}"`,
       () =>
         this.cmd.ieumPublish(
           k.meta,
           k.hist,
-          hasId ? dedupeKey(this.keyPrefix, channel, message.mid!) : k.meta, // unused without an id
+          dedupe,
           newEpoch(),
           encodePayload(message),
           history.maxMessages,
@@ -298,12 +299,14 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     return { ok: false, reason: status as 'epoch-changed' | 'too-old' | 'ahead', position };
   }
 
-  position(channel: string): Promise<ChannelPosition> {
-    return this.run(`position of "${channel}"`, () => this.readPosition(this.cmd, this.keys(channel)));
+  async position(channel: string): Promise<ChannelPosition> {
+    const k = this.keys(channel);
+    return this.run(`position of "${channel}"`, () => this.readPosition(this.cmd, k));
   }
 
-  history(channel: string, since: ChannelPosition): Promise<HistoryResult> {
-    return this.run(`history of "${channel}"`, () => this.readHistory(this.cmd, this.keys(channel), since));
+  async history(channel: string, since: ChannelPosition): Promise<HistoryResult> {
+    const k = this.keys(channel);
+    return this.run(`history of "${channel}"`, () => this.readHistory(this.cmd, k, since));
   }
 
   presenceJoin(channel: string, user: string, connection: string, info?: unknown): Promise<PresenceChange> {

@@ -10,6 +10,12 @@ export const RedisAdapterErrorCode = {
    * longer than the history window). Subscribers saw a gap; reported through the `error` event.
    */
   MESSAGES_LOST: 'REDIS_ERR_MESSAGES_LOST',
+  /**
+   * A channel name, user, connection id or message id is not well-formed UTF-16 (a lone
+   * surrogate). Redis would store it as UTF-8 with U+FFFD, merging it with other names, so the
+   * operation is refused; the caller must validate names first.
+   */
+  INVALID_NAME: 'REDIS_ERR_INVALID_NAME',
 } as const;
 
 export type RedisAdapterErrorCode = (typeof RedisAdapterErrorCode)[keyof typeof RedisAdapterErrorCode];
