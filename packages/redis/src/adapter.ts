@@ -44,6 +44,8 @@ const newEpoch = () => randomBytes(6).toString('base64url');
 /** What ioredis says when a command cannot reach Redis or the connection died under it. */
 const CONNECTION_ERRORS =
   /Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest/;
+/** Redis's refusal at maxmemory ("OOM command not allowed when used memory > 'maxmemory'"). */
+const OUT_OF_MEMORY = /^OOM |\bOOM command not allowed/;
 
 /**
  * The realtime `Adapter` over Redis: every process with a RedisAdapter on the same Redis and
@@ -111,7 +113,10 @@ export class RedisAdapter extends EventEmitter implements Adapter {
       prefix: this.keyPrefix,
       sharded,
       online: () => this.online('subscribe'),
-      position: (c, keys) => this.readPosition(c as Redis & ScriptCommands, keys),
+      position: (c, keys) =>
+        this.readPosition(c as Redis & ScriptCommands, keys).catch((error: unknown) => {
+          throw this.refusal('subscribe', error);
+        }),
       history: (c, keys, since) => this.readHistory(c as Redis & ScriptCommands, keys, since),
       report,
     });
@@ -218,13 +223,26 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     });
   }
 
+  /** Redis's out-of-memory refusal as REDIS_ERR_OUT_OF_MEMORY; any other error unchanged. */
+  private refusal(what: string, error: unknown): unknown {
+    if (!OUT_OF_MEMORY.test(String((error as Error).message ?? error))) return error;
+    return new RedisAdapterError(
+      RedisAdapterErrorCode.OUT_OF_MEMORY,
+      `RedisAdapter: Redis at ${this.url} is out of memory (maxmemory): ${what} refused, nothing ` +
+        'written (retry later; free memory or raise maxmemory)',
+      { cause: error },
+    );
+  }
+
   /** Runs `op` once Redis is reachable; a connection lost on the way becomes REDIS_ERR_UNAVAILABLE. */
   private async run<T>(what: string, op: () => Promise<T>, lostMessage?: string): Promise<T> {
     await this.online(what);
     try {
       return await op();
     } catch (error) {
-      if (!CONNECTION_ERRORS.test(String((error as Error).message ?? error))) throw error;
+      if (!CONNECTION_ERRORS.test(String((error as Error).message ?? error))) {
+        throw this.refusal(what, error);
+      }
       if (lostMessage) {
         throw new RedisAdapterError(RedisAdapterErrorCode.UNAVAILABLE, lostMessage, { cause: error });
       }

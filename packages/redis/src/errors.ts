@@ -3,6 +3,12 @@
 export const RedisAdapterErrorCode = {
   /** Redis could not be reached in time; nothing was done (or, for `publish` in flight, maybe). Retry. */
   UNAVAILABLE: 'REDIS_ERR_UNAVAILABLE',
+  /**
+   * Redis refused the operation because it is at `maxmemory` (with the recommended `noeviction`
+   * policy). Nothing was written: the operation is refused before its first write. Retry later
+   * (a publish retried with the same message id is applied once); free memory or raise maxmemory.
+   */
+  OUT_OF_MEMORY: 'REDIS_ERR_OUT_OF_MEMORY',
   /** The adapter was closed: a caller used it afterwards. */
   CLOSED: 'REDIS_ERR_CLOSED',
   /**

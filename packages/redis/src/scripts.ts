@@ -2,6 +2,12 @@
 // offset, history append, fan-out) or a presence change (count, member list, event) is never seen
 // half done by another process. Time comes from Redis (`TIME`), one clock for every process.
 //
+// Out of memory: with `maxmemory` reached, Redis refuses a script only at its first write, and only
+// if that command may grow memory ("denyoom": SET, HSET, HINCRBY, XADD, ZADD...); once a script has
+// written anything it runs to the end, whatever it adds. So every script that can grow memory
+// makes a denyoom command its first write (never PEXPIRE, DEL, XTRIM or ZREM, which Redis lets
+// through): under maxmemory it is refused whole, before anything is written.
+//
 // Key layout (see keys.ts): `meta` hash {ep, off}; `hist` stream of entries with id `<off>-0` and
 // fields `t` (publish time, ms) and `p` (MessagePack payload); `users` hash user -> info; `counts`
 // hash user -> live connections; `conns` zset member -> expiry (ms).
@@ -16,15 +22,16 @@ local function fmt(n) return string.format('%d', n) end
 local function id_offset(id) return tonumber(string.match(id, '^(%d+)')) end
 
 -- The channel's epoch, created when missing. A new epoch starts a new history: a stream left
--- over from a lost meta hash would hold ids above the restarted offsets, so it goes.
-local function channel_epoch(meta, hist, candidate, ttl)
+-- over from a lost meta hash would hold ids above the restarted offsets, so it goes. Writes
+-- nothing for an existing channel; HSET (denyoom) is the first write for a new one. The caller
+-- renews the meta hash's expiry afterwards.
+local function channel_epoch(meta, hist, candidate)
   local ep = redis.call('HGET', meta, 'ep')
   if not ep then
     ep = candidate
     redis.call('HSET', meta, 'ep', ep, 'off', 0)
     redis.call('DEL', hist)
   end
-  redis.call('PEXPIRE', meta, ttl)
   return ep
 end
 
@@ -82,8 +89,10 @@ if dedupe_ms > 0 then
     return { string.sub(prior, 1, sep - 1), tonumber(string.sub(prior, sep + 1)), 1 }
   end
 end
-local ep = channel_epoch(meta, hist, ARGV[1], ARGV[5])
+local ep = channel_epoch(meta, hist, ARGV[1])
+-- The first write to an existing channel (denyoom): refused under maxmemory, nothing stored.
 local off = redis.call('HINCRBY', meta, 'off', 1)
+redis.call('PEXPIRE', meta, ARGV[5])
 local now = now_ms()
 redis.call('XADD', hist, 'MAXLEN', ARGV[3], fmt(off) .. '-0', 't', fmt(now), 'p', ARGV[2])
 trim_age(hist, now - tonumber(ARGV[4]))
@@ -98,7 +107,8 @@ return { ep, off, 0 }
 
 /** KEYS meta, hist. ARGV candidate epoch, channelTtlMs. Returns {epoch, offset}. */
 const POSITION = `${PRELUDE}
-local ep = channel_epoch(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+local ep = channel_epoch(KEYS[1], KEYS[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return { ep, tonumber(redis.call('HGET', KEYS[1], 'off')) }
 `;
 
@@ -108,7 +118,8 @@ return { ep, tonumber(redis.call('HGET', KEYS[1], 'off')) }
  */
 const HISTORY = `${PRELUDE}
 local meta, hist = KEYS[1], KEYS[2]
-local ep = channel_epoch(meta, hist, ARGV[1], ARGV[2])
+local ep = channel_epoch(meta, hist, ARGV[1])
+redis.call('PEXPIRE', meta, ARGV[2])
 local off = tonumber(redis.call('HGET', meta, 'off'))
 trim_age(hist, now_ms() - tonumber(ARGV[5]))
 local since = tonumber(ARGV[4])
@@ -130,9 +141,12 @@ const PRESENCE_JOIN = `${PRELUDE}
 local users, counts, conns = KEYS[1], KEYS[2], KEYS[3]
 local user, member = ARGV[1], ARGV[2]
 local now = now_ms()
+-- ZADD (denyoom) first: under maxmemory the join is refused before the sweep writes anything.
+-- The member expires after now, so the sweep leaves it alone.
+local added = redis.call('ZADD', conns, now + tonumber(ARGV[4]), member)
 sweep(users, counts, conns, now, ARGV[6], ARGV[7])
 local changed = 0
-if redis.call('ZADD', conns, now + tonumber(ARGV[4]), member) == 1 then
+if added == 1 then
   if redis.call('HINCRBY', counts, user, 1) == 1 then
     redis.call('HSET', users, user, ARGV[3])
     fan_out(ARGV[6], ARGV[7], ARGV[8])
