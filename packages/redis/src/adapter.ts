@@ -20,7 +20,7 @@ import { type ChannelKeys, channelKeys, dedupeKey } from './keys.js';
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Presence } from './presence.js';
 import { defineScripts, type ScriptCommands } from './scripts.js';
-import { Subscriptions } from './subscriptions.js';
+import { type CatchUpHistory, Subscriptions } from './subscriptions.js';
 
 /** `connecting` until both connections are up the first time; `reconnecting` while one is down. */
 export type RedisAdapterStatus = 'connecting' | 'ready' | 'reconnecting' | 'closed';
@@ -78,6 +78,8 @@ export class RedisAdapter extends EventEmitter implements Adapter {
   private subConnections = 0;
   private subscribedConnection = 0;
   private closing: Promise<void> | undefined;
+  /** The run id of the Redis process each connection is connected to; '' when not known. */
+  private readonly runIds = new Map<Redis, string>();
   private currentStatus: RedisAdapterStatus = 'connecting';
 
   /** Connects at once (two connections); throws a RangeError for an unusable option. */
@@ -117,7 +119,8 @@ export class RedisAdapter extends EventEmitter implements Adapter {
         this.readPosition(c as Redis & ScriptCommands, keys).catch((error: unknown) => {
           throw this.refusal('subscribe', error);
         }),
-      history: (c, keys, since) => this.readHistory(c as Redis & ScriptCommands, keys, since),
+      history: (c, keys, since, remainder) =>
+        this.readHistory(c as Redis & ScriptCommands, keys, since, remainder),
       report,
     });
     this.presence = new Presence({
@@ -131,28 +134,39 @@ export class RedisAdapter extends EventEmitter implements Adapter {
       report,
     });
 
-    this.cmd.on('ready', () => {
-      // SPUBLISH/SSUBSCRIBE (sharded pub/sub) exist from Redis 7.
-      this.cmd
-        .info('server')
+    // Each connection learns which Redis process it reached (the scripts' fencing hint, see
+    // scripts.ts) before it is used, and forgets it when it drops.
+    const learn = (c: Redis, then: (info: string) => void) => {
+      c.info('server')
         .then((info) => {
-          const major = Number(/redis_version:(\d+)/.exec(String(info))?.[1] ?? 0);
-          this.sharded = major >= 7;
-          this.cmdUp = true;
-          this.update();
+          this.runIds.set(c, /run_id:(\w+)/.exec(String(info))?.[1] ?? '');
+          then(String(info));
         })
         .catch(report);
-    });
-    this.sub.on('ready', () => {
-      this.subUp = true;
-      this.subConnections++;
-      this.update();
-    });
+    };
+    this.cmd.on('ready', () =>
+      learn(this.cmd, (info) => {
+        // SPUBLISH/SSUBSCRIBE (sharded pub/sub) exist from Redis 7.
+        const major = Number(/redis_version:(\d+)/.exec(info)?.[1] ?? 0);
+        this.sharded = major >= 7;
+        this.cmdUp = true;
+        this.update();
+      }),
+    );
+    this.sub.on('ready', () =>
+      learn(this.sub, () => {
+        this.subUp = true;
+        this.subConnections++;
+        this.update();
+      }),
+    );
     this.cmd.on('close', () => {
+      this.runIds.set(this.cmd, '');
       this.cmdUp = false;
       this.update();
     });
     this.sub.on('close', () => {
+      this.runIds.set(this.sub, '');
       this.subUp = false;
       this.update();
     });
@@ -274,6 +288,7 @@ export class RedisAdapter extends EventEmitter implements Adapter {
           hasId ? dedupeMs : 0,
           k.topic,
           this.sharded ? '1' : '0',
+          this.runIds.get(this.cmd) ?? '',
         ),
       `RedisAdapter: the connection to Redis at ${this.url} was lost during a publish to "${channel}"; ` +
         'it may or may not have been stored (a retry with the same message id is applied once)',
@@ -290,18 +305,23 @@ export class RedisAdapter extends EventEmitter implements Adapter {
   }
 
   private async readPosition(c: Redis & ScriptCommands, k: ChannelKeys): Promise<ChannelPosition> {
-    const reply = (await c.ieumPosition(k.meta, k.hist, newEpoch(), this.options.channelTtlMs)) as [
-      string,
-      number,
-    ];
+    const reply = (await c.ieumPosition(
+      k.meta,
+      k.hist,
+      newEpoch(),
+      this.options.channelTtlMs,
+      this.runIds.get(c) ?? '',
+    )) as [string, number];
     return { epoch: reply[0], offset: reply[1] };
   }
 
+  /** With `remainder`, a `too-old` result also carries the entries that are left. */
   private async readHistory(
     c: Redis & ScriptCommands,
     k: ChannelKeys,
     since: ChannelPosition,
-  ): Promise<HistoryResult> {
+    remainder = false,
+  ): Promise<CatchUpHistory> {
     const reply = (await c.ieumHistoryBuffer(
       k.meta,
       k.hist,
@@ -310,11 +330,15 @@ export class RedisAdapter extends EventEmitter implements Adapter {
       since.epoch,
       since.offset,
       this.options.history.maxAgeMs,
+      this.runIds.get(c) ?? '',
+      remainder ? '1' : '0',
     )) as [Buffer, number, Buffer, unknown[]?];
     const position = { epoch: reply[0].toString(), offset: reply[1] };
     const status = reply[2].toString();
     if (status === 'ok') return { ok: true, entries: (reply[3] ?? []).map(decodeStreamEntry), position };
-    return { ok: false, reason: status as 'epoch-changed' | 'too-old' | 'ahead', position };
+    const reason = status as 'epoch-changed' | 'too-old' | 'ahead';
+    if (reply[3]) return { ok: false, reason, position, remainder: reply[3].map(decodeStreamEntry) };
+    return { ok: false, reason, position };
   }
 
   async position(channel: string): Promise<ChannelPosition> {

@@ -3,8 +3,9 @@
 // redis-server (ownRedis) so it can reconfigure, kill and restart it; the shared one is untouched.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RedisAdapter, type RedisAdapterError, RedisAdapterErrorCode } from '../src/index.js';
-import { ownRedis } from './helpers.js';
+import type { PublishResult } from '@ieum/realtime/server';
+import { RedisAdapter, RedisAdapterError, RedisAdapterErrorCode } from '../src/index.js';
+import { type OwnRedis, ownRedis, tcpProxy, until } from './helpers.js';
 
 const usedMemory = async (r: ReturnType<Awaited<ReturnType<typeof ownRedis>>['client']>) =>
   Number(/used_memory:(\d+)/.exec(await r.info('memory'))![1]);
@@ -69,6 +70,123 @@ describe('RedisAdapter when Redis is at maxmemory (noeviction)', () => {
     } finally {
       await a.close();
       admin.disconnect();
+      await redis.stop();
+    }
+  });
+});
+
+/** Kills Redis and starts it again: empty, or from the snapshot saved by `SAVE` earlier. */
+async function restart(redis: OwnRedis): Promise<void> {
+  await redis.kill();
+  await redis.start();
+}
+
+/** SAVE now: a later restart comes back to this point (an RDB older than what follows). */
+async function snapshot(redis: OwnRedis): Promise<void> {
+  const r = redis.client();
+  try {
+    await r.save();
+  } finally {
+    r.disconnect();
+  }
+}
+
+describe('RedisAdapter when Redis restarts', () => {
+  it('delivers every message of the new epoch after Redis restarts empty, and reports the old one lost', {
+    timeout: 60_000,
+  }, async () => {
+    const redis = await ownRedis();
+    // The subscriber reaches Redis through a proxy kept down until the restarted Redis has new
+    // messages, so they are published before it catches up (as for any subscriber that is slower
+    // to reconnect than a publisher).
+    const proxy = await tcpProxy(() => [{ host: '127.0.0.1', port: redis.port }]);
+    const sub = new RedisAdapter({ url: `redis://127.0.0.1:${proxy.port}` });
+    const pub = new RedisAdapter({ url: redis.url, unavailableTimeoutMs: 5000 });
+    const errors: Error[] = [];
+    sub.on('error', (e) => errors.push(e));
+    pub.on('error', () => {});
+    try {
+      const got: string[] = [];
+      await sub.subscribe(
+        'ch',
+        (e) => e.type === 'message' && got.push(`${e.epoch}:${e.entry.off}:${e.entry.d}`),
+      );
+      const acks: PublishResult[] = [];
+      for (let i = 1; i <= 3; i++) acks.push(await pub.publish('ch', { ev: 'e', d: i }));
+      await until(() => got.length === 3, 5000, 'the first messages');
+      await proxy.down();
+      await until(() => sub.status === 'reconnecting', 5000, 'the subscriber to notice');
+      await restart(redis);
+      for (let i = 4; i <= 6; i++) acks.push(await pub.publish('ch', { ev: 'e', d: i }));
+      const [old, fresh] = [acks[0]!.epoch, acks[3]!.epoch];
+      assert.notEqual(fresh, old, 'a Redis that lost everything starts a new epoch');
+      assert.deepEqual(
+        acks.map((a) => a.offset),
+        [1, 2, 3, 1, 2, 3],
+      );
+      await proxy.up();
+      await until(() => got.length >= 6, 5000, "the new epoch's messages");
+      acks.push(await pub.publish('ch', { ev: 'e', d: 7 }));
+      await until(() => got.length >= 7, 5000, 'live again');
+      assert.deepEqual(got, [
+        `${old}:1:1`,
+        `${old}:2:2`,
+        `${old}:3:3`,
+        `${fresh}:1:4`,
+        `${fresh}:2:5`,
+        `${fresh}:3:6`,
+        `${fresh}:4:7`,
+      ]);
+      const lost = errors.find((e) => e instanceof RedisAdapterError);
+      assert.equal((lost as RedisAdapterError | undefined)?.code, RedisAdapterErrorCode.MESSAGES_LOST);
+      assert.match(lost!.message, /channel "ch" started over under a new epoch \(after \S+:3, now/);
+    } finally {
+      await sub.close();
+      await pub.close();
+      await proxy.close();
+      await redis.stop();
+    }
+  });
+
+  it('starts a new epoch when Redis comes back from an older snapshot: no offset is handed out twice', {
+    timeout: 60_000,
+  }, async () => {
+    const redis = await ownRedis();
+    const a = new RedisAdapter({ url: redis.url, unavailableTimeoutMs: 5000 });
+    a.on('error', () => {});
+    try {
+      const got: string[] = [];
+      await a.subscribe(
+        'ch',
+        (e) => e.type === 'message' && got.push(`${e.epoch}:${e.entry.off}:${e.entry.d}`),
+      );
+      const acks: PublishResult[] = [];
+      for (let i = 1; i <= 40; i++) {
+        if (i === 21) await snapshot(redis);
+        acks.push(await a.publish('ch', { ev: 'e', d: i, mid: `m${i}` }));
+      }
+      await until(() => got.length === 40, 5000, 'the first 40');
+      const old = acks[0]!.epoch;
+      await restart(redis); // back to offset 20
+      for (let i = 41; i <= 60; i++) acks.push(await a.publish('ch', { ev: 'e', d: i, mid: `m${i}` }));
+      await until(() => got.length === 60, 5000, 'the next 20');
+      const fresh = acks[40]!.epoch;
+      assert.notEqual(fresh, old, 'the restored channel starts a new epoch');
+      assert.deepEqual(
+        acks.slice(40).map((x) => `${x.epoch}:${x.offset}`),
+        Array.from({ length: 20 }, (_, i) => `${fresh}:${i + 1}`),
+      );
+      assert.equal(new Set(got.map((g) => g.split(':').slice(0, 2).join(':'))).size, 60, 'no position twice');
+      assert.deepEqual(
+        got.slice(40),
+        Array.from({ length: 20 }, (_, i) => `${fresh}:${i + 1}:${i + 41}`),
+      );
+      for (const offset of [20, 30, 40]) {
+        const h = await a.history('ch', { epoch: old, offset });
+        assert.deepEqual([h.ok, !h.ok && h.reason], [false, 'epoch-changed'], `recovering from ${offset}`);
+      }
+    } finally {
+      await a.close();
       await redis.stop();
     }
   });
