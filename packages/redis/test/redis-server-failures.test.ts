@@ -2,8 +2,11 @@
 // empty, or restarted from a snapshot older than what clients have seen. Every test runs its own
 // redis-server (ownRedis) so it can reconfigure, kill and restart it; the shared one is untouched.
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import type { PublishResult } from '@ieum/realtime/server';
+import { RealtimeClient, type SubscribeResult, type WebSocketConstructor } from '@ieum/realtime/client';
+import { type PublishResult, RealtimeServer } from '@ieum/realtime/server';
+import { WebSocket } from '@ieum/websocket';
 import { RedisAdapter, RedisAdapterError, RedisAdapterErrorCode } from '../src/index.js';
 import { type OwnRedis, ownRedis, tcpProxy, until } from './helpers.js';
 
@@ -190,4 +193,116 @@ describe('RedisAdapter when Redis restarts', () => {
       await redis.stop();
     }
   });
+});
+
+/** A RealtimeServer on `adapter` and one client of it (reconnecting quickly). */
+async function serverAndClient(adapter: RedisAdapter) {
+  const server = new RealtimeServer({ port: 0, host: '127.0.0.1', adapter, rateLimit: false });
+  server.on('error', () => {});
+  await new Promise((r) => server.once('listening', r));
+  const client = new RealtimeClient(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/realtime`, {
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+  });
+  const room = client.channel<number>('room');
+  const got: string[] = [];
+  const resets: Array<{ reason: string; at: number }> = [];
+  const seen: { resetTo?: SubscribeResult } = {};
+  room.on('message', (m) => got.push(`${m.epoch}:${m.offset}:${m.data}`));
+  room.on('reset', (reason) => resets.push({ reason, at: got.length }));
+  room.on('subscribed', (r) => {
+    if (r.recovered === false) seen.resetTo = r;
+  });
+  await room.subscribe();
+  return {
+    got,
+    resets,
+    seen,
+    /** Each acknowledged message was received, or is at or before the position of the reset. */
+    checkDeliveredOrReset(acks: PublishResult[]) {
+      assert.equal(
+        new Set(got.map((g) => g.split(':').slice(0, 2).join(':'))).size,
+        got.length,
+        'no repeats',
+      );
+      for (const ack of acks) {
+        const received = got.some((g) => g.startsWith(`${ack.epoch}:${ack.offset}:`));
+        const covered = seen.resetTo && (ack.epoch !== seen.resetTo.ep || ack.offset <= seen.resetTo.off);
+        assert.ok(received || covered, `${ack.epoch}:${ack.offset} was neither received nor reset`);
+      }
+    },
+    async close() {
+      client.close();
+      await server.close();
+    },
+  };
+}
+
+describe('realtime clients when Redis fails', () => {
+  it('a subscribed client gets reset when its server was cut off from Redis longer than the history window', {
+    timeout: 60_000,
+  }, async () => {
+    const redis = await ownRedis();
+    const proxy = await tcpProxy(() => [{ host: '127.0.0.1', port: redis.port }]);
+    const history = { maxMessages: 5 };
+    const adapter = new RedisAdapter({ url: `redis://127.0.0.1:${proxy.port}`, history });
+    const pub = new RedisAdapter({ url: redis.url, history });
+    adapter.on('error', () => {});
+    const c = await serverAndClient(adapter);
+    try {
+      const acks: PublishResult[] = [];
+      const publish = async (d: number) => acks.push(await pub.publish('room', { ev: 'e', d }));
+      await publish(1);
+      await until(() => c.got.length === 1, 5000, 'the first message');
+      await proxy.down();
+      await until(() => adapter.status === 'reconnecting', 5000, 'the outage to be noticed');
+      for (let d = 2; d <= 10; d++) await publish(d); // 2..5 are trimmed
+      await proxy.up();
+      await until(() => c.resets.length > 0, 10_000, 'a reset');
+      await publish(11);
+      await until(() => c.got.at(-1)?.endsWith(':11') ?? false, 5000, 'live messages after the reset');
+      assert.deepEqual(c.resets, [{ reason: 'too-old', at: 1 }]);
+      c.checkDeliveredOrReset(acks);
+    } finally {
+      await c.close();
+      await adapter.close();
+      await pub.close();
+      await proxy.close();
+      await redis.stop();
+    }
+  });
+
+  for (const scenario of ['restarted empty', 'restored from an older snapshot'] as const) {
+    it(`a subscribed client gets reset, then every later message, when Redis is ${scenario}`, {
+      timeout: 60_000,
+    }, async () => {
+      const redis = await ownRedis();
+      const adapter = new RedisAdapter({ url: redis.url, unavailableTimeoutMs: 5000 });
+      const pub = new RedisAdapter({ url: redis.url, unavailableTimeoutMs: 5000 });
+      adapter.on('error', () => {});
+      pub.on('error', () => {});
+      const c = await serverAndClient(adapter);
+      try {
+        const acks: PublishResult[] = [];
+        const publish = async (d: number) => acks.push(await pub.publish('room', { ev: 'e', d }));
+        for (let d = 1; d <= 4; d++) {
+          if (d === 3 && scenario !== 'restarted empty') await snapshot(redis);
+          await publish(d);
+        }
+        await until(() => c.got.length === 4, 5000, 'the first messages');
+        await restart(redis);
+        for (let d = 5; d <= 6; d++) await publish(d);
+        await until(() => c.resets.length > 0, 10_000, 'a reset');
+        await publish(7);
+        await until(() => c.got.at(-1)?.endsWith(':7') ?? false, 5000, 'live messages after the reset');
+        assert.deepEqual(c.resets, [{ reason: 'epoch-changed', at: 4 }], 'one reset, after the first four');
+        c.checkDeliveredOrReset(acks);
+      } finally {
+        await c.close();
+        await adapter.close();
+        await pub.close();
+        await redis.stop();
+      }
+    });
+  }
 });
