@@ -238,6 +238,9 @@ export async function ownRedis(args: string[] = []): Promise<OwnRedis> {
       });
     });
   };
+  // Should the test process die without stop(), its redis-server goes with it.
+  const orphaned = () => child?.kill('SIGKILL');
+  process.once('exit', orphaned);
   const kill = async () => {
     const c = child;
     child = undefined;
@@ -255,6 +258,7 @@ export async function ownRedis(args: string[] = []): Promise<OwnRedis> {
     kill,
     start,
     async stop() {
+      process.off('exit', orphaned);
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },

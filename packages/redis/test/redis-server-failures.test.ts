@@ -3,12 +3,21 @@
 // redis-server (ownRedis) so it can reconfigure, kill and restart it; the shared one is untouched.
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { RealtimeClient, type SubscribeResult, type WebSocketConstructor } from '@ieum/realtime/client';
 import { type PublishResult, RealtimeServer } from '@ieum/realtime/server';
 import { WebSocket } from '@ieum/websocket';
 import { RedisAdapter, RedisAdapterError, RedisAdapterErrorCode } from '../src/index.js';
-import { type OwnRedis, ownRedis, tcpProxy, until } from './helpers.js';
+import { type OwnRedis, ownRedis as startRedis, tcpProxy, until } from './helpers.js';
+
+// Each test stops its servers; this catches any a failure left behind.
+const started: OwnRedis[] = [];
+after(() => Promise.all(started.map((r) => r.stop())));
+async function ownRedis(args: string[] = []): Promise<OwnRedis> {
+  const redis = await startRedis(args);
+  started.push(redis);
+  return redis;
+}
 
 const usedMemory = async (r: ReturnType<Awaited<ReturnType<typeof ownRedis>>['client']>) =>
   Number(/used_memory:(\d+)/.exec(await r.info('memory'))![1]);
