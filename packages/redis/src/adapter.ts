@@ -20,7 +20,7 @@ import { type ChannelKeys, channelKeys, dedupeKey } from './keys.js';
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Presence } from './presence.js';
 import { defineScripts, type ScriptCommands } from './scripts.js';
-import { Subscriptions } from './subscriptions.js';
+import { type CatchUpHistory, Subscriptions } from './subscriptions.js';
 
 /** `connecting` until both connections are up the first time; `reconnecting` while one is down. */
 export type RedisAdapterStatus = 'connecting' | 'ready' | 'reconnecting' | 'closed';
@@ -44,6 +44,8 @@ const newEpoch = () => randomBytes(6).toString('base64url');
 /** What ioredis says when a command cannot reach Redis or the connection died under it. */
 const CONNECTION_ERRORS =
   /Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest/;
+/** Redis's refusal at maxmemory ("OOM command not allowed when used memory > 'maxmemory'"). */
+const OUT_OF_MEMORY = /^OOM |\bOOM command not allowed/;
 
 /**
  * The realtime `Adapter` over Redis: every process with a RedisAdapter on the same Redis and
@@ -76,6 +78,8 @@ export class RedisAdapter extends EventEmitter implements Adapter {
   private subConnections = 0;
   private subscribedConnection = 0;
   private closing: Promise<void> | undefined;
+  /** The run id of the Redis process each connection is connected to; '' when not known. */
+  private readonly runIds = new Map<Redis, string>();
   private currentStatus: RedisAdapterStatus = 'connecting';
 
   /** Connects at once (two connections); throws a RangeError for an unusable option. */
@@ -111,8 +115,12 @@ export class RedisAdapter extends EventEmitter implements Adapter {
       prefix: this.keyPrefix,
       sharded,
       online: () => this.online('subscribe'),
-      position: (c, keys) => this.readPosition(c as Redis & ScriptCommands, keys),
-      history: (c, keys, since) => this.readHistory(c as Redis & ScriptCommands, keys, since),
+      position: (c, keys) =>
+        this.readPosition(c as Redis & ScriptCommands, keys).catch((error: unknown) => {
+          throw this.refusal('subscribe', error);
+        }),
+      history: (c, keys, since, remainder) =>
+        this.readHistory(c as Redis & ScriptCommands, keys, since, remainder),
       report,
     });
     this.presence = new Presence({
@@ -126,28 +134,39 @@ export class RedisAdapter extends EventEmitter implements Adapter {
       report,
     });
 
-    this.cmd.on('ready', () => {
-      // SPUBLISH/SSUBSCRIBE (sharded pub/sub) exist from Redis 7.
-      this.cmd
-        .info('server')
+    // Each connection learns which Redis process it reached (the scripts' fencing hint, see
+    // scripts.ts) before it is used, and forgets it when it drops.
+    const learn = (c: Redis, then: (info: string) => void) => {
+      c.info('server')
         .then((info) => {
-          const major = Number(/redis_version:(\d+)/.exec(String(info))?.[1] ?? 0);
-          this.sharded = major >= 7;
-          this.cmdUp = true;
-          this.update();
+          this.runIds.set(c, /run_id:(\w+)/.exec(String(info))?.[1] ?? '');
+          then(String(info));
         })
         .catch(report);
-    });
-    this.sub.on('ready', () => {
-      this.subUp = true;
-      this.subConnections++;
-      this.update();
-    });
+    };
+    this.cmd.on('ready', () =>
+      learn(this.cmd, (info) => {
+        // SPUBLISH/SSUBSCRIBE (sharded pub/sub) exist from Redis 7.
+        const major = Number(/redis_version:(\d+)/.exec(info)?.[1] ?? 0);
+        this.sharded = major >= 7;
+        this.cmdUp = true;
+        this.update();
+      }),
+    );
+    this.sub.on('ready', () =>
+      learn(this.sub, () => {
+        this.subUp = true;
+        this.subConnections++;
+        this.update();
+      }),
+    );
     this.cmd.on('close', () => {
+      this.runIds.set(this.cmd, '');
       this.cmdUp = false;
       this.update();
     });
     this.sub.on('close', () => {
+      this.runIds.set(this.sub, '');
       this.subUp = false;
       this.update();
     });
@@ -218,13 +237,26 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     });
   }
 
+  /** Redis's out-of-memory refusal as REDIS_ERR_OUT_OF_MEMORY; any other error unchanged. */
+  private refusal(what: string, error: unknown): unknown {
+    if (!OUT_OF_MEMORY.test(String((error as Error).message ?? error))) return error;
+    return new RedisAdapterError(
+      RedisAdapterErrorCode.OUT_OF_MEMORY,
+      `RedisAdapter: Redis at ${this.url} is out of memory (maxmemory): ${what} refused, nothing ` +
+        'written (retry later; free memory or raise maxmemory)',
+      { cause: error },
+    );
+  }
+
   /** Runs `op` once Redis is reachable; a connection lost on the way becomes REDIS_ERR_UNAVAILABLE. */
   private async run<T>(what: string, op: () => Promise<T>, lostMessage?: string): Promise<T> {
     await this.online(what);
     try {
       return await op();
     } catch (error) {
-      if (!CONNECTION_ERRORS.test(String((error as Error).message ?? error))) throw error;
+      if (!CONNECTION_ERRORS.test(String((error as Error).message ?? error))) {
+        throw this.refusal(what, error);
+      }
       if (lostMessage) {
         throw new RedisAdapterError(RedisAdapterErrorCode.UNAVAILABLE, lostMessage, { cause: error });
       }
@@ -240,13 +272,14 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     const k = this.keys(channel);
     const { history, dedupeMs, channelTtlMs } = this.options;
     const hasId = message.mid !== undefined;
+    const dedupe = hasId ? dedupeKey(this.keyPrefix, channel, message.mid!) : k.meta; // unused without an id
     const reply = (await this.run(
       `publish to "${channel}"`,
       () =>
         this.cmd.ieumPublish(
           k.meta,
           k.hist,
-          hasId ? dedupeKey(this.keyPrefix, channel, message.mid!) : k.meta, // unused without an id
+          dedupe,
           newEpoch(),
           encodePayload(message),
           history.maxMessages,
@@ -255,6 +288,7 @@ export class RedisAdapter extends EventEmitter implements Adapter {
           hasId ? dedupeMs : 0,
           k.topic,
           this.sharded ? '1' : '0',
+          this.runIds.get(this.cmd) ?? '',
         ),
       `RedisAdapter: the connection to Redis at ${this.url} was lost during a publish to "${channel}"; ` +
         'it may or may not have been stored (a retry with the same message id is applied once)',
@@ -271,18 +305,23 @@ export class RedisAdapter extends EventEmitter implements Adapter {
   }
 
   private async readPosition(c: Redis & ScriptCommands, k: ChannelKeys): Promise<ChannelPosition> {
-    const reply = (await c.ieumPosition(k.meta, k.hist, newEpoch(), this.options.channelTtlMs)) as [
-      string,
-      number,
-    ];
+    const reply = (await c.ieumPosition(
+      k.meta,
+      k.hist,
+      newEpoch(),
+      this.options.channelTtlMs,
+      this.runIds.get(c) ?? '',
+    )) as [string, number];
     return { epoch: reply[0], offset: reply[1] };
   }
 
+  /** With `remainder`, a `too-old` result also carries the entries that are left. */
   private async readHistory(
     c: Redis & ScriptCommands,
     k: ChannelKeys,
     since: ChannelPosition,
-  ): Promise<HistoryResult> {
+    remainder = false,
+  ): Promise<CatchUpHistory> {
     const reply = (await c.ieumHistoryBuffer(
       k.meta,
       k.hist,
@@ -291,19 +330,25 @@ export class RedisAdapter extends EventEmitter implements Adapter {
       since.epoch,
       since.offset,
       this.options.history.maxAgeMs,
+      this.runIds.get(c) ?? '',
+      remainder ? '1' : '0',
     )) as [Buffer, number, Buffer, unknown[]?];
     const position = { epoch: reply[0].toString(), offset: reply[1] };
     const status = reply[2].toString();
     if (status === 'ok') return { ok: true, entries: (reply[3] ?? []).map(decodeStreamEntry), position };
-    return { ok: false, reason: status as 'epoch-changed' | 'too-old' | 'ahead', position };
+    const reason = status as 'epoch-changed' | 'too-old' | 'ahead';
+    if (reply[3]) return { ok: false, reason, position, remainder: reply[3].map(decodeStreamEntry) };
+    return { ok: false, reason, position };
   }
 
-  position(channel: string): Promise<ChannelPosition> {
-    return this.run(`position of "${channel}"`, () => this.readPosition(this.cmd, this.keys(channel)));
+  async position(channel: string): Promise<ChannelPosition> {
+    const k = this.keys(channel);
+    return this.run(`position of "${channel}"`, () => this.readPosition(this.cmd, k));
   }
 
-  history(channel: string, since: ChannelPosition): Promise<HistoryResult> {
-    return this.run(`history of "${channel}"`, () => this.readHistory(this.cmd, this.keys(channel), since));
+  async history(channel: string, since: ChannelPosition): Promise<HistoryResult> {
+    const k = this.keys(channel);
+    return this.run(`history of "${channel}"`, () => this.readHistory(this.cmd, k, since));
   }
 
   presenceJoin(channel: string, user: string, connection: string, info?: unknown): Promise<PresenceChange> {

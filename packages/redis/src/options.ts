@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DEFAULT_DEDUPE, DEFAULT_HISTORY, type HistoryLimits } from '@ieum/realtime/server';
 import type { RedisOptions } from 'ioredis';
+import { wellFormed } from './keys.js';
 
 export interface RedisAdapterOptions {
   /** Redis URL (`redis://`, `rediss://` for TLS). Default `process.env.REDIS_URL`, else `redis://127.0.0.1:6379`. */
@@ -91,11 +92,15 @@ export function resolveOptions(options: RedisAdapterOptions): ResolvedOptions {
   if (!Number.isSafeInteger(unavailableTimeoutMs) || unavailableTimeoutMs < 0) {
     throw new RangeError('RedisAdapter: unavailableTimeoutMs must be a non-negative integer');
   }
+  const keyPrefix = options.keyPrefix ?? 'ieum:';
+  if (!wellFormed(keyPrefix)) {
+    throw new RangeError('RedisAdapter: keyPrefix must be well-formed UTF-16 (no lone surrogates)');
+  }
   const nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   return {
     url,
     safeUrl: hidePassword(url),
-    keyPrefix: options.keyPrefix ?? 'ieum:',
+    keyPrefix,
     // CLIENT SETNAME takes no spaces.
     nodeId: nodeId.replace(/[^\w.:-]/g, '_'),
     history,

@@ -67,6 +67,7 @@ export class Presence {
   }
 
   async join(channel: string, user: string, connection: string, info: unknown): Promise<PresenceChange> {
+    this.keys(channel); // refuses a malformed name before anything is remembered
     const member: Member = { user, connection, info };
     const key = presenceMember(user, connection);
     // Remembered before the script is sent, so a leave issued while it runs forgets it again
@@ -94,10 +95,10 @@ export class Presence {
   }
 
   async leave(channel: string, user: string, connection: string): Promise<PresenceChange> {
+    const k = this.keys(channel);
     const member = presenceMember(user, connection);
     // Forgotten first: should Redis be unreachable, the member expires instead of being renewed.
     this.forget(channel, member);
-    const k = this.keys(channel);
     const changed = await this.host.run(`presence leave in "${channel}"`, () =>
       this.host.connection.ieumPresenceLeave(k.users, k.counts, k.conns, user, member, this.flag(), k.topic),
     );

@@ -2,7 +2,21 @@
 // offset, history append, fan-out) or a presence change (count, member list, event) is never seen
 // half done by another process. Time comes from Redis (`TIME`), one clock for every process.
 //
-// Key layout (see keys.ts): `meta` hash {ep, off}; `hist` stream of entries with id `<off>-0` and
+// Out of memory: with `maxmemory` reached, Redis refuses a script only at its first write, and only
+// if that command may grow memory ("denyoom": SET, HSET, HINCRBY, XADD, ZADD...); once a script has
+// written anything it runs to the end, whatever it adds. So every script that can grow memory
+// makes a denyoom command its first write (never PEXPIRE, DEL, XTRIM or ZREM, which Redis lets
+// through): under maxmemory it is refused whole, before anything is written.
+//
+// Fencing: a channel's epoch belongs to one Redis process (its `run_id`, stored as `rid`). A
+// Redis restarted from a snapshot or AOF, or a replica promoted by a failover, is another process
+// whose data may be older than what clients were told (offsets 21-40 handed out again for new
+// messages). So the first script to touch a channel in another Redis process starts it over under
+// a new epoch: clients recovering from before get `epoch-changed`, never a reused offset. The
+// adapter passes the run id it saw on the connection (`''` when unknown); only a mismatch costs an
+// INFO (a few microseconds).
+//
+// Key layout (see keys.ts): `meta` hash {ep, off, rid}; `hist` stream of entries with id `<off>-0` and
 // fields `t` (publish time, ms) and `p` (MessagePack payload); `users` hash user -> info; `counts`
 // hash user -> live connections; `conns` zset member -> expiry (ms).
 import type { Redis } from 'ioredis';
@@ -15,17 +29,21 @@ end
 local function fmt(n) return string.format('%d', n) end
 local function id_offset(id) return tonumber(string.match(id, '^(%d+)')) end
 
--- The channel's epoch, created when missing. A new epoch starts a new history: a stream left
--- over from a lost meta hash would hold ids above the restarted offsets, so it goes.
-local function channel_epoch(meta, hist, candidate, ttl)
-  local ep = redis.call('HGET', meta, 'ep')
-  if not ep then
-    ep = candidate
-    redis.call('HSET', meta, 'ep', ep, 'off', 0)
-    redis.call('DEL', hist)
-  end
-  redis.call('PEXPIRE', meta, ttl)
-  return ep
+local function run_id() return string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') end
+
+-- The channel's epoch, created when missing or written by another Redis process (see Fencing
+-- above; 'hint' is the run id the adapter saw). A new epoch starts a new history: a stream left
+-- over from before would hold ids above the restarted offsets, so it goes. Writes nothing for a
+-- current channel; HSET (denyoom) is the first write for a new one. The caller renews the meta
+-- hash's expiry afterwards.
+local function channel_epoch(meta, hist, candidate, hint)
+  local m = redis.call('HMGET', meta, 'ep', 'rid')
+  if m[1] and m[2] == hint then return m[1] end
+  local rid = run_id()
+  if m[1] and m[2] == rid then return m[1] end
+  redis.call('HSET', meta, 'ep', candidate, 'off', 0, 'rid', rid)
+  redis.call('DEL', hist)
+  return candidate
 end
 
 -- Drops entries published before cutoff. Entries are in time order (one clock), so only the
@@ -70,7 +88,7 @@ end
 
 /**
  * KEYS meta, hist, dedupe. ARGV candidate epoch, payload, maxMessages, maxAgeMs, channelTtlMs,
- * dedupeMs (0: no message id), topic, sharded. Returns {epoch, offset, duplicate 0|1}.
+ * dedupeMs (0: no message id), topic, sharded, run id hint. Returns {epoch, offset, duplicate 0|1}.
  */
 const PUBLISH = `${PRELUDE}
 local meta, hist, dedupe = KEYS[1], KEYS[2], KEYS[3]
@@ -82,8 +100,10 @@ if dedupe_ms > 0 then
     return { string.sub(prior, 1, sep - 1), tonumber(string.sub(prior, sep + 1)), 1 }
   end
 end
-local ep = channel_epoch(meta, hist, ARGV[1], ARGV[5])
+local ep = channel_epoch(meta, hist, ARGV[1], ARGV[9])
+-- The first write to an existing channel (denyoom): refused under maxmemory, nothing stored.
 local off = redis.call('HINCRBY', meta, 'off', 1)
+redis.call('PEXPIRE', meta, ARGV[5])
 local now = now_ms()
 redis.call('XADD', hist, 'MAXLEN', ARGV[3], fmt(off) .. '-0', 't', fmt(now), 'p', ARGV[2])
 trim_age(hist, now - tonumber(ARGV[4]))
@@ -96,19 +116,22 @@ fan_out(ARGV[8], ARGV[7], 'm' .. ep .. '\\n' .. fmt(off) .. '\\n' .. fmt(now) ..
 return { ep, off, 0 }
 `;
 
-/** KEYS meta, hist. ARGV candidate epoch, channelTtlMs. Returns {epoch, offset}. */
+/** KEYS meta, hist. ARGV candidate epoch, channelTtlMs, run id hint. Returns {epoch, offset}. */
 const POSITION = `${PRELUDE}
-local ep = channel_epoch(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+local ep = channel_epoch(KEYS[1], KEYS[2], ARGV[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return { ep, tonumber(redis.call('HGET', KEYS[1], 'off')) }
 `;
 
 /**
- * KEYS meta, hist. ARGV candidate epoch, channelTtlMs, since epoch, since offset, maxAgeMs.
- * Returns {epoch, offset, 'ok', entries} or {epoch, offset, reason}.
+ * KEYS meta, hist. ARGV candidate epoch, channelTtlMs, since epoch, since offset, maxAgeMs, run id
+ * hint, remainder ('1': when too old, also return what is left). Returns {epoch, offset, 'ok',
+ * entries} or {epoch, offset, reason} ({epoch, offset, 'too-old', entries} with remainder).
  */
 const HISTORY = `${PRELUDE}
 local meta, hist = KEYS[1], KEYS[2]
-local ep = channel_epoch(meta, hist, ARGV[1], ARGV[2])
+local ep = channel_epoch(meta, hist, ARGV[1], ARGV[6])
+redis.call('PEXPIRE', meta, ARGV[2])
 local off = tonumber(redis.call('HGET', meta, 'off'))
 trim_age(hist, now_ms() - tonumber(ARGV[5]))
 local since = tonumber(ARGV[4])
@@ -118,7 +141,10 @@ if since == off then return { ep, off, 'ok', {} } end
 local first = redis.call('XRANGE', hist, '-', '+', 'COUNT', 1)
 local oldest = off + 1
 if #first > 0 then oldest = id_offset(first[1][1]) end
-if since + 1 < oldest then return { ep, off, 'too-old' } end
+if since + 1 < oldest then
+  if ARGV[7] == '1' then return { ep, off, 'too-old', redis.call('XRANGE', hist, '-', '+') } end
+  return { ep, off, 'too-old' }
+end
 return { ep, off, 'ok', redis.call('XRANGE', hist, fmt(since + 1) .. '-0', '+') }
 `;
 
@@ -130,9 +156,12 @@ const PRESENCE_JOIN = `${PRELUDE}
 local users, counts, conns = KEYS[1], KEYS[2], KEYS[3]
 local user, member = ARGV[1], ARGV[2]
 local now = now_ms()
+-- ZADD (denyoom) first: under maxmemory the join is refused before the sweep writes anything.
+-- The member expires after now, so the sweep leaves it alone.
+local added = redis.call('ZADD', conns, now + tonumber(ARGV[4]), member)
 sweep(users, counts, conns, now, ARGV[6], ARGV[7])
 local changed = 0
-if redis.call('ZADD', conns, now + tonumber(ARGV[4]), member) == 1 then
+if added == 1 then
   if redis.call('HINCRBY', counts, user, 1) == 1 then
     redis.call('HSET', users, user, ARGV[3])
     fan_out(ARGV[6], ARGV[7], ARGV[8])

@@ -2,7 +2,7 @@
 // listener, and the rule that keeps delivery gap-free: a subscription knows the position of the
 // last message it delivered, and fetches from history whatever pub/sub did not bring (the
 // connection was down, or a frame is missing), holding live frames back until it has.
-import type { AdapterEvent, ChannelPosition, HistoryResult } from '@ieum/realtime/server';
+import type { AdapterEvent, ChannelEntry, ChannelPosition, HistoryResult } from '@ieum/realtime/server';
 import type { Redis } from 'ioredis';
 import { RedisAdapterError, RedisAdapterErrorCode } from './errors.js';
 import { decodeFrame } from './frames.js';
@@ -24,6 +24,9 @@ interface Topic {
   generation: number;
 }
 
+/** A history read, where a `too-old` result may also carry the entries that are left. */
+export type CatchUpHistory = HistoryResult | (HistoryResult & { ok: false; remainder: ChannelEntry[] });
+
 /** What the subscriber needs from its adapter. Scripts run on the subscriber connection itself. */
 export interface SubscriptionsHost {
   readonly connection: Redis;
@@ -33,7 +36,13 @@ export interface SubscriptionsHost {
   /** Resolves when Redis is reachable (or rejects with REDIS_ERR_UNAVAILABLE / CLOSED). */
   online(): Promise<void>;
   position(connection: Redis, keys: ChannelKeys): Promise<ChannelPosition>;
-  history(connection: Redis, keys: ChannelKeys, since: ChannelPosition): Promise<HistoryResult>;
+  /** With `remainder`, a `too-old` result also carries the entries still in history. */
+  history(
+    connection: Redis,
+    keys: ChannelKeys,
+    since: ChannelPosition,
+    remainder?: boolean,
+  ): Promise<CatchUpHistory>;
   report(error: Error): void;
 }
 
@@ -148,6 +157,12 @@ export class Subscriptions {
   private accept(topic: Topic, event: AdapterEvent): void {
     if (event.type === 'message') {
       const last = topic.last;
+      if (last && event.epoch !== last.epoch) {
+        // The channel started over under a new epoch: the catch-up delivers it from its start.
+        topic.held = [event];
+        void this.catchUp(topic);
+        return;
+      }
       if (last && event.epoch === last.epoch) {
         if (event.entry.off <= last.offset) return; // already delivered from history
         if (event.entry.off > last.offset + 1) {
@@ -166,9 +181,18 @@ export class Subscriptions {
     const generation = ++topic.generation;
     const since = topic.last!;
     topic.held ??= [];
-    let h: HistoryResult;
+    let h: CatchUpHistory;
+    let restarted: ChannelPosition | undefined;
     try {
-      h = await this.host.history(this.host.connection, topic.keys, since);
+      h = await this.host.history(this.host.connection, topic.keys, since, true);
+      if (!h.ok && h.reason === 'epoch-changed') {
+        // The channel started over under a new epoch (Redis restarted or was restored, or the
+        // channel expired): what the old epoch had beyond `since` is gone, but every message of
+        // the new one is still there, acknowledged to its publishers: deliver it from the start.
+        restarted = h.position;
+        const start = { epoch: h.position.epoch, offset: 0 };
+        h = await this.host.history(this.host.connection, topic.keys, start, true);
+      }
     } catch (error) {
       this.host.report(error as Error);
       // Redis went away again: keep holding; the next resubscribe() catches up.
@@ -179,6 +203,18 @@ export class Subscriptions {
       h = { ok: true, entries: [], position: since };
     }
     if (this.topics.get(topic.keys.topic) !== topic || topic.generation !== generation) return;
+    if (topic.last && restarted) {
+      this.host.report(
+        new RedisAdapterError(
+          RedisAdapterErrorCode.MESSAGES_LOST,
+          `RedisAdapter: channel "${topic.channel}" started over under a new epoch (after ` +
+            `${since.epoch}:${since.offset}, now ${restarted.epoch}:${restarted.offset}: Redis restarted, was ` +
+            'restored or failed over, or the channel expired); whatever the old epoch had beyond that is ' +
+            'lost. The new epoch is delivered from its first message (realtime clients get a reset)',
+        ),
+      );
+      topic.last = { epoch: restarted.epoch, offset: 0 };
+    }
     if (topic.last && h.ok) {
       for (const entry of h.entries) {
         if (entry.off <= topic.last!.offset) continue;
@@ -190,15 +226,33 @@ export class Subscriptions {
         new RedisAdapterError(
           RedisAdapterErrorCode.MESSAGES_LOST,
           `RedisAdapter: channel "${topic.channel}" lost the messages after ${since.epoch}:${since.offset} ` +
-            `(${h.reason}; now ${h.position.epoch}:${h.position.offset}); its subscribers see a gap`,
+            `(${h.reason}; now ${h.position.epoch}:${h.position.offset}); its subscribers see a gap ` +
+            '(realtime clients get a reset)',
         ),
       );
+      // What is left in history is delivered after the gap: these messages reach subscribers,
+      // and the gap shows at once (not at the channel's next publish).
+      const remainder = 'remainder' in h ? h.remainder : [];
       topic.last = h.position;
+      for (const entry of remainder) {
+        const event: AdapterEvent = {
+          type: 'message',
+          channel: topic.channel,
+          epoch: h.position.epoch,
+          entry,
+        };
+        this.deliver(topic, event);
+      }
     }
     const held = topic.held ?? [];
     topic.held = undefined;
-    // A new gap found while draining starts another catch-up, which takes the rest.
-    for (const event of held) this.receiveEvent(topic, event);
+    // A new gap found while draining starts another catch-up, which takes the rest. Frames of
+    // the epoch just left cannot follow the read that found the new one (Redis orders frames and
+    // replies on this connection); dropping any keeps a stray one from starting catch-ups forever.
+    for (const event of held) {
+      if (restarted && event.type === 'message' && event.epoch === since.epoch) continue;
+      this.receiveEvent(topic, event);
+    }
   }
 
   private deliver(topic: Topic, event: AdapterEvent): void {

@@ -1,7 +1,11 @@
 // Test helpers: the Redis under test (REDIS_URL or the local default, a failure when missing),
 // unique key prefixes with cleanup, and TCP proxies to cut connections on purpose.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -152,6 +156,113 @@ export async function tcpProxy(targets: () => Array<{ host: string; port: number
 export function redisTarget(): { host: string; port: number } {
   const u = new URL(redisUrl);
   return { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
+}
+
+/** A local port free right now (for a server that must come back on the same port). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
+
+/** A redis-server of a test's own (never the shared one), in a temporary directory. */
+export interface OwnRedis {
+  readonly url: string;
+  readonly port: number;
+  /** Its working directory (`dump.rdb` goes here). */
+  readonly dir: string;
+  /** A fresh connection to it (disconnect it when done). */
+  client(): Redis;
+  /** Kills it (SIGKILL: no save, as a crash) and waits until it is gone. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and directory (it loads `dump.rdb` if there is one). */
+  start(): Promise<void>;
+  /** Kills it and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `redis-server` on a free port with no persistence (`--save "" --appendonly no`) plus
+ * `args`, and waits until it accepts connections (at most 10 s).
+ */
+export async function ownRedis(args: string[] = []): Promise<OwnRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'ieum-redis-'));
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    const c = spawn(
+      REDIS_SERVER,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        ...args,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child = c;
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        c.kill('SIGKILL');
+        reject(new Error(`redis-server did not start on port ${port}:\n${output}`));
+      }, 10_000);
+      c.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new Error(`cannot run ${REDIS_SERVER}: ${error.message}`));
+      });
+      c.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited (${code}) on port ${port}:\n${output}`));
+      });
+      c.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      c.stderr!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+    });
+  };
+  // Should the test process die without stop(), its redis-server goes with it.
+  const orphaned = () => child?.kill('SIGKILL');
+  process.once('exit', orphaned);
+  const kill = async () => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    client: () => new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1 }),
+    kill,
+    start,
+    async stop() {
+      process.off('exit', orphaned);
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 // Shared with the realtime package's tests.

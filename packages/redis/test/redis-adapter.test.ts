@@ -249,6 +249,39 @@ describe('RedisAdapter across processes', () => {
     }
   });
 
+  it('refuses names with lone surrogates instead of merging them with U+FFFD in Redis', async () => {
+    await withAdapters(async (make) => {
+      const a = make();
+      const base = channel('surrogate');
+      const invalid = { code: RedisAdapterErrorCode.INVALID_NAME };
+      for (const bad of [`${base}\ud800`, `${base}\udfff`, `${base}\udfff\ud800`, `\ud83d${base}`]) {
+        await assert.rejects(a.publish(bad, { ev: 'e', d: 1 }), invalid, JSON.stringify(bad));
+        await assert.rejects(
+          a.subscribe(bad, () => {}),
+          invalid,
+        );
+        await assert.rejects(
+          a.unsubscribe(bad, () => {}),
+          invalid,
+        );
+        await assert.rejects(a.position(bad), invalid);
+        await assert.rejects(a.history(bad, { epoch: 'x', offset: 0 }), invalid);
+        await assert.rejects(a.presenceJoin(bad, 'alice', 'c1'), invalid);
+        await assert.rejects(a.presenceLeave(bad, 'alice', 'c1'), invalid);
+        await assert.rejects(a.presenceList(bad), invalid);
+      }
+      await assert.rejects(a.presenceJoin(base, 'al\ud800', 'c1'), /the user "al\\ud800" is not well-formed/);
+      await assert.rejects(a.presenceJoin(base, 'alice', 'c\udc00'), invalid);
+      await assert.rejects(a.publish(base, { ev: 'e', d: 1, mid: 'm\ud800' }), invalid);
+      assert.deepEqual(await a.presenceList(base), [], 'nothing was joined');
+      // U+FFFD itself and a proper pair are ordinary, distinct names.
+      const replacement = await a.publish(`${base}\ufffd`, { ev: 'e', d: 1 });
+      const pair = await a.publish(`${base}\ud83d\ude00`, { ev: 'e', d: 1 });
+      assert.deepEqual([replacement.offset, pair.offset], [1, 1], 'two channels');
+      assert.deepEqual((await a.position(base)).offset, 0, 'the refused publishes stored nothing');
+    });
+  });
+
   it('rejects invalid options with a clear error', () => {
     assert.throws(
       () => new RedisAdapter({ url, history: { maxMessages: 0 } }),
@@ -258,6 +291,7 @@ describe('RedisAdapter across processes', () => {
       () => new RedisAdapter({ url, history: { maxAgeMs: 10_000 }, channelTtlMs: 1000 }),
       /channelTtlMs must be at least history.maxAgeMs/,
     );
+    assert.throws(() => new RedisAdapter({ url, keyPrefix: 'app\ud800:' }), /keyPrefix must be well-formed/);
   });
 });
 
@@ -417,7 +451,7 @@ describe('RedisAdapter when Redis goes away', () => {
       assert.match(errors[0]!.message, /channel "lost-\d+" lost the messages after \S+:1 \(too-old/);
       await direct.publish(ch, { ev: 'e', d: 11 });
       await until(() => got.includes(11), 2000, 'live again');
-      assert.deepEqual(got, [1, 11], 'a gap, then live messages');
+      assert.deepEqual(got, [1, 6, 7, 8, 9, 10, 11], 'a gap, what is left in history, then live messages');
     } finally {
       await viaProxy.close();
       await direct.close();

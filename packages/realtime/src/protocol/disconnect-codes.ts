@@ -11,7 +11,10 @@ export const DisconnectCode = {
   MESSAGE_TOO_BIG: 1009,
   /** The server hit an unexpected error. */
   SERVER_ERROR: 1011,
-  /** The server is shutting down or restarting (graceful shutdown). */
+  /**
+   * The server is shutting down or restarting (graceful shutdown), or a subscribed channel lost
+   * its history under the connection (resubscribing from the client's position reports the reset).
+   */
   SERVICE_RESTART: 1012,
   /** The server is overloaded. */
   TRY_AGAIN_LATER: 1013,

@@ -51,7 +51,11 @@ export interface Adapter {
    * `mid`, a message id seen within the dedupe window is not published again.
    */
   publish(channel: string, message: PublishInput): Promise<PublishResult>;
-  /** Receives the channel's messages and presence changes from now on (until `unsubscribe`). */
+  /**
+   * Receives the channel's messages and presence changes from now on (until `unsubscribe`):
+   * every offset, in order. Deliver a new epoch or a skipped offset only when the messages in
+   * between are gone: the server then has the clients concerned resubscribe and reset.
+   */
   subscribe(channel: string, listener: (event: AdapterEvent) => void): Promise<void>;
   unsubscribe(channel: string, listener: (event: AdapterEvent) => void): Promise<void>;
   /** The channel's epoch and newest offset. */

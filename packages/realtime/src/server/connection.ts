@@ -432,10 +432,14 @@ export class Connection {
     entry: ChannelEntry,
     encode: ((c: Codec) => string | Uint8Array) | undefined,
   ): void {
-    if (epoch !== sub.epoch) {
-      // The channel's history was reset under us: follow the new epoch from this message on.
-      sub.epoch = epoch;
-      sub.offset = entry.off - 1;
+    if (epoch !== sub.epoch || entry.off > sub.offset + 1) {
+      // The adapter delivers every offset of a channel, in order. A new epoch (its history was
+      // lost: a Redis restart) or a skipped offset (trimmed while the adapter was cut off) means
+      // this client may have missed messages nobody can send it any more. Only a resubscription
+      // from its position tells it (`reset`), so close: it reconnects, resubscribes, and recovers
+      // or resets. Never follow silently.
+      this.fail(DisconnectCode.SERVICE_RESTART, 'channel history lost: resubscribe');
+      return;
     }
     if (entry.off <= sub.offset) return;
     sub.offset = entry.off;
