@@ -8,8 +8,8 @@ import {
   writeFrame,
   writeTextFrame,
 } from './frame-encoder.js';
-import { type FrameHeader, FrameParser, type FrameSink } from './frame-parser.js';
-import { type Limits, resolveLimits } from './limits.js';
+import { type FrameHeader, FrameParser, type FrameSink, frameTooBig } from './frame-parser.js';
+import { compressedBound, type Limits, resolveLimits } from './limits.js';
 import { MessageAssembler } from './message-assembler.js';
 import { isControlOpcode, isKnownOpcode, Opcode } from './opcodes.js';
 
@@ -107,7 +107,9 @@ export class Connection implements FrameSink {
     this.assembler = new MessageAssembler(this.limits);
     this.parser = new FrameParser(this, {
       expectMasked: this.role === 'server',
-      maxFrameBytes: this.limits.maxFrameBytes,
+      // With an extension, a compressed frame may be larger than maxFrameBytes by the deflate
+      // overhead: the parser checks that bound, frameHeader the exact limit for other frames.
+      maxFrameBytes: this.allowRsv1 ? compressedBound(this.limits.maxFrameBytes) : this.limits.maxFrameBytes,
     });
   }
 
@@ -208,9 +210,9 @@ export class Connection implements FrameSink {
     }
     // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defining them was negotiated.
     // RFC 7692 §6: permessage-deflate uses RSV1 on the first frame of a data message only.
-    if (header.rsv2 || header.rsv3) throw protocolError(ErrorCode.UNEXPECTED_RSV, 'RSV2 or RSV3 is set');
+    if (header.rsv2 || header.rsv3) throw protocolError(ErrorCode.UNEXPECTED_RSV_2_3, 'RSV2 or RSV3 is set');
     if (header.rsv1 && (!this.allowRsv1 || opcode === Opcode.CONTINUATION || isControlOpcode(opcode))) {
-      throw protocolError(ErrorCode.UNEXPECTED_RSV, 'RSV1 is set but no extension claims it here');
+      throw protocolError(ErrorCode.UNEXPECTED_RSV_1, 'RSV1 is set but no extension claims it here');
     }
     this.frame = header;
     if (isControlOpcode(opcode)) {
@@ -235,7 +237,10 @@ export class Connection implements FrameSink {
       this.messageOpcode = opcode;
       this.messageCompressed = header.rsv1;
       // Compressed text is validated after inflating, by the extension's driver.
-      this.assembler.start(opcode === Opcode.TEXT && !header.rsv1);
+      this.assembler.start(opcode === Opcode.TEXT && !header.rsv1, header.rsv1);
+    }
+    if (!this.messageCompressed && header.length > this.limits.maxFrameBytes) {
+      throw frameTooBig(header.length, this.limits.maxFrameBytes);
     }
     this.assembler.addFrame(header.length);
   }
