@@ -20,6 +20,8 @@ import { CloseCode } from './protocol/close-codes.js';
 import { Connection, prepareMessage, type Role } from './protocol/connection.js';
 import { argumentError, ErrorCode, stateError, WebSocketError } from './protocol/errors.js';
 import type { Limits } from './protocol/limits.js';
+import type { createWebSocketStream } from './stream.js';
+import type { WebSocketServer } from './websocket-server.js';
 
 export type { ClientOptions } from './node/client-handshake.js';
 
@@ -109,6 +111,12 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
   static readonly CLOSED = 3;
+  // ws 8's statics (`WebSocket.Server`, `WebSocket.createWebSocketStream`, ...): set in
+  // index.ts, which can import the server without an import cycle.
+  declare static Server: typeof WebSocketServer;
+  declare static WebSocketServer: typeof WebSocketServer;
+  declare static WebSocket: typeof WebSocket;
+  declare static createWebSocketStream: typeof createWebSocketStream;
   // On the prototype (defined below the class), not on every instance.
   declare readonly CONNECTING: 0;
   declare readonly OPEN: 1;
