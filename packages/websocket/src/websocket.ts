@@ -50,6 +50,8 @@ export interface ConnectionSettings {
   closeTimeoutMs: number;
   maxBufferedBytes: number;
   autoPong: boolean;
+  /** See `ServerOptions.skipUTF8Validation`. Default false. */
+  skipUTF8Validation?: boolean;
 }
 
 /**
@@ -207,6 +209,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
       role,
       limits: settings.limits,
       autoPong: settings.autoPong,
+      skipUTF8Validation: settings.skipUTF8Validation === true,
       deferFailureClose: true,
       // RFC 7692 §6: permessage-deflate claims RSV1.
       allowRsv1: negotiated.compressor !== undefined,

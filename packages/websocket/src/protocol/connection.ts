@@ -40,6 +40,11 @@ export interface ConnectionOptions {
   /** Reply to pings automatically with a pong carrying the same payload. Default true. */
   autoPong?: boolean;
   /**
+   * Do not check that text messages and close reasons are valid UTF-8. Default false.
+   * UNSAFE: RFC 6455 §8.1 requires failing the connection with 1007 on invalid UTF-8.
+   */
+  skipUTF8Validation?: boolean;
+  /**
    * An extension (permessage-deflate) claims RSV1 on the first frame of data messages.
    * Default false: any reserved bit fails the connection with 1002.
    */
@@ -73,6 +78,8 @@ export class Connection implements FrameSink {
   private readonly assembler: MessageAssembler;
   private readonly randomFill: ((target: Uint8Array) => void) | undefined;
   private readonly autoPong: boolean;
+  /** Text and close reasons are not checked for UTF-8 (see ConnectionOptions); read by drivers that inflate text. */
+  readonly skipUTF8Validation: boolean;
   private readonly allowRsv1: boolean;
   private readonly deferFailureClose: boolean;
   private heldClose: Buffer[] | undefined;
@@ -102,6 +109,7 @@ export class Connection implements FrameSink {
       throw argumentError('A client Connection needs randomFill to generate masking keys');
     }
     this.autoPong = options.autoPong ?? true;
+    this.skipUTF8Validation = options.skipUTF8Validation ?? false;
     this.allowRsv1 = options.allowRsv1 ?? false;
     this.deferFailureClose = options.deferFailureClose ?? false;
     this.assembler = new MessageAssembler(this.limits);
@@ -237,7 +245,7 @@ export class Connection implements FrameSink {
       this.messageOpcode = opcode;
       this.messageCompressed = header.rsv1;
       // Compressed text is validated after inflating, by the extension's driver.
-      this.assembler.start(opcode === Opcode.TEXT && !header.rsv1, header.rsv1);
+      this.assembler.start(opcode === Opcode.TEXT && !header.rsv1 && !this.skipUTF8Validation, header.rsv1);
     }
     if (!this.messageCompressed && header.length > this.limits.maxFrameBytes) {
       throw frameTooBig(header.length, this.limits.maxFrameBytes);
@@ -278,7 +286,7 @@ export class Connection implements FrameSink {
     } else if (opcode === Opcode.PONG) {
       this.pushEvent({ type: 'pong', data });
     } else {
-      const { code, reason } = decodeClosePayload(data);
+      const { code, reason } = decodeClosePayload(data, !this.skipUTF8Validation);
       this.closeReceived = true;
       this.parser.stop();
       // RFC 6455 §5.5.1: reply with a close frame, echoing the status code, if none was sent.
