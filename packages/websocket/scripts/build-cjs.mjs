@@ -50,6 +50,15 @@ writeFileSync(
 type Esm = typeof import('./index.js', { with: { 'resolution-mode': 'import' } });
 declare const WebSocket: Esm['default'] & Omit<Esm, 'default'>;
 type WebSocket = import('./index.js', { with: { 'resolution-mode': 'import' } }).WebSocket;
+// The types ws's typings reach through the class (WebSocket.Server, WebSocket.RawData, ...).
+declare namespace WebSocket {
+  type Server = import('./index.js', { with: { 'resolution-mode': 'import' } }).WebSocket.Server;
+  type WebSocketServer = import('./index.js', { with: { 'resolution-mode': 'import' } }).WebSocket.WebSocketServer;
+  type ServerOptions = import('./index.js', { with: { 'resolution-mode': 'import' } }).WebSocket.ServerOptions;
+  type ClientOptions = import('./index.js', { with: { 'resolution-mode': 'import' } }).WebSocket.ClientOptions;
+  type RawData = import('./index.js', { with: { 'resolution-mode': 'import' } }).WebSocket.RawData;
+  type Data = import('./index.js', { with: { 'resolution-mode': 'import' } }).WebSocket.Data;
+}
 export = WebSocket;
 `,
 );

@@ -503,6 +503,20 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   }
 }
 
+/**
+ * Types reachable through the class, as ws's typings name them (`WebSocket.Server`,
+ * `WebSocket.RawData`, `WebSocket.ServerOptions`, ...), so type annotations written for ws
+ * keep compiling. Types only: the values are the statics set in index.ts.
+ */
+export declare namespace WebSocket {
+  type Server = import('./websocket-server.js').WebSocketServer;
+  type WebSocketServer = import('./websocket-server.js').WebSocketServer;
+  type ServerOptions = import('./websocket-server.js').ServerOptions;
+  type ClientOptions = import('./node/client-handshake.js').ClientOptions;
+  type RawData = import('./websocket.js').RawData;
+  type Data = string | Buffer | ArrayBuffer | Buffer[];
+}
+
 for (const [name, value] of [
   ['CONNECTING', 0],
   ['OPEN', 1],

@@ -60,4 +60,15 @@ describe('ws-compat: module shape', { timeout: 120_000 }, () => {
       assert.deepEqual(runFixture(['--no-experimental-require-module']), { ...expected, bundle: true });
     }
   });
+
+  it('CommonJS TypeScript code gets the typings ws users write against (WebSocket.Server, WebSocket.RawData, ...)', () => {
+    build();
+    const tsc = join(repo, 'node_modules/typescript/bin/tsc');
+    // Throws with tsc's diagnostics on stdout when the fixture does not type-check.
+    try {
+      execFileSync(process.execPath, [tsc, '-p', join(here, 'fixtures')], { cwd: repo, timeout: 60_000 });
+    } catch (error) {
+      assert.fail(String((error as { stdout?: Buffer }).stdout ?? error));
+    }
+  });
 });
