@@ -6,16 +6,24 @@ import type { CaseResult } from './session.js';
 const KiB = 1024;
 const MiB = 1024 * 1024;
 
-function fragmented(opcode: number, data: Buffer, size: number): FrameSpec[] {
+/**
+ * Splits `data` into frames of `size` bytes the way Autobahn|Testsuite's fragmenter does: a
+ * message that fits in one fragment is one frame; otherwise a frame is final only once the
+ * next fragment would run past the end, so when `size` divides the length evenly the message
+ * ends with an extra empty final frame (4 MiB in 64-byte fragments is 65,536 frames + 1).
+ */
+export function fragmented(opcode: number, data: Buffer, size: number): FrameSpec[] {
+  if (data.length <= size) return [{ opcode, payload: data, fin: true }];
   const out: FrameSpec[] = [];
-  for (let i = 0; i < data.length; i += size) {
+  for (let start = 0; ; start += size) {
+    const last = start + size > data.length;
     out.push({
-      opcode: i === 0 ? opcode : OP.CONT,
-      payload: data.subarray(i, i + size),
-      fin: i + size >= data.length,
+      opcode: start === 0 ? opcode : OP.CONT,
+      payload: data.subarray(start, start + size),
+      fin: last,
     });
+    if (last) return out;
   }
-  return out;
 }
 
 export function largeCases(): Case[] {

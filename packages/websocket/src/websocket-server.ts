@@ -86,6 +86,13 @@ export interface ServerOptions {
   /** Reply to pings automatically. Default true. */
   autoPong?: boolean;
   /**
+   * Do not check that text messages and close reasons are valid UTF-8 (ws's option). Default
+   * false. UNSAFE: RFC 6455 §8.1 requires failing the connection on invalid UTF-8; with this
+   * set, invalid bytes reach your handlers (as replacement characters once decoded). Use it
+   * only when the peer is trusted and you need the CPU back.
+   */
+  skipUTF8Validation?: boolean;
+  /**
    * Send a ping to every client this often (milliseconds) and terminate clients that sent
    * nothing (no pong, no message) since the previous ping. Default 0: off.
    */
@@ -142,6 +149,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'closeTimeoutMs',
   'maxBufferedBytes',
   'autoPong',
+  'skipUTF8Validation',
   'heartbeatIntervalMs',
   'perMessageDeflate',
 ]);
@@ -233,6 +241,7 @@ export class WebSocketServer extends EventEmitter {
         DEFAULT_DRIVER_OPTIONS.maxBufferedBytes,
       ),
       autoPong: options.autoPong ?? true,
+      skipUTF8Validation: options.skipUTF8Validation === true,
     };
     this.handshakeTimeoutMs = nonNegativeInt('handshakeTimeoutMs', options.handshakeTimeoutMs, 10_000);
     this.clients = new Set();

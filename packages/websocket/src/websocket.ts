@@ -20,6 +20,8 @@ import { CloseCode } from './protocol/close-codes.js';
 import { Connection, prepareMessage, type Role } from './protocol/connection.js';
 import { argumentError, ErrorCode, stateError, WebSocketError } from './protocol/errors.js';
 import type { Limits } from './protocol/limits.js';
+import type { createWebSocketStream } from './stream.js';
+import type { WebSocketServer } from './websocket-server.js';
 
 export type { ClientOptions } from './node/client-handshake.js';
 
@@ -48,6 +50,8 @@ export interface ConnectionSettings {
   closeTimeoutMs: number;
   maxBufferedBytes: number;
   autoPong: boolean;
+  /** See `ServerOptions.skipUTF8Validation`. Default false. */
+  skipUTF8Validation?: boolean;
 }
 
 /**
@@ -109,6 +113,12 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
   static readonly CLOSED = 3;
+  // ws 8's statics (`WebSocket.Server`, `WebSocket.createWebSocketStream`, ...): set in
+  // index.ts, which can import the server without an import cycle.
+  declare static Server: typeof WebSocketServer;
+  declare static WebSocketServer: typeof WebSocketServer;
+  declare static WebSocket: typeof WebSocket;
+  declare static createWebSocketStream: typeof createWebSocketStream;
   // On the prototype (defined below the class), not on every instance.
   declare readonly CONNECTING: 0;
   declare readonly OPEN: 1;
@@ -199,6 +209,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
       role,
       limits: settings.limits,
       autoPong: settings.autoPong,
+      skipUTF8Validation: settings.skipUTF8Validation === true,
       deferFailureClose: true,
       // RFC 7692 §6: permessage-deflate claims RSV1.
       allowRsv1: negotiated.compressor !== undefined,
@@ -490,6 +501,20 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   resume(): void {
     this.driver?.resume();
   }
+}
+
+/**
+ * Types reachable through the class, as ws's typings name them (`WebSocket.Server`,
+ * `WebSocket.RawData`, `WebSocket.ServerOptions`, ...), so type annotations written for ws
+ * keep compiling. Types only: the values are the statics set in index.ts.
+ */
+export declare namespace WebSocket {
+  type Server = import('./websocket-server.js').WebSocketServer;
+  type WebSocketServer = import('./websocket-server.js').WebSocketServer;
+  type ServerOptions = import('./websocket-server.js').ServerOptions;
+  type ClientOptions = import('./node/client-handshake.js').ClientOptions;
+  type RawData = import('./websocket.js').RawData;
+  type Data = string | Buffer | ArrayBuffer | Buffer[];
 }
 
 for (const [name, value] of [

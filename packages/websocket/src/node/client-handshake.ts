@@ -40,6 +40,13 @@ export interface ClientOptions extends SecureContextOptions {
   maxBufferedBytes?: number;
   /** Reply to pings automatically. Default true. */
   autoPong?: boolean;
+  /**
+   * Do not check that text messages and close reasons are valid UTF-8 (ws's option). Default
+   * false. UNSAFE: RFC 6455 §8.1 requires failing the connection on invalid UTF-8; with this
+   * set, invalid bytes reach your handlers (as replacement characters once decoded). Use it
+   * only when the peer is trusted and you need the CPU back.
+   */
+  skipUTF8Validation?: boolean;
   /** Only 13 is supported (RFC 6455). */
   protocolVersion?: number;
   /** Verify the server's TLS certificate (wss). Default true. */
@@ -84,6 +91,7 @@ const KNOWN_OPTIONS = new Set([
   'closeTimeoutMs',
   'maxBufferedBytes',
   'autoPong',
+  'skipUTF8Validation',
   'protocolVersion',
   'rejectUnauthorized',
   'servername',
@@ -180,6 +188,7 @@ export function openClientHandshake(
     ),
     maxBufferedBytes: options.maxBufferedBytes ?? DEFAULT_DRIVER_OPTIONS.maxBufferedBytes,
     autoPong: options.autoPong ?? true,
+    skipUTF8Validation: options.skipUTF8Validation === true,
   };
   const handshakeTimeout = positiveMs('handshakeTimeout', options.handshakeTimeout, 30_000);
 

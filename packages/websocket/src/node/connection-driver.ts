@@ -333,7 +333,7 @@ export class ConnectionDriver {
         error ??
           new WebSocketError(ErrorCode.INVALID_COMPRESSED_DATA, 'Inflate failed', CloseCode.INVALID_PAYLOAD),
       );
-    } else if (!binary && !isUtf8(out)) {
+    } else if (!binary && !this.connection.skipUTF8Validation && !isUtf8(out)) {
       // RFC 6455 §8.1: text must be valid UTF-8 (checked after inflating, RFC 7692 §6).
       this.failAndDeliver(
         new WebSocketError(

@@ -237,7 +237,7 @@ export class PerMessageDeflate implements MessageCompressor {
    * Inflates one message, or one fragment of it (RFC 7692 §7.2.2); with `fin`, `00 00 ff ff` is
    * appended first. `out` holds the bytes inflated from this call's `data`.
    *
-   * Fails with `WS_ERR_MESSAGE_TOO_BIG` (close 1009) as soon as the message's inflated size,
+   * Fails with `WS_ERR_UNSUPPORTED_MESSAGE_LENGTH` (close 1009) as soon as the message's inflated size,
    * counted across its fragments, exceeds `maxBytes`: inflating stops within one zlib output
    * chunk (`zlibInflateOptions.chunkSize`, 16 KiB by default) of the limit, so a small bomb never
    * expands further. Fails with `WS_ERR_INVALID_COMPRESSED_DATA` (close 1007, the payload is

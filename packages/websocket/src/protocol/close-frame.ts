@@ -12,7 +12,7 @@ export interface ClosePayload {
  * Decodes and validates a received close frame payload (RFC 6455 §5.5.1, §7.4).
  * Throws 1002 for a 1-byte payload or an invalid code, 1007 for a reason that is not UTF-8.
  */
-export function decodeClosePayload(payload: Uint8Array): ClosePayload {
+export function decodeClosePayload(payload: Uint8Array, validateUtf8 = true): ClosePayload {
   if (payload.length === 0) return { code: CloseCode.NO_STATUS_RECEIVED, reason: '' };
   if (payload.length === 1) {
     throw protocolError(
@@ -26,7 +26,7 @@ export function decodeClosePayload(payload: Uint8Array): ClosePayload {
   }
   const reasonBytes = payload.subarray(2);
   // RFC 6455 §5.5.1: the reason is UTF-8 encoded data.
-  if (!isUtf8(reasonBytes)) {
+  if (validateUtf8 && !isUtf8(reasonBytes)) {
     throw new WebSocketError(
       ErrorCode.INVALID_UTF8,
       'Close reason is not valid UTF-8',

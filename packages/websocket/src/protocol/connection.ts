@@ -8,8 +8,8 @@ import {
   writeFrame,
   writeTextFrame,
 } from './frame-encoder.js';
-import { type FrameHeader, FrameParser, type FrameSink } from './frame-parser.js';
-import { type Limits, resolveLimits } from './limits.js';
+import { type FrameHeader, FrameParser, type FrameSink, frameTooBig } from './frame-parser.js';
+import { compressedBound, type Limits, resolveLimits } from './limits.js';
 import { MessageAssembler } from './message-assembler.js';
 import { isControlOpcode, isKnownOpcode, Opcode } from './opcodes.js';
 
@@ -39,6 +39,11 @@ export interface ConnectionOptions {
   randomFill?: (target: Uint8Array) => void;
   /** Reply to pings automatically with a pong carrying the same payload. Default true. */
   autoPong?: boolean;
+  /**
+   * Do not check that text messages and close reasons are valid UTF-8. Default false.
+   * UNSAFE: RFC 6455 §8.1 requires failing the connection with 1007 on invalid UTF-8.
+   */
+  skipUTF8Validation?: boolean;
   /**
    * An extension (permessage-deflate) claims RSV1 on the first frame of data messages.
    * Default false: any reserved bit fails the connection with 1002.
@@ -73,6 +78,8 @@ export class Connection implements FrameSink {
   private readonly assembler: MessageAssembler;
   private readonly randomFill: ((target: Uint8Array) => void) | undefined;
   private readonly autoPong: boolean;
+  /** Text and close reasons are not checked for UTF-8 (see ConnectionOptions); read by drivers that inflate text. */
+  readonly skipUTF8Validation: boolean;
   private readonly allowRsv1: boolean;
   private readonly deferFailureClose: boolean;
   private heldClose: Buffer[] | undefined;
@@ -102,12 +109,15 @@ export class Connection implements FrameSink {
       throw argumentError('A client Connection needs randomFill to generate masking keys');
     }
     this.autoPong = options.autoPong ?? true;
+    this.skipUTF8Validation = options.skipUTF8Validation ?? false;
     this.allowRsv1 = options.allowRsv1 ?? false;
     this.deferFailureClose = options.deferFailureClose ?? false;
     this.assembler = new MessageAssembler(this.limits);
     this.parser = new FrameParser(this, {
       expectMasked: this.role === 'server',
-      maxFrameBytes: this.limits.maxFrameBytes,
+      // With an extension, a compressed frame may be larger than maxFrameBytes by the deflate
+      // overhead: the parser checks that bound, frameHeader the exact limit for other frames.
+      maxFrameBytes: this.allowRsv1 ? compressedBound(this.limits.maxFrameBytes) : this.limits.maxFrameBytes,
     });
   }
 
@@ -208,9 +218,9 @@ export class Connection implements FrameSink {
     }
     // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defining them was negotiated.
     // RFC 7692 §6: permessage-deflate uses RSV1 on the first frame of a data message only.
-    if (header.rsv2 || header.rsv3) throw protocolError(ErrorCode.UNEXPECTED_RSV, 'RSV2 or RSV3 is set');
+    if (header.rsv2 || header.rsv3) throw protocolError(ErrorCode.UNEXPECTED_RSV_2_3, 'RSV2 or RSV3 is set');
     if (header.rsv1 && (!this.allowRsv1 || opcode === Opcode.CONTINUATION || isControlOpcode(opcode))) {
-      throw protocolError(ErrorCode.UNEXPECTED_RSV, 'RSV1 is set but no extension claims it here');
+      throw protocolError(ErrorCode.UNEXPECTED_RSV_1, 'RSV1 is set but no extension claims it here');
     }
     this.frame = header;
     if (isControlOpcode(opcode)) {
@@ -235,7 +245,10 @@ export class Connection implements FrameSink {
       this.messageOpcode = opcode;
       this.messageCompressed = header.rsv1;
       // Compressed text is validated after inflating, by the extension's driver.
-      this.assembler.start(opcode === Opcode.TEXT && !header.rsv1);
+      this.assembler.start(opcode === Opcode.TEXT && !header.rsv1 && !this.skipUTF8Validation, header.rsv1);
+    }
+    if (!this.messageCompressed && header.length > this.limits.maxFrameBytes) {
+      throw frameTooBig(header.length, this.limits.maxFrameBytes);
     }
     this.assembler.addFrame(header.length);
   }
@@ -273,7 +286,7 @@ export class Connection implements FrameSink {
     } else if (opcode === Opcode.PONG) {
       this.pushEvent({ type: 'pong', data });
     } else {
-      const { code, reason } = decodeClosePayload(data);
+      const { code, reason } = decodeClosePayload(data, !this.skipUTF8Validation);
       this.closeReceived = true;
       this.parser.stop();
       // RFC 6455 §5.5.1: reply with a close frame, echoing the status code, if none was sent.

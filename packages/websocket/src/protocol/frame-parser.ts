@@ -216,11 +216,11 @@ export class FrameParser {
       // RFC 6455 §5.5: control frames MUST have a payload length of 125 bytes or less and MUST NOT be fragmented.
       if (length > 125) {
         throw protocolError(
-          ErrorCode.INVALID_CONTROL_FRAME,
+          ErrorCode.INVALID_CONTROL_PAYLOAD_LENGTH,
           'Control frame payload is longer than 125 bytes',
         );
       }
-      if (!fin) throw protocolError(ErrorCode.INVALID_CONTROL_FRAME, 'Control frames must not be fragmented');
+      if (!fin) throw protocolError(ErrorCode.EXPECTED_FIN, 'Control frames must not be fragmented');
     }
     let p = at + 2;
     if (length === 126) {
@@ -239,16 +239,17 @@ export class FrameParser {
       if (hi === 0 && lo < 65536) {
         throw protocolError(ErrorCode.INVALID_LENGTH, 'Frame length is not minimally encoded');
       }
-      // Lengths above 2^53 cannot be represented exactly; they are far beyond any limit anyway.
-      length = hi > 0x1fffff ? Number.MAX_SAFE_INTEGER : hi * 0x100000000 + lo;
+      // Lengths above 2^53 - 1 cannot be represented exactly (ws fails them the same way).
+      if (hi > 0x1fffff) {
+        throw new WebSocketError(
+          ErrorCode.UNSUPPORTED_DATA_PAYLOAD_LENGTH,
+          'Frame payload length is above 2^53 - 1',
+          CloseCode.MESSAGE_TOO_BIG,
+        );
+      }
+      length = hi * 0x100000000 + lo;
     }
-    if (length > this.maxFrameBytes) {
-      throw new WebSocketError(
-        ErrorCode.FRAME_TOO_BIG,
-        `Frame payload of ${length} bytes exceeds maxFrameBytes (${this.maxFrameBytes})`,
-        CloseCode.MESSAGE_TOO_BIG,
-      );
-    }
+    if (length > this.maxFrameBytes) throw frameTooBig(length, this.maxFrameBytes);
     this.masked = masked;
     if (masked) {
       KEY[0] = buf[p]!;
@@ -275,6 +276,15 @@ export class FrameParser {
       this.phase = 0;
     }
   }
+}
+
+/** The error for a frame whose declared length is over the limit: close 1009. */
+export function frameTooBig(length: number, maxFrameBytes: number): WebSocketError {
+  return new WebSocketError(
+    ErrorCode.FRAME_TOO_BIG,
+    `Frame payload of ${length} bytes exceeds maxFrameBytes (${maxFrameBytes})`,
+    CloseCode.MESSAGE_TOO_BIG,
+  );
 }
 
 /**

@@ -11,13 +11,20 @@ export interface Limits {
    */
   maxMessageBytes: number;
   /**
-   * Largest single frame payload, in bytes, as declared in the frame header. Default 16 MiB.
+   * Largest single frame payload, in bytes, as declared in the frame header. Default: the
+   * resolved `maxMessageBytes` (16 MiB by default), so raising `maxMessageBytes` (or ws's
+   * `maxPayload`) raises it too; set it explicitly to cap frames below the message limit.
    * Exceeded: close 1009, checked from the header before any payload is buffered.
+   * A frame of a compressed message may exceed it (and `maxMessageBytes`) by the worst-case
+   * deflate overhead (see `compressedBound`): its inflated size is what is limited.
    */
   maxFrameBytes: number;
   /**
    * Most frames (the first plus continuations, empty ones included) in one message.
-   * Default 65,536. Exceeded: close 1009. Stops floods of tiny or empty fragments.
+   * Default 131,072 (ws's default), so a 4 MiB message in 64-byte fragments plus an empty
+   * final frame (65,537 frames, as the Autobahn Testsuite sends in cases 9.3.1 and 9.4.1)
+   * passes. Exceeded: close 1008. Stops floods of tiny or empty fragments; bytes are bounded
+   * by `maxMessageBytes` anyway.
    */
   maxFragments: number;
   /**
@@ -41,7 +48,7 @@ export interface Limits {
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxMessageBytes: 16 * 1024 * 1024,
   maxFrameBytes: 16 * 1024 * 1024,
-  maxFragments: 65_536,
+  maxFragments: 131_072,
   maxBufferedChunks: 32_768,
   maxHandshakeBytes: 16 * 1024,
   maxHeaderCount: 100,
@@ -51,7 +58,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 const alreadyResolved = new WeakSet<object>();
 
 /**
- * Fills in defaults and validates. Throws WS_ERR_INVALID_ARGUMENT for a limit that is not a
+ * Fills in defaults and validates. `maxFrameBytes`, when not given, follows `maxMessageBytes`. Throws WS_ERR_INVALID_ARGUMENT for a limit that is not a
  * positive safe integer, or a field that is not a known limit (a misspelt limit would
  * otherwise be silently ignored).
  */
@@ -69,6 +76,23 @@ export function resolveLimits(partial: Partial<Limits> = {}): Limits {
     }
     out[key as keyof Limits] = value;
   }
+  // A frame can never carry more than its message: the frame limit follows the message limit
+  // unless it was set, so `maxPayload: 64 MiB` accepts a 64 MiB single-frame message.
+  if (partial.maxFrameBytes === undefined) out.maxFrameBytes = out.maxMessageBytes;
   alreadyResolved.add(out);
   return out;
+}
+
+/**
+ * Most compressed bytes that may carry `inflatedBytes` of content: zlib's worst case for any
+ * settings (its `deflateBound`: fixed-Huffman blocks with 9-bit literals, about 13.3% over
+ * the input) plus 16 bytes for block headers and the flush. Compressed frames and messages are
+ * checked against this bound of the frame and message limits, so a message of exactly
+ * `maxMessageBytes` that does not compress still fits; the inflated size is checked exactly
+ * while inflating.
+ */
+export function compressedBound(inflatedBytes: number): number {
+  const n = inflatedBytes;
+  const bound = n + Math.floor(n / 8) + Math.floor(n / 256) + Math.floor(n / 512) + 16;
+  return Math.min(bound, Number.MAX_SAFE_INTEGER);
 }

@@ -1,6 +1,6 @@
 import { CloseCode } from './close-codes.js';
 import { ErrorCode, WebSocketError } from './errors.js';
-import type { Limits } from './limits.js';
+import { compressedBound, type Limits } from './limits.js';
 import { Utf8Validator } from './utf8-validator.js';
 
 /** Pieces smaller than this, or smaller than half their input chunk, are copied into blocks. */
@@ -28,6 +28,8 @@ export class MessageAssembler {
   /** Created with the first uncompressed text message. */
   private utf8: Utf8Validator | undefined;
   private validateUtf8 = false;
+  /** The message is compressed (RSV1): its bytes are checked against `compressedBound`. */
+  private compressed = false;
   /** Declared payload bytes of the current frame not pushed yet. */
   private frameRemaining = 0;
 
@@ -38,9 +40,10 @@ export class MessageAssembler {
     return this.bytes;
   }
 
-  /** Starts a message. `validateUtf8` is set for uncompressed text. */
-  start(validateUtf8: boolean): void {
+  /** Starts a message. `validateUtf8` is set for uncompressed text; `compressed` when RSV1 is set. */
+  start(validateUtf8: boolean, compressed = false): void {
     this.validateUtf8 = validateUtf8;
+    this.compressed = compressed;
     if (validateUtf8) this.utf8 ??= new Utf8Validator();
     this.frames = 0;
   }
@@ -54,12 +57,17 @@ export class MessageAssembler {
       throw new WebSocketError(
         ErrorCode.TOO_MANY_FRAGMENTS,
         `Message has more than maxFragments (${this.limits.maxFragments}) frames`,
-        CloseCode.MESSAGE_TOO_BIG,
+        // As ws: a policy limit on parts (1008), not a size (1009).
+        CloseCode.POLICY_VIOLATION,
       );
     }
-    // For compressed messages the inflated size is checked by the decompressor; the compressed
-    // size can never be larger than what is accepted after inflating.
-    if (this.bytes + length > this.limits.maxMessageBytes) {
+    // A compressed message's inflated size is checked exactly by the decompressor; its
+    // compressed bytes may exceed the limit by the worst-case deflate overhead (plus a flush
+    // per fragment), so a message of exactly the limit that does not compress is accepted.
+    const max = this.compressed
+      ? compressedBound(this.limits.maxMessageBytes) + 16 * (this.frames - 1)
+      : this.limits.maxMessageBytes;
+    if (this.bytes + length > max) {
       throw new WebSocketError(
         ErrorCode.MESSAGE_TOO_BIG,
         `Message of at least ${this.bytes + length} bytes exceeds maxMessageBytes (${this.limits.maxMessageBytes})`,

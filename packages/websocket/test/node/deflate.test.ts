@@ -338,7 +338,7 @@ describe('errors', () => {
     pmd.close();
   });
 
-  it('fails with WS_ERR_MESSAGE_TOO_BIG (close 1009) past maxBytes, counted across fragments', async () => {
+  it('fails with WS_ERR_UNSUPPORTED_MESSAGE_LENGTH (close 1009) past maxBytes, counted across fragments', async () => {
     const client = new PerMessageDeflate(params(), 'client');
     const server = new PerMessageDeflate(params(), 'server');
     const compressed = await compress(client, sample(10_000, 5));

@@ -21,7 +21,8 @@ suite('RFC 6455 §5.2 base framing', () => {
   for (const rsv of [1, 2, 4]) {
     it(`fails a frame with RSV bits ${rsv.toString(2).padStart(3, '0')} when no extension is negotiated`, () => {
       const c = server();
-      assert.deepEqual(describe(feed(c, clientFrame(1, 'x', { rsv }))), ['error:WS_ERR_UNEXPECTED_RSV:1002']);
+      const code = rsv === 4 ? 'WS_ERR_UNEXPECTED_RSV_1' : 'WS_ERR_UNEXPECTED_RSV_2_3';
+      assert.deepEqual(describe(feed(c, clientFrame(1, 'x', { rsv }))), [`error:${code}:1002`]);
     });
   }
 
@@ -42,7 +43,9 @@ suite('RFC 6455 §5.2 base framing', () => {
 
   it('fails a frame whose declared length exceeds maxFrameBytes before any payload arrives (1009)', () => {
     const c = server({ limits: { maxFrameBytes: 1000, maxMessageBytes: 1000 } });
-    assert.deepEqual(describe(feed(c, hex('82 fe 03 e9 37 fa 21 3d'))), ['error:WS_ERR_FRAME_TOO_BIG:1009']);
+    assert.deepEqual(describe(feed(c, hex('82 fe 03 e9 37 fa 21 3d'))), [
+      'error:WS_ERR_UNSUPPORTED_MESSAGE_LENGTH:1009',
+    ]);
     assert.equal(out(c), closeHex(1009));
   });
 
@@ -69,23 +72,21 @@ suite('RFC 6455 §5.4 fragmentation', () => {
   });
 
   it('fails a continuation without a message', () => {
-    assert.deepEqual(describe(feed(server(), clientFrame(0, 'x'))), [
-      'error:WS_ERR_UNEXPECTED_CONTINUATION:1002',
-    ]);
+    assert.deepEqual(describe(feed(server(), clientFrame(0, 'x'))), ['error:WS_ERR_INVALID_OPCODE:1002']);
   });
 
   it('fails a new data frame inside a fragmented message', () => {
     const events = feed(server(), clientFrame(1, 'a', { fin: false }), clientFrame(1, 'b'));
-    assert.deepEqual(describe(events), ['error:WS_ERR_EXPECTED_CONTINUATION:1002']);
+    assert.deepEqual(describe(events), ['error:WS_ERR_INVALID_OPCODE:1002']);
   });
 
-  it('counts empty fragments against maxFragments (1009)', () => {
+  it('counts empty fragments against maxFragments (1008, as ws)', () => {
     const c = server({ limits: { maxFragments: 10 } });
     const frames = [
       clientFrame(2, '', { fin: false }),
       ...Array.from({ length: 20 }, () => clientFrame(0, '', { fin: false })),
     ];
-    assert.deepEqual(describe(feed(c, ...frames)), ['error:WS_ERR_TOO_MANY_FRAGMENTS:1009']);
+    assert.deepEqual(describe(feed(c, ...frames)), ['error:WS_ERR_TOO_MANY_BUFFERED_PARTS:1008']);
   });
 
   it('fails a message that grows past maxMessageBytes across fragments (1009)', () => {
@@ -95,7 +96,7 @@ suite('RFC 6455 §5.4 fragmentation', () => {
       clientFrame(2, Buffer.alloc(60), { fin: false }),
       clientFrame(0, Buffer.alloc(60)),
     );
-    assert.deepEqual(describe(events), ['error:WS_ERR_MESSAGE_TOO_BIG:1009']);
+    assert.deepEqual(describe(events), ['error:WS_ERR_UNSUPPORTED_MESSAGE_LENGTH:1009']);
   });
 
   it('sends fragments with fin: false and continues them', () => {
@@ -109,13 +110,13 @@ suite('RFC 6455 §5.4 fragmentation', () => {
 suite('RFC 6455 §5.5 control frames', () => {
   it('fails a fragmented ping', () => {
     assert.deepEqual(describe(feed(server(), clientFrame(9, 'x', { fin: false }))), [
-      'error:WS_ERR_INVALID_CONTROL_FRAME:1002',
+      'error:WS_ERR_EXPECTED_FIN:1002',
     ]);
   });
 
   it('fails a ping with a 126-byte payload', () => {
     assert.deepEqual(describe(feed(server(), clientFrame(9, Buffer.alloc(126)))), [
-      'error:WS_ERR_INVALID_CONTROL_FRAME:1002',
+      'error:WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH:1002',
     ]);
   });
 
@@ -148,7 +149,7 @@ suite('RFC 6455 §5.5.1 and §7 closing', () => {
 
   it('fails a close frame with a 1-byte payload', () => {
     assert.deepEqual(describe(feed(server(), clientFrame(8, hex('03')))), [
-      'error:WS_ERR_INVALID_CLOSE_PAYLOAD:1002',
+      'error:WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH:1002',
     ]);
   });
 
@@ -198,7 +199,7 @@ suite('deferFailureClose (regression: a valid message and a violation in one chu
   it('lets the application answer messages that preceded the violation before the close frame', () => {
     const c = server({ deferFailureClose: true });
     const events = feed(c, Buffer.concat([clientFrame(1, 'ok'), clientFrame(1, 'x', { rsv: 2 })]));
-    assert.deepEqual(describe(events), ['text:ok', 'error:WS_ERR_UNEXPECTED_RSV:1002']);
+    assert.deepEqual(describe(events), ['text:ok', 'error:WS_ERR_UNEXPECTED_RSV_2_3:1002']);
     assert.equal(c.canSend, true);
     c.send('ok');
     c.releaseFailureClose();
