@@ -194,16 +194,20 @@ export class HttpFallback {
   }
 
   /**
-   * Whether requests may act on the session: answers 404 (unknown), 409 (not authenticated) or,
-   * when `closedOk` is false, 410 (closed) otherwise.
+   * The session's state if requests may act on it; otherwise answers 404 (unknown), 409 (not
+   * authenticated) or, unless `closedOk`, 410 (closed), and returns undefined.
    */
-  private async usable(token: string, res: ServerResponse, closedOk: boolean): Promise<boolean> {
+  private async usable(
+    token: string,
+    res: ServerResponse,
+    closedOk: boolean,
+  ): Promise<'live' | 'closed' | undefined> {
     const state = await this.state(token);
-    if (state === 'live' || (state === 'closed' && closedOk)) return true;
+    if (state === 'live' || (state === 'closed' && closedOk)) return state;
     if (state === 'unknown') answer(res, 404, 'unknown session: open a new one');
     else if (state === 'pending') answer(res, 409, 'session not authenticated yet');
     else answer(res, 410, 'session closed: open a new one');
-    return false;
+    return undefined;
   }
 
   private releaseIp(ip: string): void {
@@ -348,7 +352,9 @@ export class HttpFallback {
   }
 
   /** Tells the session's owner the client has read up to `offset` (coalesced while one is on its way). */
-  private acker(token: string): (offset: number) => void {
+  private acker(token: string, state: 'live' | 'closed'): (offset: number) => void {
+    // A closed session reads nothing more: no acks (nothing is stored for it).
+    if (state === 'closed') return () => {};
     let sent = 0;
     let wanted = 0;
     let busy = false;
@@ -423,10 +429,11 @@ export class HttpFallback {
 
   private async sse(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const token = this.token(url, res);
-    if (!token || !(await this.usable(token, res, true))) return;
+    const state = token && (await this.usable(token, res, true));
+    if (!token || !state) return;
     const since = this.since(req, url);
     const { highWaterBytes, maxQueuedBytes } = this.server.options.outbound;
-    const ack = this.acker(token);
+    const ack = this.acker(token, state);
     let started = false;
     let ended = false;
     // Entries wait here while the response is backed up. The owner stops writing the down
@@ -486,6 +493,8 @@ export class HttpFallback {
     this.open.add(res);
     res.on('drain', pump);
     pump();
+    // A closed session's down channel is complete: what is left to read was just written.
+    if (state === 'closed') end();
     const keepAlive = setInterval(() => {
       if (res.writableLength < highWaterBytes) res.write(': keep-alive\n\n');
     }, this.keepAliveMs);
@@ -501,7 +510,8 @@ export class HttpFallback {
 
   private async poll(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const token = this.token(url, res);
-    if (!token || !(await this.usable(token, res, true))) return;
+    const state = token && (await this.usable(token, res, true));
+    if (!token || !state) return;
     const since = this.since(req, url);
     let timer: NodeJS.Timeout | undefined;
     let answered = false;
@@ -532,8 +542,10 @@ export class HttpFallback {
       return this.unclaim(token, end);
     }
     // The client has everything up to `since`: the owner may write more.
-    this.acker(token)(since);
+    this.acker(token, state)(since);
     if (answered || !current()) return stop();
+    // A closed session's down channel is complete: nothing more will come.
+    if (state === 'closed' && !early) return reply([]);
     this.open.add(res);
     timer = setTimeout(() => reply([]), this.pollTimeoutMs);
     res.on('close', () => {
