@@ -3,7 +3,8 @@
 // `$s:<token>:up` and `$s:<token>:down`, so any process can serve any request of the session (no
 // sticky sessions): the process that opened the session runs its `Connection` (see
 // http-session.ts); the others only move bytes. The down channel's offsets double as SSE event ids
-// and polling cursors, so a dropped stream or poll resumes where it stopped.
+// and polling cursors, so a dropped stream or poll resumes where it stopped (see http-reader.ts).
+// This file routes the requests, admits sessions and takes POSTs.
 //
 // Hostile clients: every request is checked against the session's state before it costs anything
 // (an unknown token: one read-only lookup), the hello travels in the `open` request so nothing
@@ -12,9 +13,10 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jsonCodec } from '../protocol/codec.js';
-import type { AdapterEvent, ChannelEntry } from './adapter.js';
 import { Connection, type TransportKind } from './connection.js';
-import { downChannel, HttpSession, type SessionState, sharedState, upChannel } from './http-session.js';
+import { answer, readBody } from './http-io.js';
+import { DownReader } from './http-reader.js';
+import { HttpSession, type SessionState, sharedState, upChannel } from './http-session.js';
 import { TokenBucket } from './rate-limit.js';
 import type { RealtimeServer } from './realtime-server.js';
 import { requestUrl } from './request-url.js';
@@ -83,14 +85,11 @@ export class HttpFallback {
   private readonly sendBytesPerSecond: number;
   private readonly sendBurstBytes: number;
   private readonly closedRetentionMs: number;
-  /** Open streams and polls (ended at shutdown). */
-  private readonly open = new Set<ServerResponse>();
   /** Sessions this process owns, live or remembered as closed. */
   private readonly sessions = new Map<string, HttpSession>();
   private readonly perIp = new Map<string, number>();
   private pending = 0;
-  /** The one stream or poll this process serves per session: ends it. */
-  private readonly readers = new Map<string, () => void>();
+  private readonly reader: DownReader;
   private readonly senders = new Map<string, Sender>();
   private closed = false;
 
@@ -114,6 +113,13 @@ export class HttpFallback {
       throw new RangeError('RealtimeServer: httpFallback.sendBurstBytes must be at least maxBodyBytes');
     }
     this.closedRetentionMs = positive('closedRetentionMs', options.closedRetentionMs, 30_000);
+    this.reader = new DownReader(
+      server.adapter,
+      server.options.outbound,
+      this.pollTimeoutMs,
+      this.keepAliveMs,
+      (t) => this.sessions.get(t),
+    );
   }
 
   /** Handles the request if it is one of ours; returns false otherwise. Never throws. */
@@ -160,8 +166,8 @@ export class HttpFallback {
       open: ['POST', () => this.openSession(req, res, url)],
       send: ['POST', () => this.send(req, res, url)],
       close: ['POST', () => this.closeSession(res, url)],
-      sse: ['GET', () => this.sse(req, res, url)],
-      poll: ['GET', () => this.poll(req, res, url)],
+      sse: ['GET', () => this.read(req, res, url, 'sse')],
+      poll: ['GET', () => this.read(req, res, url, 'poll')],
     };
     const r = Object.hasOwn(route, action) ? route[action] : undefined;
     if (!r) {
@@ -331,283 +337,27 @@ export class HttpFallback {
     res.writeHead(204).end();
   }
 
+  private async read(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    how: 'sse' | 'poll',
+  ): Promise<void> {
+    const token = this.token(url, res);
+    const state = token && (await this.usable(token, res, true));
+    if (!token || !state) return;
+    await this.reader[how](res, token, state, this.since(req, url));
+  }
+
   private since(req: IncomingMessage, url: URL): number {
     const raw = url.searchParams.get('since') ?? req.headers['last-event-id'] ?? '1';
     const n = Number(raw);
     return Number.isSafeInteger(n) && n >= 1 ? n : 1;
   }
 
-  /**
-   * Makes this request the session's one reader in this process: the previous stream or poll
-   * ends. Returns false once a newer reader has taken over.
-   */
-  private claim(token: string, end: () => void): () => boolean {
-    this.readers.get(token)?.();
-    this.readers.set(token, end);
-    return () => this.readers.get(token) === end;
-  }
-
-  private unclaim(token: string, end: () => void): void {
-    if (this.readers.get(token) === end) this.readers.delete(token);
-  }
-
-  /** Tells the session's owner the client has read up to `offset` (coalesced while one is on its way). */
-  private acker(token: string, state: 'live' | 'closed'): (offset: number) => void {
-    // A closed session reads nothing more: no acks (nothing is stored for it).
-    if (state === 'closed') return () => {};
-    let sent = 0;
-    let wanted = 0;
-    let busy = false;
-    const flush = () => {
-      const local = this.sessions.get(token);
-      if (local) return local.ack(wanted);
-      if (busy || wanted <= sent || this.closed) return;
-      busy = true;
-      const offset = wanted;
-      this.server.adapter.publish(upChannel(token), { ev: 'ack', d: offset }).then(
-        () => {
-          sent = Math.max(sent, offset);
-          busy = false;
-          flush();
-        },
-        () => {
-          busy = false;
-        },
-      );
-    };
-    return (offset) => {
-      if (offset <= wanted) return;
-      wanted = offset;
-      flush();
-    };
-  }
-
-  /**
-   * Reads the down channel after `since`, then follows it live; `write` gets each entry once, in
-   * order. Resolves with a stop function, or undefined (and answers 404/410) when it cannot.
-   */
-  private async follow(
-    token: string,
-    since: number,
-    res: ServerResponse,
-    write: (entries: ChannelEntry[]) => void,
-  ): Promise<(() => void) | undefined> {
-    const adapter = this.server.adapter;
-    const channel = downChannel(token);
-    let last = since;
-    let pending: ChannelEntry[] | undefined = [];
-    const deliver = (entries: ChannelEntry[]) => {
-      const fresh = entries.filter((e) => e.off > last);
-      if (fresh.length === 0) return;
-      last = fresh.at(-1)!.off;
-      write(fresh);
-    };
-    const listener = (event: AdapterEvent) => {
-      if (event.type !== 'message') return;
-      if (pending) pending.push(event.entry);
-      else deliver([event.entry]);
-    };
-    await adapter.subscribe(channel, listener);
-    const stop = () => void adapter.unsubscribe(channel, listener).catch(() => {});
-    const { epoch } = await adapter.position(channel);
-    const h = await adapter.history(channel, { epoch, offset: since });
-    if (h.position.offset === 0) {
-      stop();
-      answer(res, 404, 'unknown session: open a new one');
-      return undefined;
-    }
-    if (!h.ok) {
-      stop();
-      answer(res, 410, `session history lost (${h.reason}): open a new session`);
-      return undefined;
-    }
-    const buffered = pending;
-    pending = undefined;
-    deliver([...h.entries, ...buffered]);
-    return stop;
-  }
-
-  private async sse(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const token = this.token(url, res);
-    const state = token && (await this.usable(token, res, true));
-    if (!token || !state) return;
-    const since = this.since(req, url);
-    const { highWaterBytes, maxQueuedBytes } = this.server.options.outbound;
-    const ack = this.acker(token, state);
-    let started = false;
-    let ended = false;
-    // Entries wait here while the response is backed up. The owner stops writing the down
-    // channel once `highWaterBytes` are unread, so this stays small; `maxQueuedBytes` is a fuse.
-    const waiting: Array<{ chunk: string; off: number; ev: string }> = [];
-    let waitingBytes = 0;
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      if (started) res.end();
-      else res.destroy();
-    };
-    const current = this.claim(token, end);
-    const writeOne = (chunk: string, off: number, ev: string) => {
-      // Read by the client as far as this process can tell: handed to the kernel.
-      res.write(chunk, (error) => {
-        if (!error) ack(off);
-      });
-      if (ev === 'close') end(); // the session is over: nothing follows
-    };
-    const pump = () => {
-      while (!ended && waiting.length > 0 && res.writableLength < highWaterBytes) {
-        const w = waiting.shift()!;
-        waitingBytes -= w.chunk.length;
-        writeOne(w.chunk, w.off, w.ev);
-      }
-    };
-    const stop = await this.follow(token, since, res, (entries) => {
-      for (const e of entries) {
-        if (ended) return;
-        const chunk = sseEvent(e);
-        if (!started || waiting.length > 0 || res.writableLength >= highWaterBytes) {
-          waiting.push({ chunk, off: e.off, ev: e.ev });
-          waitingBytes += chunk.length;
-          // The client resumes from its last event id on a new stream.
-          if (waitingBytes > maxQueuedBytes) end();
-        } else {
-          writeOne(chunk, e.off, e.ev);
-        }
-      }
-    });
-    if (!stop) return this.unclaim(token, end);
-    if (ended || !current() || res.destroyed) {
-      stop();
-      this.unclaim(token, end);
-      if (!ended) res.destroy();
-      return;
-    }
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'x-accel-buffering': 'no', // nginx: do not buffer the stream
-      connection: 'keep-alive',
-    });
-    res.write(': ieum\n\n');
-    started = true;
-    ack(since);
-    this.open.add(res);
-    res.on('drain', pump);
-    pump();
-    // A closed session's down channel is complete: what is left to read was just written.
-    if (state === 'closed') end();
-    const keepAlive = setInterval(() => {
-      if (res.writableLength < highWaterBytes) res.write(': keep-alive\n\n');
-    }, this.keepAliveMs);
-    res.on('close', () => {
-      ended = true;
-      clearInterval(keepAlive);
-      this.open.delete(res);
-      this.unclaim(token, end);
-      waiting.length = 0;
-      stop();
-    });
-  }
-
-  private async poll(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const token = this.token(url, res);
-    const state = token && (await this.usable(token, res, true));
-    if (!token || !state) return;
-    const since = this.since(req, url);
-    let timer: NodeJS.Timeout | undefined;
-    let answered = false;
-    let stop: (() => void) | undefined;
-    const reply = (entries: ChannelEntry[]) => {
-      if (answered) return;
-      answered = true;
-      clearTimeout(timer);
-      stop?.();
-      this.open.delete(res);
-      this.unclaim(token, end);
-      answer(res, 200, JSON.stringify({ entries: entries.map(wire) }), {
-        'content-type': 'application/json',
-      });
-    };
-    // A newer poll of the same session takes over: this one answers empty.
-    const end = () => reply([]);
-    const current = this.claim(token, end);
-    let early: ChannelEntry[] | undefined;
-    stop = await this.follow(token, since, res, (entries) => {
-      // Give messages published in the same tick a chance to join this answer.
-      if (early) return void early.push(...entries);
-      early = [...entries];
-      setImmediate(() => reply(early!));
-    });
-    if (!stop) {
-      answered = true;
-      return this.unclaim(token, end);
-    }
-    // The client has everything up to `since`: the owner may write more.
-    this.acker(token, state)(since);
-    if (answered || !current()) return stop();
-    // A closed session's down channel is complete: nothing more will come.
-    if (state === 'closed' && !early) return reply([]);
-    this.open.add(res);
-    timer = setTimeout(() => reply([]), this.pollTimeoutMs);
-    res.on('close', () => {
-      answered = true;
-      clearTimeout(timer);
-      this.open.delete(res);
-      this.unclaim(token, end);
-      stop?.();
-    });
-  }
-
   /** Ends every open stream and poll (server shutdown). */
   close(): void {
     this.closed = true;
-    for (const res of this.open) res.destroy();
-    this.open.clear();
-    this.readers.clear();
+    this.reader.close();
   }
-}
-
-/** Answers with a status and a text (or JSON) body, unless the response has started: then ends it. */
-function answer(
-  res: ServerResponse,
-  status: number,
-  body: string,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const json = headers['content-type'] === 'application/json';
-  res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(json ? body : `${body}\n`);
-}
-
-function wire(e: ChannelEntry): { off: number; ev: string; d: unknown } {
-  return { off: e.off, ev: e.ev, d: e.d };
-}
-
-function sseEvent(e: ChannelEntry): string {
-  // Messages are single-line JSON (JSON.stringify never emits a raw newline).
-  if (e.ev === 'm') return `id: ${e.off}\ndata: ${e.d as string}\n\n`;
-  return `id: ${e.off}\nevent: ${e.ev}\ndata: ${JSON.stringify(e.d)}\n\n`;
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        // Stop keeping the body but let it drain, so the 413 reaches the client.
-        req.removeAllListeners('data');
-        chunks.length = 0;
-        req.resume();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
