@@ -264,6 +264,11 @@ export class HttpFallback {
       session.receive(lines);
       // Answered once authenticated (other processes can then serve it) or refused.
       const state = await session.settled(this.server.options.helloTimeoutMs + 1000);
+      if (res.destroyed) {
+        // The client gave up on open: nobody will ever know this session's token.
+        session.close(1001, 'open request aborted');
+        return;
+      }
       if (state === 'live') {
         answer(res, 200, JSON.stringify({ s: token }), { 'content-type': 'application/json' });
       } else {
