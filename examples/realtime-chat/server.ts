@@ -49,8 +49,6 @@ export async function startRealtimeChat(options: { port?: number; host?: string;
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
     } else if (req.url === '/realtime-client.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(clientJs);
-    } else if (req.url === '/metrics') {
-      rt.metrics!.handler()(req, res);
     } else res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');
   });
   const rt = new RealtimeServer<Events>({
@@ -97,10 +95,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   // history and presence: see docs/scale-out.md.
   const redis = process.env.REDIS_URL;
   const adapter = redis ? new RedisAdapter({ url: redis }) : undefined;
-  const { port } = await startRealtimeChat({
+  const { port, rt } = await startRealtimeChat({
     port: Number(process.env.PORT ?? 8081),
     ...(adapter ? { adapter } : {}),
   });
+  // Metrics are for your monitoring, not for visitors: served on a loopback-only port when asked.
+  if (process.env.METRICS_PORT) {
+    http.createServer(rt.metrics!.handler()).listen(Number(process.env.METRICS_PORT), '127.0.0.1');
+  }
   console.log(
     `ieum realtime chat: open http://localhost:${port} (several tabs, several names)` +
       (redis ? `; sharing rooms through Redis at ${redis}` : ''),

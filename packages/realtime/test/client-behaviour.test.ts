@@ -69,6 +69,7 @@ describe('client persistence and policies', () => {
   it('drop policy: a stalled connection stays open and the drops are counted', async () => {
     const { server, url, port } = await startServer({
       outbound: { maxQueuedMessages: 5, highWaterBytes: 1024, policy: 'drop' },
+      metricsPath: '/metrics',
     });
     servers.push(server);
     const ws = new WebSocket(url, 'ieum.v1.json');

@@ -32,7 +32,12 @@ describe('HTTP fallback transports', () => {
       await status('open', { method: 'POST', headers: { origin: 'https://evil.example' } }),
       /^403 Origin not allowed/,
     );
-    const open = await fetch(`${base}/open`, { method: 'POST', headers: { origin: 'https://app.example' } });
+    assert.match(await status('open', { method: 'POST' }), /^400 send the hello in the body of open/);
+    const open = await fetch(`${base}/open`, {
+      method: 'POST',
+      headers: { origin: 'https://app.example' },
+      body: JSON.stringify({ t: 'hello', v: 1, cid: 'c' }),
+    });
     assert.equal(open.headers.get('access-control-allow-origin'), 'https://app.example');
     const { s } = (await open.json()) as { s: string };
     assert.match(

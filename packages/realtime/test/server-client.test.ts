@@ -210,8 +210,8 @@ describe('realtime server and client', () => {
     assert.equal(c.state, 'open');
   });
 
-  it('serves Prometheus metrics on /metrics', async () => {
-    const { server, url, port } = await startServer();
+  it('serves Prometheus metrics on /metrics when metricsPath asks for it', async () => {
+    const { server, url, port } = await startServer({ metricsPath: '/metrics' });
     cleanup.push(() => server.close());
     const c = client(url);
     cleanup.push(() => c.close());

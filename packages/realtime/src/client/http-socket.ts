@@ -1,5 +1,5 @@
 // HTTP fallback transports shaped like a WebSocket, so the client's logic does not change: a
-// session is opened with POST, messages go up in POSTs (one at a time, in order) and come down over
+// session is opened with a POST carrying the hello, messages go up in POSTs (one at a time, in order) and come down over
 // Server-Sent Events (read with fetch streaming) or long polling. Uses only fetch: browsers and Node.
 import type { WebSocketConstructor, WebSocketLike } from './realtime-client.js';
 
@@ -41,21 +41,40 @@ class HttpSessionSocket implements WebSocketLike {
     void this.start();
   }
 
+  /**
+   * Open at once as far as the client can tell: its first message (the hello) is sent in the body
+   * of `open`, so the server authenticates before the session exists for anyone else.
+   */
   private async start(): Promise<void> {
-    try {
-      const res = await fetch(`${this.base}open?transport=${this.kind}`, {
-        method: 'POST',
-        signal: this.abort.signal,
-      });
-      if (!res.ok) throw new Error(`open: HTTP ${res.status} ${await res.text()}`);
-      this.session = ((await res.json()) as { s: string }).s;
-    } catch (error) {
-      return this.finish(1006, (error as Error).message);
-    }
+    await Promise.resolve(); // the caller sets onopen after constructing
     if (this.readyState !== CONNECTING) return;
     this.readyState = OPEN;
     this.onopen?.({});
+  }
+
+  /** Opens the session with `hello` (and whatever else is queued); false if it did not open. */
+  private async openSession(body: string): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.base}open?transport=${this.kind}`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body,
+        signal: this.abort.signal,
+      });
+      if (!res.ok) throw new Error(`open: HTTP ${res.status} ${(await res.text()).trim()}`);
+      const answer = (await res.json()) as { s?: string; close?: { code: number; reason: string } };
+      if (answer.close) {
+        this.finish(answer.close.code, answer.close.reason);
+        return false;
+      }
+      this.session = answer.s ?? '';
+    } catch (error) {
+      this.finish(1006, (error as Error).message);
+      return false;
+    }
+    if (this.readyState !== OPEN) return false;
     void (this.kind === 'sse' ? this.readStream() : this.pollLoop());
+    return true;
   }
 
   send(data: string | Uint8Array): void {
@@ -70,6 +89,12 @@ class HttpSessionSocket implements WebSocketLike {
     if (this.posting || this.outbox.length === 0 || this.readyState !== OPEN) return;
     this.posting = true;
     const batch = this.outbox.splice(0, 100);
+    if (!this.session) {
+      const opened = await this.openSession(batch.join('\n'));
+      this.posting = false;
+      if (opened) void this.flush();
+      return;
+    }
     try {
       const res = await fetch(`${this.base}send?s=${this.session}`, {
         method: 'POST',
@@ -77,6 +102,10 @@ class HttpSessionSocket implements WebSocketLike {
         body: batch.join('\n'),
         signal: this.abort.signal,
       });
+      if (res.status === 429) {
+        this.posting = false;
+        return this.finish(4429, 'rate limit exceeded');
+      }
       if (!res.ok) throw new Error(`send: HTTP ${res.status}`);
     } catch (error) {
       // Whether the batch arrived is unknown: the session ends, the client reconnects and retries

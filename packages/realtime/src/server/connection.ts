@@ -18,6 +18,7 @@ import type { AdapterEvent, ChannelEntry } from './adapter.js';
 import { OutboundQueue } from './outbound-queue.js';
 import { TokenBucket } from './rate-limit.js';
 import { type AuthResult, RealtimeError, type RealtimeServer } from './realtime-server.js';
+import { requestUrl } from './request-url.js';
 
 /**
  * What a connection runs over: a WebSocket, or an HTTP fallback session (SSE or long polling)
@@ -33,6 +34,8 @@ export interface Transport {
   on(event: 'message', listener: (data: unknown, isBinary: boolean) => void): unknown;
   on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  /** Called once the client is authenticated, before the welcome is sent (HTTP sessions). */
+  authenticated?(): void;
 }
 
 export type TransportKind = 'websocket' | 'sse' | 'polling';
@@ -300,6 +303,7 @@ export class Connection {
     const auth = await this.authenticate(hello.token ?? this.tokenFromRequest());
     if (!auth || this.closed) return;
     this.ready = true;
+    this.ws.authenticated?.();
     this.server.registered(this);
     this.send({
       t: 'welcome',
@@ -313,8 +317,7 @@ export class Connection {
   private tokenFromRequest(): string | undefined {
     const header = this.req.headers.authorization;
     if (header?.startsWith('Bearer ')) return header.slice(7).trim();
-    const q = new URL(this.req.url ?? '/', 'http://x').searchParams.get('token');
-    return q ?? undefined;
+    return requestUrl(this.req)?.searchParams.get('token') ?? undefined;
   }
 
   private async authenticate(

@@ -1,16 +1,25 @@
 // HTTP fallbacks for clients that cannot use WebSocket: Server-Sent Events down + POST up, and long
 // polling. A session's messages travel through the adapter in two reserved channels,
 // `$s:<token>:up` and `$s:<token>:down`, so any process can serve any request of the session (no
-// sticky sessions): the process that opened the session runs its `Connection`; the others only
-// move bytes. The down channel's offsets double as SSE event ids and polling cursors, so a
-// dropped stream or poll resumes where it stopped.
+// sticky sessions): the process that opened the session runs its `Connection` (see
+// http-session.ts); the others only move bytes. The down channel's offsets double as SSE event ids
+// and polling cursors, so a dropped stream or poll resumes where it stopped (see http-reader.ts).
+// This file routes the requests, admits sessions and takes POSTs.
+//
+// Hostile clients: every request is checked against the session's state before it costs anything
+// (an unknown token: one read-only lookup), the hello travels in the `open` request so nothing
+// reaches the adapter before authentication, POSTs are rate limited per session in messages and
+// bytes, and each process serves at most one stream or poll per session, written with backpressure.
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jsonCodec } from '../protocol/codec.js';
-import type { Adapter, AdapterEvent, ChannelEntry } from './adapter.js';
-import { Connection, type Transport, type TransportKind } from './connection.js';
+import { Connection, type TransportKind } from './connection.js';
+import { answer, readBody } from './http-io.js';
+import { DownReader } from './http-reader.js';
+import { HttpSession, type SessionState, sharedState, upChannel } from './http-session.js';
+import { TokenBucket } from './rate-limit.js';
 import type { RealtimeServer } from './realtime-server.js';
+import { requestUrl } from './request-url.js';
 
 export interface HttpFallbackOptions {
   /** Serve the SSE and long-polling fallbacks. Default true. */
@@ -19,84 +28,49 @@ export interface HttpFallbackOptions {
   pollTimeoutMs?: number;
   /** Milliseconds between SSE keep-alive comments (for proxies). Default 15,000. */
   sseKeepAliveMs?: number;
-  /** Largest POST body (several messages), in bytes (413 beyond). Default: `maxMessageBytes`. */
+  /** Largest `send` body (several messages), in bytes (413 beyond). Default: `maxMessageBytes`. */
   maxBodyBytes?: number;
   /** Messages per POST (413 beyond). Default 100. */
   maxMessagesPerPost?: number;
+  /** Largest `open` body (the client's hello), in bytes (413 beyond). Default 65,536. */
+  maxHelloBytes?: number;
+  /**
+   * Sessions this process runs for one client IP address: authenticating, open, or closed and
+   * still remembered (`closedRetentionMs`). Beyond: `open` answers 429. Behind a reverse proxy
+   * every client has the proxy's address: raise it accordingly. Default 100.
+   */
+  maxSessionsPerIp?: number;
+  /** Sessions this process authenticates at once (`open` not answered yet); 503 beyond. Default 1,000. */
+  maxPendingSessions?: number;
+  /**
+   * `send` body bytes per second one session may post, sustained (counted by each process that
+   * serves its POSTs); beyond, the POST is refused with 429 and nothing of it is kept.
+   * Default 1,048,576 (1 MiB/s). The message rate is the server's `rateLimit`, checked the same way.
+   */
+  sendBytesPerSecond?: number;
+  /** `send` body bytes a session may post at once after being idle. Default 2 × `maxBodyBytes`. */
+  sendBurstBytes?: number;
+  /**
+   * Milliseconds a closed session is remembered: its POSTs get 410 and its streams and polls can
+   * still read the final `close`. Default 30,000.
+   */
+  closedRetentionMs?: number;
 }
 
-const upChannel = (token: string) => `$s:${token}:up`;
-const downChannel = (token: string) => `$s:${token}:down`;
+/** Sessions whose POST rate is tracked at once; the least recently used is forgotten beyond. */
+const MAX_TRACKED_SENDERS = 10_000;
 const TOKEN = /^[A-Za-z0-9_-]{32}$/;
 
-/** The owner-side transport of one HTTP session: looks like a WebSocket to `Connection`. */
-class HttpSession extends EventEmitter implements Transport {
-  readonly bufferedAmount = 0;
-  private finished = false;
-  private readonly onUp = (event: AdapterEvent) => {
-    if (event.type !== 'message') return;
-    if (event.entry.ev === 'm' && Array.isArray(event.entry.d)) {
-      for (const line of event.entry.d)
-        if (typeof line === 'string') this.emit('message', Buffer.from(line), false);
-    } else if (event.entry.ev === 'close') {
-      this.finish(1000, 'client closed');
-    }
-  };
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!(value > 0))
+    throw new RangeError(`RealtimeServer: httpFallback.${name} must be positive (got ${value})`);
+  return value;
+}
 
-  constructor(
-    private readonly adapter: Adapter,
-    readonly token: string,
-  ) {
-    super();
-  }
-
-  async start(): Promise<void> {
-    await this.adapter.subscribe(upChannel(this.token), this.onUp);
-    // Offset 1 of the down channel marks the session as open for every process.
-    await this.adapter.publish(downChannel(this.token), { ev: 'open', d: null });
-  }
-
-  send(data: string | Uint8Array, _options: { binary: boolean }, done: (error?: Error | null) => void): void {
-    if (this.finished) {
-      done(new Error('session closed'));
-      return;
-    }
-    const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
-    this.adapter.publish(downChannel(this.token), { ev: 'm', d: text }).then(
-      () => done(),
-      (error: Error) => {
-        done(error);
-        this.finish(1011, 'adapter failure');
-      },
-    );
-  }
-
-  close(code: number, reason: string): void {
-    if (this.finished) return;
-    this.adapter
-      .publish(downChannel(this.token), { ev: 'close', d: { code, reason } })
-      .catch(() => {})
-      .finally(() => this.finish(code, reason));
-  }
-
-  /** Ends the session at once; the client is told (it cannot see a TCP close here). */
-  terminate(): void {
-    if (this.finished) return;
-    this.adapter
-      .publish(downChannel(this.token), { ev: 'close', d: { code: 1006, reason: 'terminated' } })
-      .catch(() => {});
-    this.finish(1006, '');
-  }
-
-  pause(): void {}
-  resume(): void {}
-
-  private finish(code: number, reason: string): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.adapter.unsubscribe(upChannel(this.token), this.onUp).catch(() => {});
-    this.emit('close', code, Buffer.from(reason));
-  }
+interface Sender {
+  messages: TokenBucket | undefined;
+  bytes: TokenBucket;
 }
 
 /** Serves `<path>/http/{open,send,sse,poll,close}` for a realtime server. */
@@ -105,7 +79,19 @@ export class HttpFallback {
   private readonly keepAliveMs: number;
   private readonly maxBodyBytes: number;
   private readonly maxMessagesPerPost: number;
-  private readonly open = new Set<ServerResponse>();
+  private readonly maxHelloBytes: number;
+  private readonly maxSessionsPerIp: number;
+  private readonly maxPendingSessions: number;
+  private readonly sendBytesPerSecond: number;
+  private readonly sendBurstBytes: number;
+  private readonly closedRetentionMs: number;
+  /** Sessions this process owns, live or remembered as closed. */
+  private readonly sessions = new Map<string, HttpSession>();
+  private readonly perIp = new Map<string, number>();
+  private pending = 0;
+  private readonly reader: DownReader;
+  private readonly senders = new Map<string, Sender>();
+  private closed = false;
 
   constructor(
     private readonly server: RealtimeServer,
@@ -114,20 +100,51 @@ export class HttpFallback {
     maxMessageBytes: number,
     private readonly originAllowed: (origin: string | undefined, req: IncomingMessage) => boolean,
   ) {
-    this.pollTimeoutMs = options.pollTimeoutMs ?? 25_000;
-    this.keepAliveMs = options.sseKeepAliveMs ?? 15_000;
-    this.maxBodyBytes = options.maxBodyBytes ?? maxMessageBytes;
-    this.maxMessagesPerPost = options.maxMessagesPerPost ?? 100;
+    this.pollTimeoutMs = positive('pollTimeoutMs', options.pollTimeoutMs, 25_000);
+    this.keepAliveMs = positive('sseKeepAliveMs', options.sseKeepAliveMs, 15_000);
+    this.maxBodyBytes = positive('maxBodyBytes', options.maxBodyBytes, maxMessageBytes);
+    this.maxMessagesPerPost = positive('maxMessagesPerPost', options.maxMessagesPerPost, 100);
+    this.maxHelloBytes = positive('maxHelloBytes', options.maxHelloBytes, 65_536);
+    this.maxSessionsPerIp = positive('maxSessionsPerIp', options.maxSessionsPerIp, 100);
+    this.maxPendingSessions = positive('maxPendingSessions', options.maxPendingSessions, 1000);
+    this.sendBytesPerSecond = positive('sendBytesPerSecond', options.sendBytesPerSecond, 1024 * 1024);
+    this.sendBurstBytes = positive('sendBurstBytes', options.sendBurstBytes, 2 * this.maxBodyBytes);
+    if (this.sendBurstBytes < this.maxBodyBytes) {
+      throw new RangeError('RealtimeServer: httpFallback.sendBurstBytes must be at least maxBodyBytes');
+    }
+    this.closedRetentionMs = positive('closedRetentionMs', options.closedRetentionMs, 30_000);
+    this.reader = new DownReader(
+      server.adapter,
+      server.options.outbound,
+      this.pollTimeoutMs,
+      this.keepAliveMs,
+      (t) => this.sessions.get(t),
+    );
   }
 
-  /** Handles the request if it is one of ours; returns false otherwise. */
+  /** Handles the request if it is one of ours; returns false otherwise. Never throws. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const url = new URL(req.url ?? '/', 'http://x');
+    try {
+      return this.route(req, res);
+    } catch (error) {
+      this.server.reportError(error as Error);
+      answer(res, 500, 'internal error');
+      return true;
+    }
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = requestUrl(req);
+    if (!url) {
+      // Not a URL (`GET http://:99999/`): nobody can route it, so it is answered here.
+      answer(res, 400, 'bad request target', { connection: 'close' });
+      return true;
+    }
     if (!url.pathname.startsWith(`${this.base}/http/`)) return false;
     const action = url.pathname.slice(this.base.length + 6);
     const origin = req.headers.origin;
     if (!this.originAllowed(origin, req)) {
-      res.writeHead(403, { 'content-type': 'text/plain' }).end('Origin not allowed\n');
+      answer(res, 403, 'Origin not allowed');
       return true;
     }
     if (origin) {
@@ -145,30 +162,26 @@ export class HttpFallback {
         .end();
       return true;
     }
-    const fail = (status: number, message: string) =>
-      res.headersSent
-        ? res.destroy()
-        : res.writeHead(status, { 'content-type': 'text/plain' }).end(`${message}\n`);
     const route: Record<string, [string, () => Promise<void>]> = {
       open: ['POST', () => this.openSession(req, res, url)],
       send: ['POST', () => this.send(req, res, url)],
       close: ['POST', () => this.closeSession(res, url)],
-      sse: ['GET', () => this.sse(req, res, url)],
-      poll: ['GET', () => this.poll(req, res, url)],
+      sse: ['GET', () => this.read(req, res, url, 'sse')],
+      poll: ['GET', () => this.read(req, res, url, 'poll')],
     };
-    const r = route[action];
+    const r = Object.hasOwn(route, action) ? route[action] : undefined;
     if (!r) {
-      fail(404, `unknown endpoint; use ${this.base}/http/open, send, sse, poll or close`);
+      answer(res, 404, `unknown endpoint; use ${this.base}/http/open, send, sse, poll or close`);
       return true;
     }
     if (req.method !== r[0]) {
       res.setHeader('allow', r[0]);
-      fail(405, `${action} takes ${r[0]}`);
+      answer(res, 405, `${action} takes ${r[0]}`);
       return true;
     }
     r[1]().catch((error: Error) => {
       this.server.reportError(error as Error);
-      fail(500, 'internal error');
+      answer(res, 500, 'internal error');
     });
     return true;
   }
@@ -176,53 +189,169 @@ export class HttpFallback {
   private token(url: URL, res: ServerResponse): string | undefined {
     const s = url.searchParams.get('s') ?? '';
     if (TOKEN.test(s)) return s;
-    res.writeHead(400, { 'content-type': 'text/plain' }).end('missing or malformed session (?s=)\n');
+    answer(res, 400, 'missing or malformed session (?s=)');
     return undefined;
   }
 
-  /** A session exists once its owner published the `open` marker at offset 1. */
-  private async exists(token: string, res: ServerResponse): Promise<boolean> {
-    if ((await this.server.adapter.position(downChannel(token))).offset > 0) return true;
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('unknown session: open a new one\n');
-    return false;
+  /** This process's sessions from memory; others' from one read-only lookup. */
+  private state(token: string): Promise<SessionState> | SessionState {
+    const local = this.sessions.get(token);
+    return local ? local.state : sharedState(this.server.adapter, token);
+  }
+
+  /**
+   * The session's state if requests may act on it; otherwise answers 404 (unknown), 409 (not
+   * authenticated) or, unless `closedOk`, 410 (closed), and returns undefined.
+   */
+  private async usable(
+    token: string,
+    res: ServerResponse,
+    closedOk: boolean,
+  ): Promise<'live' | 'closed' | undefined> {
+    const state = await this.state(token);
+    if (state === 'live' || (state === 'closed' && closedOk)) return state;
+    if (state === 'unknown') answer(res, 404, 'unknown session: open a new one');
+    else if (state === 'pending') answer(res, 409, 'session not authenticated yet');
+    else answer(res, 410, 'session closed: open a new one');
+    return undefined;
+  }
+
+  private releaseIp(ip: string): void {
+    const n = (this.perIp.get(ip) ?? 1) - 1;
+    if (n > 0) this.perIp.set(ip, n);
+    else this.perIp.delete(ip);
   }
 
   private async openSession(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const kind: TransportKind = url.searchParams.get('transport') === 'polling' ? 'polling' : 'sse';
-    const token = randomBytes(24).toString('base64url');
-    const session = new HttpSession(this.server.adapter, token);
-    await session.start();
-    new Connection(this.server, session, req, jsonCodec, kind);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ s: token }));
+    const ip = req.socket.remoteAddress ?? '';
+    if ((this.perIp.get(ip) ?? 0) >= this.maxSessionsPerIp) {
+      return answer(res, 429, `too many sessions from this address (${this.maxSessionsPerIp})`, {
+        'retry-after': String(Math.ceil(this.closedRetentionMs / 1000)),
+      });
+    }
+    if (this.pending >= this.maxPendingSessions) {
+      return answer(res, 503, 'too many sessions authenticating; retry later', { 'retry-after': '1' });
+    }
+    // Counted before the body is read: concurrent opens are bounded too.
+    this.pending++;
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    let session: HttpSession | undefined;
+    try {
+      const body = await readBody(req, this.maxHelloBytes);
+      if (body === undefined) {
+        return answer(res, 413, `hello larger than ${this.maxHelloBytes} bytes`, { connection: 'close' });
+      }
+      const lines = body.split('\n').filter((l) => l !== '');
+      if (lines.length === 0) return answer(res, 400, 'send the hello in the body of open');
+      if (lines.length > this.maxMessagesPerPost) {
+        return answer(res, 413, `more than ${this.maxMessagesPerPost} messages`);
+      }
+      const kind: TransportKind = url.searchParams.get('transport') === 'polling' ? 'polling' : 'sse';
+      const token = randomBytes(24).toString('base64url');
+      session = new HttpSession(this.server.adapter, token, ip, {
+        closedRetentionMs: this.closedRetentionMs,
+        forget: (s) => {
+          if (this.sessions.get(s.token) === s) this.sessions.delete(s.token);
+          this.senders.delete(s.token);
+          this.releaseIp(s.ip);
+        },
+        report: (error) => {
+          if (!this.closed) this.server.reportError(error);
+        },
+      });
+      this.sessions.set(token, session);
+      new Connection(this.server, session, req, jsonCodec, kind);
+      session.receive(lines);
+      // Answered once authenticated (other processes can then serve it) or refused.
+      const state = await session.settled(this.server.options.helloTimeoutMs + 1000);
+      if (res.destroyed) {
+        // The client gave up on open: nobody will ever know this session's token.
+        session.close(1001, 'open request aborted');
+        return;
+      }
+      if (state === 'live') {
+        answer(res, 200, JSON.stringify({ s: token }), { 'content-type': 'application/json' });
+      } else {
+        answer(res, 200, JSON.stringify({ close: session.closeInfo }), {
+          'content-type': 'application/json',
+        });
+      }
+    } finally {
+      this.pending--;
+      if (!session) this.releaseIp(ip);
+    }
+  }
+
+  /** The session's POST budget in this process (rate limits are per session, per process). */
+  private sender(token: string): Sender {
+    let s = this.senders.get(token);
+    if (s) {
+      this.senders.delete(token);
+    } else {
+      const rate = this.server.options.rateLimit;
+      s = {
+        messages: rate ? new TokenBucket(rate) : undefined,
+        bytes: new TokenBucket({ messagesPerSecond: this.sendBytesPerSecond, burst: this.sendBurstBytes }),
+      };
+      if (this.senders.size >= MAX_TRACKED_SENDERS) this.senders.delete(this.senders.keys().next().value!);
+    }
+    this.senders.set(token, s);
+    return s;
   }
 
   private async send(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const token = this.token(url, res);
-    if (!token) return;
+    if (!token || !(await this.usable(token, res, false))) return;
     const body = await readBody(req, this.maxBodyBytes);
     if (body === undefined) {
-      res
-        .writeHead(413, { 'content-type': 'text/plain', connection: 'close' })
-        .end(`body larger than ${this.maxBodyBytes} bytes\n`);
-      return;
+      return answer(res, 413, `body larger than ${this.maxBodyBytes} bytes`, { connection: 'close' });
     }
     const lines = body.split('\n').filter((l) => l !== '');
     if (lines.length > this.maxMessagesPerPost) {
-      res
-        .writeHead(413, { 'content-type': 'text/plain' })
-        .end(`more than ${this.maxMessagesPerPost} messages\n`);
-      return;
+      return answer(res, 413, `more than ${this.maxMessagesPerPost} messages`);
     }
-    if (!(await this.exists(token, res))) return;
-    await this.server.adapter.publish(upChannel(token), { ev: 'm', d: lines });
+    const sender = this.sender(token);
+    const bytes = Buffer.byteLength(body);
+    // Both budgets are checked before either is spent, and nothing is kept when refused.
+    if (
+      (sender.messages && !sender.messages.take(lines.length)) ||
+      (bytes > 0 && !sender.bytes.take(bytes))
+    ) {
+      return answer(res, 429, 'rate limit exceeded', { 'retry-after': '1' });
+    }
+    const local = this.sessions.get(token);
+    if (local) {
+      // The owner is here: straight to its connection, nothing stored.
+      if (local.state !== 'live') return answer(res, 410, 'session closed: open a new one');
+      local.receive(lines);
+    } else {
+      await this.server.adapter.publish(upChannel(token), { ev: 'm', d: lines });
+    }
     res.writeHead(204).end();
   }
 
   private async closeSession(res: ServerResponse, url: URL): Promise<void> {
     const token = this.token(url, res);
-    if (!token || !(await this.exists(token, res))) return;
-    await this.server.adapter.publish(upChannel(token), { ev: 'close', d: null });
+    if (!token) return;
+    const state = await this.state(token);
+    if (state === 'closed') return void res.writeHead(204).end();
+    if (!(await this.usable(token, res, false))) return;
+    const local = this.sessions.get(token);
+    if (local) local.clientClosed();
+    else await this.server.adapter.publish(upChannel(token), { ev: 'close', d: null });
     res.writeHead(204).end();
+  }
+
+  private async read(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    how: 'sse' | 'poll',
+  ): Promise<void> {
+    const token = this.token(url, res);
+    const state = token && (await this.usable(token, res, true));
+    if (!token || !state) return;
+    await this.reader[how](res, token, state, this.since(req, url));
   }
 
   private since(req: IncomingMessage, url: URL): number {
@@ -231,147 +360,9 @@ export class HttpFallback {
     return Number.isSafeInteger(n) && n >= 1 ? n : 1;
   }
 
-  /**
-   * Reads the down channel after `since`, then follows it live; `write` gets each entry once, in
-   * order. Resolves with a stop function, or undefined (and answers 404/410) when it cannot.
-   */
-  private async follow(
-    token: string,
-    since: number,
-    res: ServerResponse,
-    write: (entries: ChannelEntry[]) => void,
-  ): Promise<(() => void) | undefined> {
-    const adapter = this.server.adapter;
-    const channel = downChannel(token);
-    let last = since;
-    let pending: ChannelEntry[] | undefined = [];
-    const deliver = (entries: ChannelEntry[]) => {
-      const fresh = entries.filter((e) => e.off > last);
-      if (fresh.length === 0) return;
-      last = fresh.at(-1)!.off;
-      write(fresh);
-    };
-    const listener = (event: AdapterEvent) => {
-      if (event.type !== 'message') return;
-      if (pending) pending.push(event.entry);
-      else deliver([event.entry]);
-    };
-    await adapter.subscribe(channel, listener);
-    const stop = () => void adapter.unsubscribe(channel, listener).catch(() => {});
-    const { epoch } = await adapter.position(channel);
-    const h = await adapter.history(channel, { epoch, offset: since });
-    if (h.position.offset === 0) {
-      stop();
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('unknown session: open a new one\n');
-      return undefined;
-    }
-    if (!h.ok) {
-      stop();
-      res
-        .writeHead(410, { 'content-type': 'text/plain' })
-        .end(`session history lost (${h.reason}): open a new session\n`);
-      return undefined;
-    }
-    const buffered = pending;
-    pending = undefined;
-    deliver([...h.entries, ...buffered]);
-    return stop;
-  }
-
-  private async sse(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const token = this.token(url, res);
-    if (!token) return;
-    let started = false;
-    const queue: ChannelEntry[] = [];
-    const stop = await this.follow(token, this.since(req, url), res, (entries) => {
-      if (!started) return void queue.push(...entries);
-      res.write(entries.map(sseEvent).join(''));
-    });
-    if (!stop) return;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'x-accel-buffering': 'no', // nginx: do not buffer the stream
-      connection: 'keep-alive',
-    });
-    res.write(': ieum\n\n');
-    started = true;
-    if (queue.length) res.write(queue.map(sseEvent).join(''));
-    this.open.add(res);
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), this.keepAliveMs);
-    res.on('close', () => {
-      clearInterval(keepAlive);
-      this.open.delete(res);
-      stop();
-    });
-  }
-
-  private async poll(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const token = this.token(url, res);
-    if (!token) return;
-    let timer: NodeJS.Timeout | undefined;
-    let answered = false;
-    let stop: (() => void) | undefined;
-    const answer = (entries: ChannelEntry[]) => {
-      if (answered) return;
-      answered = true;
-      clearTimeout(timer);
-      stop?.();
-      this.open.delete(res);
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ entries: entries.map(wire) }));
-    };
-    let early: ChannelEntry[] | undefined;
-    stop = await this.follow(token, this.since(req, url), res, (entries) => {
-      // Give messages published in the same tick a chance to join this answer.
-      if (early) return void early.push(...entries);
-      early = [...entries];
-      setImmediate(() => answer(early!));
-    });
-    if (!stop) return;
-    if (answered) return stop();
-    this.open.add(res);
-    timer = setTimeout(() => answer([]), this.pollTimeoutMs);
-    res.on('close', () => {
-      clearTimeout(timer);
-      this.open.delete(res);
-      stop();
-    });
-  }
-
   /** Ends every open stream and poll (server shutdown). */
   close(): void {
-    for (const res of this.open) res.destroy();
-    this.open.clear();
+    this.closed = true;
+    this.reader.close();
   }
-}
-
-function wire(e: ChannelEntry): { off: number; ev: string; d: unknown } {
-  return { off: e.off, ev: e.ev, d: e.d };
-}
-
-function sseEvent(e: ChannelEntry): string {
-  // Messages are single-line JSON (JSON.stringify never emits a raw newline).
-  if (e.ev === 'm') return `id: ${e.off}\ndata: ${e.d as string}\n\n`;
-  return `id: ${e.off}\nevent: ${e.ev}\ndata: ${JSON.stringify(e.d)}\n\n`;
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        // Stop keeping the body but let it drain, so the 413 reaches the client.
-        req.removeAllListeners('data');
-        req.resume();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

@@ -24,16 +24,16 @@ export class TokenBucket {
     this.last = now();
   }
 
-  /** Takes one token; false when the bucket is empty. */
-  take(): boolean {
+  /** Takes `n` tokens (default one); false, taking none, when fewer are left. */
+  take(n = 1): boolean {
     const t = this.now();
     this.tokens = Math.min(
       this.limit.burst,
       this.tokens + ((t - this.last) / 1000) * this.limit.messagesPerSecond,
     );
     this.last = t;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < n) return false;
+    this.tokens -= n;
     return true;
   }
 }

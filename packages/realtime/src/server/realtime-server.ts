@@ -15,6 +15,7 @@ import { MemoryAdapter } from './memory-adapter.js';
 import { type MetricsOptions, RealtimeMetrics } from './metrics.js';
 import { DEFAULT_OUTBOUND, type OutboundLimits } from './outbound-queue.js';
 import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limit.js';
+import { requestUrl } from './request-url.js';
 
 /** Who a connection is, as the authentication hook decided. */
 export interface AuthResult {
@@ -71,7 +72,7 @@ export class RealtimeError extends Error {
 }
 
 export interface RealtimeServerOptions {
-  /** Listen on this port (an HTTP server is created; `metricsPath` is served on it). */
+  /** Listen on this port (an HTTP server is created for the realtime endpoint and its fallbacks). */
   port?: number;
   host?: string;
   /** Attach to an existing HTTP(S) server. */
@@ -120,7 +121,11 @@ export interface RealtimeServerOptions {
   httpFallback?: HttpFallbackOptions | false;
   /** Prometheus metrics (prom-client). Default on, with a registry of the server's own. */
   metrics?: MetricsOptions | false;
-  /** With `port`: serve the Prometheus text format at this path. Default `/metrics`; `false` for none. */
+  /**
+   * With `port`: also serve the Prometheus text format at this path of the realtime port, to
+   * anyone who can reach it. Default `false` (not served): mount `rt.metrics.handler()` on a
+   * private port or path of your own instead, or opt in with e.g. `'/metrics'`.
+   */
   metricsPath?: string | false;
 }
 
@@ -222,7 +227,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
           });
 
     const path = options.path ?? '/realtime';
-    const metricsPath = options.metricsPath ?? '/metrics';
+    const metricsPath = options.metricsPath ?? false;
     const maxMessageBytes = positive('maxMessageBytes', options.maxMessageBytes, 1024 * 1024);
     if (options.httpFallback !== false && options.httpFallback?.enabled !== false) {
       this.httpTransport = new HttpFallback(
@@ -237,9 +242,23 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
     if (options.port !== undefined) {
       const handler = this.metrics && metricsPath !== false ? this.metrics.handler() : undefined;
       this.httpServer = http.createServer((req, res) => {
-        if (this.handleRequest(req, res)) return;
-        if (handler && req.url?.split('?')[0] === metricsPath) return handler(req, res);
-        res.writeHead(426, { 'content-type': 'text/plain' }).end(`Connect with WebSocket to ${path}\n`);
+        try {
+          if (this.handleRequest(req, res)) return;
+          const url = requestUrl(req);
+          if (!url) {
+            res
+              .writeHead(400, { 'content-type': 'text/plain', connection: 'close' })
+              .end('bad request target\n');
+            return;
+          }
+          if (handler && url.pathname === metricsPath) return handler(req, res);
+          res.writeHead(426, { 'content-type': 'text/plain' }).end(`Connect with WebSocket to ${path}\n`);
+        } catch (error) {
+          // Nothing a request carries may take the process down.
+          this.reportError(error as Error);
+          if (res.headersSent) res.destroy();
+          else res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error\n');
+        }
       });
       server = this.httpServer;
     }
@@ -277,7 +296,8 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
 
   /**
    * Serves the HTTP fallback endpoints (`<path>/http/...`). Returns false for other requests, so
-   * your own handler can go on: `if (rt.handleRequest(req, res)) return;`.
+   * your own handler can go on: `if (rt.handleRequest(req, res)) return;`. A request whose target
+   * is not a valid URL (`GET http://:99999/`) is answered 400 here (true). Never throws.
    */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
     return this.httpTransport?.handle(req, res) ?? false;

@@ -1,0 +1,254 @@
+// One HTTP fallback session as its owner process sees it: a `Transport` for `Connection`, fed by
+// POSTs (on this process, or through the adapter's `$s:<token>:up` channel from another one) and
+// writing to the `$s:<token>:down` channel that any process streams or polls to the client.
+//
+// Lifecycle, and what other processes can see of it:
+// - pending: the `open` request carried the hello; authentication runs. Nothing is written to the
+//   adapter, and the token is known to nobody but this process (it is the answer to `open`).
+// - live: authenticated. The session subscribes to its up channel, writes the `open` marker at
+//   offset 1 of its down channel and is present as user `live` in `$s:<token>`.
+// - closed: present as `closed` (no longer `live`) for `closedRetentionMs`, so POSTs get 410 and
+//   streams can still read the final `close` entry; then forgotten.
+// Presence is the session's registry because reading it (`presenceList`) creates nothing, in
+// memory or in Redis: an unknown token costs one read-only lookup and no state.
+import { EventEmitter } from 'node:events';
+import type { Adapter, AdapterEvent, PublishInput } from './adapter.js';
+import type { Transport } from './connection.js';
+
+export const upChannel = (token: string) => `$s:${token}:up`;
+export const downChannel = (token: string) => `$s:${token}:down`;
+export const stateChannel = (token: string) => `$s:${token}`;
+
+export type SessionState = 'unknown' | 'pending' | 'live' | 'closed';
+
+/** A session's state as every process sees it: one read-only presence lookup. */
+export async function sharedState(adapter: Adapter, token: string): Promise<SessionState> {
+  let live = false;
+  for (const member of await adapter.presenceList(stateChannel(token))) {
+    if (member.user === 'closed') return 'closed';
+    if (member.user === 'live') live = true;
+  }
+  return live ? 'live' : 'unknown';
+}
+
+export interface HttpSessionHooks {
+  /** Milliseconds a closed session stays known as closed. */
+  closedRetentionMs: number;
+  /** The session is over for good (retention passed, or it closed before it was live). */
+  forget(session: HttpSession): void;
+  report(error: Error): void;
+}
+
+/** A message written to the down channel and not yet read by the client. */
+interface Unread {
+  /** Its offset once the publish resolved. */
+  off: number | undefined;
+  bytes: number;
+  done: (error?: Error | null) => void;
+}
+
+/**
+ * The owner-side transport of one HTTP session. `bufferedAmount` is what the client has not read
+ * yet (written to the down channel, not acknowledged by a stream or poll), so `Connection`'s
+ * outbound queue and its slow-consumer policy treat a fallback client exactly like a WebSocket
+ * whose socket is backed up: the down channel never holds more than `highWaterBytes` (plus one
+ * message) of unread data.
+ */
+export class HttpSession extends EventEmitter implements Transport {
+  state: SessionState = 'pending';
+  /** How the session closed (for an `open` request that is still waiting). */
+  closeInfo: { code: number; reason: string } | undefined;
+  private activation: Promise<void> | undefined;
+  /** Down-channel writes, in order, after the activation. */
+  private chain: Promise<unknown> = Promise.resolve();
+  private closing = false;
+  private unread: Unread[] = [];
+  private unreadHead = 0;
+  private unreadBytes = 0;
+  private acked = 0;
+
+  constructor(
+    private readonly adapter: Adapter,
+    readonly token: string,
+    /** Client address the session counts against (`maxSessionsPerIp`). */
+    readonly ip: string,
+    private readonly hooks: HttpSessionHooks,
+  ) {
+    super();
+  }
+
+  get bufferedAmount(): number {
+    return this.unreadBytes;
+  }
+
+  /** Messages from the client: one POST's lines, in order. Ignored once closed. */
+  receive(lines: readonly unknown[]): void {
+    for (const line of lines) {
+      if (this.state === 'closed') return;
+      if (typeof line === 'string') this.emit('message', Buffer.from(line), false);
+    }
+  }
+
+  private readonly onUp = (event: AdapterEvent) => {
+    if (event.type !== 'message' || this.state !== 'live') return;
+    const { ev, d } = event.entry;
+    if (ev === 'm' && Array.isArray(d)) this.receive(d);
+    else if (ev === 'ack' && typeof d === 'number') this.ack(d);
+    else if (ev === 'close') this.finish(1000, 'client closed');
+  };
+
+  /** Called by `Connection` once the client is authenticated, before its welcome is sent. */
+  authenticated(): void {
+    if (this.activation || this.state !== 'pending') return;
+    const adapter = this.adapter;
+    this.activation = (async () => {
+      await adapter.subscribe(upChannel(this.token), this.onUp);
+      // Offset 1 of the down channel: streams and polls start after it (`since=1`).
+      await adapter.publish(downChannel(this.token), { ev: 'open', d: null });
+      await adapter.presenceJoin(stateChannel(this.token), 'live', this.token);
+      if (this.state !== 'pending') return;
+      this.state = 'live';
+      this.emit('live');
+    })();
+    this.chain = this.activation.catch((error: Error) => {
+      this.hooks.report(error);
+      this.finish(1011, 'adapter failure');
+    });
+  }
+
+  /** Resolves once the session is live or closed; closes it with 1013 if neither within `ms`. */
+  settled(ms: number): Promise<SessionState> {
+    if (this.state === 'closed') return Promise.resolve(this.state);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.close(1013, 'authentication timed out'), ms);
+      const done = () => {
+        clearTimeout(timer);
+        this.off('close', done);
+        this.off('live', done);
+        resolve(this.state);
+      };
+      this.once('close', done);
+      this.once('live', done);
+    });
+  }
+
+  private write(message: PublishInput): Promise<number | undefined> {
+    const result = this.chain.then(async () => {
+      if (this.state === 'closed' && message.ev !== 'close') return undefined;
+      return (await this.adapter.publish(downChannel(this.token), message)).offset;
+    });
+    this.chain = result.catch((error: Error) => {
+      this.hooks.report(error);
+      this.finish(1011, 'adapter failure');
+    });
+    return result;
+  }
+
+  send(data: string | Uint8Array, _options: { binary: boolean }, done: (error?: Error | null) => void): void {
+    if (this.closing || this.state === 'closed') {
+      done(new Error('session closed'));
+      return;
+    }
+    // Before authentication (a pong to a ping sent before the hello) nothing reaches the adapter.
+    if (!this.activation) {
+      done();
+      return;
+    }
+    const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+    const item: Unread = { off: undefined, bytes: Buffer.byteLength(text), done };
+    this.unread.push(item);
+    this.unreadBytes += item.bytes;
+    this.write({ ev: 'm', d: text }).then(
+      (off) => {
+        item.off = off ?? 0;
+        this.release();
+      },
+      () => {},
+    );
+  }
+
+  /** The client has read the down channel up to `offset` (from a stream or poll on any process). */
+  ack(offset: number): void {
+    if (!Number.isSafeInteger(offset) || offset <= this.acked) return;
+    this.acked = offset;
+    this.release();
+  }
+
+  private release(): void {
+    while (this.unreadHead < this.unread.length) {
+      const item = this.unread[this.unreadHead]!;
+      if (item.off === undefined || item.off > this.acked) break;
+      this.unread[this.unreadHead++] = undefined as unknown as Unread;
+      this.unreadBytes -= item.bytes;
+      item.done();
+    }
+    if (this.unreadHead > 1024 && this.unreadHead * 2 > this.unread.length) {
+      this.unread = this.unread.slice(this.unreadHead);
+      this.unreadHead = 0;
+    }
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing || this.state === 'closed') return;
+    this.closing = true;
+    if (!this.activation) {
+      this.finish(code, reason);
+      return;
+    }
+    this.write({ ev: 'close', d: { code, reason } })
+      .catch(() => {})
+      .finally(() => this.finish(code, reason));
+  }
+
+  /** Ends the session at once; the client is told (it cannot see a TCP close here). */
+  terminate(): void {
+    if (this.state === 'closed') return;
+    if (this.activation && !this.closing) {
+      this.closing = true;
+      void this.write({ ev: 'close', d: { code: 1006, reason: 'terminated' } }).catch(() => {});
+    }
+    this.finish(1006, '');
+  }
+
+  /** The client ended the session (`POST close`): nothing more is written to it. */
+  clientClosed(): void {
+    this.finish(1000, 'client closed');
+  }
+
+  pause(): void {}
+  resume(): void {}
+
+  private finish(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    const activation = this.activation;
+    this.state = 'closed';
+    this.closeInfo = { code, reason };
+    const unread = this.unread.slice(this.unreadHead);
+    this.unread = [];
+    this.unreadHead = 0;
+    this.unreadBytes = 0;
+    for (const item of unread) item.done(new Error('session closed'));
+    this.emit('close', code, Buffer.from(reason));
+    if (!activation) {
+      this.hooks.forget(this);
+      return;
+    }
+    const adapter = this.adapter;
+    const token = this.token;
+    void activation
+      .catch(() => {})
+      .then(async () => {
+        await adapter.unsubscribe(upChannel(token), this.onUp);
+        // `closed` before `live` goes: there is no moment at which the session looks unknown.
+        await adapter.presenceJoin(stateChannel(token), 'closed', token);
+        await adapter.presenceLeave(stateChannel(token), 'live', token);
+      })
+      .catch((error: Error) => this.hooks.report(error))
+      .finally(() => {
+        setTimeout(() => {
+          adapter.presenceLeave(stateChannel(token), 'closed', token).catch(() => {});
+          this.hooks.forget(this);
+        }, this.hooks.closedRetentionMs).unref();
+      });
+  }
+}
