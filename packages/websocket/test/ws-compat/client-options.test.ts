@@ -70,7 +70,7 @@ describe('ws compat: TLS options reach tls.connect', { timeout: 20_000 }, () => 
   });
 
   it('servername defaults to none for an IP address and is sent when given', async () => {
-    const names: Array<string | false> = [];
+    const names: Array<string | false | null> = [];
     const onSecure = (socket: TLSSocket) => names.push(socket.servername);
     server.on('secureConnection', onSecure);
     const plain = new WebSocket(url, { ca: cert });
