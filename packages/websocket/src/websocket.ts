@@ -451,8 +451,11 @@ export class WebSocket extends DualEventTarget implements DriverListener {
     blob.arrayBuffer().then(
       (buffer) =>
         settle(() => {
-          if (this.driver!.socket.destroyed) {
+          const driver = this.driver!;
+          if (driver.socket.destroyed) {
             if (callback) callback(new Error('The socket was closed while the blob was being read'));
+          } else if (!driver.connection.canSend) {
+            if (callback) callback(notOpenError(this._readyState));
           } else {
             write(new Uint8Array(buffer));
           }
