@@ -2,11 +2,12 @@
 // ws (like curl 7.77) keeps when it follows a redirect.
 import assert from 'node:assert/strict';
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import https from 'node:https';
+import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketServer as WsServer } from 'ws';
 import { WebSocket } from '../../src/index.js';
-import { waitFor } from '../helpers/net.js';
+import { selfSignedCert, waitFor } from '../helpers/net.js';
 import { recordLifecycle, redirector } from './helpers.js';
 
 /**
@@ -187,5 +188,46 @@ describe('ws compat: redirects', { timeout: 15_000 }, () => {
     );
     ws.terminate();
     await s.close();
+  });
+
+  it('drops Authorization and Cookie (not Host) on a redirect from wss: down to ws: on the same port', async () => {
+    // One port speaks both: TLS (first byte 22, a handshake record) goes to an https server that
+    // redirects to ws: on the same port; plain HTTP goes to a ws server.
+    const plain = http.createServer();
+    const secure = https.createServer(selfSignedCert());
+    const requests: IncomingMessage[] = [];
+    const wss = new WsServer({ server: plain });
+    wss.on('connection', (_ws, req) => requests.push(req));
+    const front = net.createServer((socket) => {
+      socket.once('readable', () => {
+        const first = socket.read(1) as Buffer | null;
+        if (!first) return socket.destroy();
+        socket.unshift(first);
+        (first[0] === 22 ? secure : plain).emit('connection', socket);
+      });
+    });
+    front.listen(0, '127.0.0.1');
+    await waitFor(front, 'listening');
+    const { port } = front.address() as AddressInfo;
+    secure.on('upgrade', (req: IncomingMessage, socket) => {
+      requests.push(req);
+      socket.end(`HTTP/1.1 302 Found\r\nLocation: ws://127.0.0.1:${port}/down\r\n\r\n`);
+    });
+    const ws = new WebSocket(`wss://127.0.0.1:${port}/`, {
+      followRedirects: true,
+      rejectUnauthorized: false,
+      headers: sensitive,
+    });
+    await waitFor(ws, 'open');
+    assert.equal(requests.length, 2);
+    assert.equal(requests[0]?.headers.authorization, 'Bearer t0ken');
+    const last = requests[1]!;
+    assert.equal(last.url, '/down');
+    assert.equal(last.headers.authorization, undefined);
+    assert.equal(last.headers.cookie, undefined);
+    assert.equal(last.headers.host, 'app.example');
+    ws.terminate();
+    for (const c of wss.clients) c.terminate();
+    await new Promise((resolve) => front.close(resolve));
   });
 });
