@@ -416,7 +416,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
             fin: options.fin ?? true,
             ...(options.compress !== undefined ? { compress: options.compress } : {}),
           };
-    if (data instanceof Blob) {
+    if (typeof data !== 'string' && data instanceof Blob) {
       this.sendBlob(data, callback, (bytes) => this.driver!.send(bytes, sendOptions, callback));
       return;
     }
