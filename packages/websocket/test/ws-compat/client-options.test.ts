@@ -175,6 +175,27 @@ describe('ws compat: http.request and net.connect options', { timeout: 15_000 },
     ws.terminate();
   });
 
+  it('signal is honoured: aborting it fails the handshake (error, then close 1006)', async () => {
+    // Reads and never answers, so only the signal can end the handshake.
+    const silent = net.createServer((socket) => socket.resume());
+    silent.listen(0, '127.0.0.1');
+    await waitFor(silent, 'listening');
+    const controller = new AbortController();
+    const ws = new WebSocket(`ws://127.0.0.1:${(silent.address() as AddressInfo).port}`, {
+      signal: controller.signal,
+    });
+    const { events, closed } = recordLifecycle(ws);
+    let name = '';
+    ws.on('error', (error) => {
+      name = error.name;
+    });
+    setTimeout(() => controller.abort(), 50);
+    await closed;
+    assert.deepEqual(events, ['error', 'close 1006']);
+    assert.equal(name, 'AbortError');
+    await new Promise((resolve) => silent.close(resolve));
+  });
+
   it('timeout works as handshakeTimeout when that is not given', async () => {
     // Reads (so it sees the client hang up) and never answers.
     const silent = net.createServer((socket) => socket.resume());
