@@ -1,6 +1,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { type CloseEventLike, DualEventTarget, type WebSocketEvent } from './event-target.js';
+import { BlobSends } from './node/blob-sends.js';
 import { type ClientHandshake, type ClientOptions, openClientHandshake } from './node/client-handshake.js';
 import {
   ConnectionDriver,
@@ -138,9 +139,8 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   private handshake: ClientHandshake | undefined;
   /** Bytes given to send/ping/pong once not OPEN (WHATWG: they still count in bufferedAmount). */
   private bytesAfterClose = 0;
-  /** Sends waiting behind a Blob being read, in call order (undefined when none waits). */
-  private blobQueue: BlobJob[] | undefined;
-  private blobBytes = 0;
+  /** Sends in call order while Blobs are read (created by the first Blob sent). */
+  private blobs: BlobSends | undefined;
   private closeFrameReceived = false;
   private closeFrameSent = false;
   private errorEmitted = false;
@@ -361,7 +361,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
    * given to send() after the connection stopped being OPEN.
    */
   get bufferedAmount(): number {
-    return (this.driver?.bufferedAmount ?? 0) + this.blobBytes + this.bytesAfterClose;
+    return (this.driver?.bufferedAmount ?? 0) + (this.blobs?.bytes ?? 0) + this.bytesAfterClose;
   }
   /** Whether `pause()` is in effect. */
   get isPaused(): boolean {
@@ -421,7 +421,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
       return;
     }
     const payload = data ? toSendable(data) : EMPTY;
-    if (this.blobQueue) {
+    if (this.blobsWaiting) {
       this.afterBlobs(callback, () => this.driver!.send(payload, sendOptions, callback));
       return;
     }
@@ -434,67 +434,47 @@ export class WebSocket extends DualEventTarget implements DriverListener {
    * `error` event get the error, and the connection is terminated.
    */
   private sendBlob(blob: Blob, callback: SendCallback | undefined, write: (bytes: Uint8Array) => void): void {
-    const size = blob.size;
-    const job: BlobJob = { ready: false, run: write as () => void };
-    if (this.blobQueue === undefined) this.blobQueue = [];
-    this.blobQueue.push(job);
-    this.blobBytes += size;
-    const settle = (run: () => void): void => {
-      job.run = () => {
-        this.blobBytes -= size;
-        run();
-      };
-      job.ready = true;
-      // Out of the promise chain: what the sends (and their callbacks) throw is not a rejection.
-      process.nextTick(() => this.runBlobQueue());
-    };
-    blob.arrayBuffer().then(
-      (buffer) =>
-        settle(() => {
-          const driver = this.driver!;
-          if (driver.socket.destroyed) {
-            if (callback) callback(new Error('The socket was closed while the blob was being read'));
-          } else if (!driver.connection.canSend) {
-            if (callback) callback(notOpenError(this._readyState));
-          } else {
-            write(new Uint8Array(buffer));
-          }
-        }),
-      (error: unknown) =>
-        settle(() => {
-          const failure = error instanceof Error ? error : new Error(String(error));
-          if (callback) callback(failure);
-          if (this._readyState < 2) this._readyState = 2;
-          this.emitError(failure);
-          this.driver!.terminate();
-        }),
+    if (this.blobs === undefined) this.blobs = new BlobSends();
+    this.blobs.read(
+      blob,
+      (bytes) => {
+        const driver = this.driver!;
+        if (driver.socket.destroyed) {
+          if (callback) callback(new Error('The socket was closed while the blob was being read'));
+        } else if (!driver.connection.canSend) {
+          if (callback) callback(notOpenError(this._readyState));
+        } else {
+          write(bytes);
+        }
+      },
+      (error) => {
+        if (callback) callback(error);
+        if (this._readyState < 2) this._readyState = 2;
+        this.emitError(error);
+        this.driver!.terminate();
+      },
     );
+  }
+
+  /** Whether sends must wait behind a Blob being read. */
+  private get blobsWaiting(): boolean {
+    return this.blobs?.waiting === true;
   }
 
   /** Queues a send behind the Blobs being read. */
   private afterBlobs(callback: SendCallback | undefined, run: () => void): void {
-    this.blobQueue!.push({
-      ready: true,
-      run: () => {
-        // The connection may have closed while the Blob was read.
-        if (this.driver!.connection.canSend && !this.driver!.socket.destroyed) run();
-        else if (callback) callback(notOpenError(3));
-      },
+    this.blobs!.push(() => {
+      // The connection may have closed while the Blob was read.
+      if (this.driver!.connection.canSend && !this.driver!.socket.destroyed) run();
+      else if (callback) callback(notOpenError(3));
     });
-  }
-
-  private runBlobQueue(): void {
-    const queue = this.blobQueue;
-    if (queue === undefined) return;
-    while (queue.length !== 0 && queue[0]!.ready) queue.shift()!.run();
-    if (queue.length === 0 && this.blobQueue === queue) this.blobQueue = undefined;
   }
 
   /** Sends a message prepared once for many connections (`WebSocketServer.prepare`). Server side only. */
   sendPrepared(message: PreparedMessage, callback?: SendCallback): void {
     if (!this.checkCanSend(callback)) return;
     const frames = this.framesFor(message);
-    if (this.blobQueue) this.afterBlobs(callback, () => this.driver!.sendPrepared(frames, callback));
+    if (this.blobsWaiting) this.afterBlobs(callback, () => this.driver!.sendPrepared(frames, callback));
     else this.driver!.sendPrepared(frames, callback);
   }
 
@@ -560,7 +540,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
       throw argumentError('Control frame payload must be 125 bytes or less');
     }
     if (payload === undefined) this.sendBlob(data as Blob, callback, write);
-    else if (this.blobQueue) this.afterBlobs(callback, () => write(payload));
+    else if (this.blobsWaiting) this.afterBlobs(callback, () => write(payload));
     else write(payload);
   }
 
@@ -579,10 +559,10 @@ export class WebSocket extends DualEventTarget implements DriverListener {
       return;
     }
     if (this.closeFrameSent || !this.driver) return;
-    if (this.blobQueue) {
+    if (this.blobsWaiting) {
       // Validate now (throws for a bad code or reason); the frame follows the queued sends.
       encodeClosePayload(code, text);
-      this.blobQueue.push({ ready: true, run: () => this.driver!.close(code, text) });
+      this.blobs!.push(() => this.driver!.close(code, text));
     } else {
       this.driver.close(code, text);
     }
@@ -658,9 +638,6 @@ const EMPTY = new Uint8Array(0);
 const SEND_BINARY = Object.freeze({ binary: true, fin: true });
 const SEND_TEXT = Object.freeze({ binary: false, fin: true });
 const BINARY_TYPES: readonly unknown[] = ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
-
-/** A send waiting behind a Blob being read; `ready` once it can run. */
-type BlobJob = { ready: boolean; run: () => void };
 
 function notOpenError(state: ReadyState): WebSocketError {
   return new WebSocketError(
