@@ -466,7 +466,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
     this.blobs!.push(() => {
       // The connection may have closed while the Blob was read.
       if (this.driver!.connection.canSend && !this.driver!.socket.destroyed) run();
-      else if (callback) callback(notOpenError(3));
+      else if (callback) callback(notOpenError(this._readyState));
     });
   }
 
