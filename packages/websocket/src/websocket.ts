@@ -440,7 +440,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
       (bytes) => {
         const driver = this.driver!;
         if (driver.socket.destroyed) {
-          if (callback) callback(new Error('The socket was closed while the blob was being read'));
+          if (callback) callback(new Error(BLOB_SOCKET_CLOSED));
         } else if (!driver.connection.canSend) {
           if (callback) callback(notOpenError(this._readyState));
         } else {
@@ -464,9 +464,15 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   /** Queues a send behind the Blobs being read. */
   private afterBlobs(callback: SendCallback | undefined, run: () => void): void {
     this.blobs!.push(() => {
-      // The connection may have closed while the Blob was read.
-      if (this.driver!.connection.canSend && !this.driver!.socket.destroyed) run();
-      else if (callback) callback(notOpenError(this._readyState));
+      // The connection may have closed while the Blob was read (ws's messages).
+      const driver = this.driver!;
+      if (driver.socket.destroyed) {
+        if (callback) callback(new Error(BLOB_SOCKET_CLOSED));
+      } else if (!driver.connection.canSend) {
+        if (callback) callback(notOpenError(this._readyState));
+      } else {
+        run();
+      }
     });
   }
 
@@ -638,6 +644,8 @@ const EMPTY = new Uint8Array(0);
 const SEND_BINARY = Object.freeze({ binary: true, fin: true });
 const SEND_TEXT = Object.freeze({ binary: false, fin: true });
 const BINARY_TYPES: readonly unknown[] = ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
+/** What the callbacks of a Blob send, and of the sends queued behind it, get if the socket closed meanwhile. */
+const BLOB_SOCKET_CLOSED = 'The socket was closed while the blob was being read';
 
 function notOpenError(state: ReadyState): WebSocketError {
   return new WebSocketError(
