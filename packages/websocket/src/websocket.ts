@@ -1,7 +1,8 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { type CloseEventLike, DualEventTarget, type WebSocketEvent } from './event-target.js';
-import { type ClientOptions, openClientHandshake } from './node/client-handshake.js';
+import { BlobSends } from './node/blob-sends.js';
+import { type ClientHandshake, type ClientOptions, openClientHandshake } from './node/client-handshake.js';
 import {
   ConnectionDriver,
   type DriverListener,
@@ -17,6 +18,7 @@ import {
 import { compressOnce, PerMessageDeflate } from './node/deflate.js';
 import { randomFill } from './node/random.js';
 import { CloseCode } from './protocol/close-codes.js';
+import { encodeClosePayload } from './protocol/close-frame.js';
 import { Connection, prepareMessage, type Role } from './protocol/connection.js';
 import { argumentError, ErrorCode, stateError, WebSocketError } from './protocol/errors.js';
 import type { Limits } from './protocol/limits.js';
@@ -52,6 +54,8 @@ export interface ConnectionSettings {
   autoPong: boolean;
   /** See `ServerOptions.skipUTF8Validation`. Default false. */
   skipUTF8Validation?: boolean;
+  /** Client only: fills each 4-byte masking key (ws's `generateMask`). Default: crypto random. */
+  maskKeyFill?: (key: Uint8Array) => void;
 }
 
 /**
@@ -84,6 +88,7 @@ export interface WebSocket {
   on(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
   on(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
   on(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
+  on(event: 'redirect', listener: (this: WebSocket, url: string, request: ClientRequest) => void): this;
   on(
     event: 'unexpected-response',
     listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void,
@@ -125,14 +130,17 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   declare readonly CLOSING: 2;
   declare readonly CLOSED: 3;
 
-  /** The URL this client connected to ('' on the server side). */
-  readonly url: string;
+  private _url = '';
   private _readyState: ReadyState = 0;
   private _protocol = '';
   private _extensions = '';
   private _binaryType: BinaryType = 'nodebuffer';
   private driver: ConnectionDriver | undefined;
-  private request: ClientRequest | undefined;
+  private handshake: ClientHandshake | undefined;
+  /** Bytes given to send/ping/pong once not OPEN (WHATWG: they still count in bufferedAmount). */
+  private bytesAfterClose = 0;
+  /** Sends in call order while Blobs are read (created by the first Blob sent). */
+  private blobs: BlobSends | undefined;
   private closeFrameReceived = false;
   private closeFrameSent = false;
   private errorEmitted = false;
@@ -142,9 +150,10 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   _clients: Set<WebSocket> | undefined;
 
   /**
-   * Opens a client connection. `address`: a ws:, wss:, http: or https: URL without a fragment.
-   * `protocols`: subprotocols to offer, in preference order. Throws WS_ERR_INVALID_ARGUMENT at
-   * once for a bad URL, protocol list or option; handshake failures arrive as `error` events.
+   * Opens a client connection. `address`: a ws:, wss:, http: or https: URL without a fragment,
+   * or `ws+unix:/path/to/socket:/request/path`. `protocols`: subprotocols to offer, in preference
+   * order. Throws WS_ERR_INVALID_ARGUMENT at once for a bad URL, protocol list or option;
+   * handshake failures arrive as an `error` event, then `close` with 1006.
    */
   constructor(
     address: string | URL | null,
@@ -152,10 +161,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
     options?: ClientOptions,
   ) {
     super();
-    if (address === null) {
-      this.url = '';
-      return;
-    }
+    if (address === null) return;
     let opts = options;
     let list = protocols;
     if (typeof protocols === 'object' && !Array.isArray(protocols)) {
@@ -163,18 +169,26 @@ export class WebSocket extends DualEventTarget implements DriverListener {
       list = undefined;
     }
     const offered = list === undefined ? [] : typeof list === 'string' ? [list] : (list as string[]);
-    const started = openClientHandshake(address, offered, opts ?? {}, {
-      onRequest: (req) => {
-        this.request = req;
+    this.handshake = openClientHandshake(address, offered, opts ?? {}, {
+      target: this,
+      onRedirect: (url, req) => {
+        this._url = url;
+        this.emit('redirect', url, req);
       },
+      redirectListened: () => this.listenerCount('redirect') > 0,
       onUpgrade: (socket, head, result, settings) => {
-        this.request = undefined;
+        this.handshake = undefined;
+        this.emit('upgrade', result.response);
+        // close() or terminate() in an 'upgrade' listener: the connection never opens.
+        if (this._readyState !== 0) {
+          socket.destroy();
+          return;
+        }
         this.attach('client', socket, head, settings, {
           protocol: result.protocol,
           extensions: result.extensions,
           ...(result.compressor ? { compressor: result.compressor } : {}),
         });
-        this.emit('upgrade', result.response);
         this._readyState = 1;
         this.emit('open');
       },
@@ -186,13 +200,13 @@ export class WebSocket extends DualEventTarget implements DriverListener {
         return false;
       },
       onFailure: (error) => {
-        this.request = undefined;
+        this.handshake = undefined;
         this._readyState = 2;
         this.emitError(error);
         this.finish(CloseCode.ABNORMAL_CLOSURE, '');
       },
     });
-    this.url = started.url;
+    this._url = this.handshake.url;
   }
 
   /** @internal Attaches an upgraded socket (server side, or client after its handshake). */
@@ -213,7 +227,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
       deferFailureClose: true,
       // RFC 7692 §6: permessage-deflate claims RSV1.
       allowRsv1: negotiated.compressor !== undefined,
-      ...(role === 'client' ? { randomFill } : {}),
+      ...(role === 'client' ? { randomFill: settings.maskKeyFill ?? randomFill } : {}),
     });
     // Without a compressor the (shared) settings serve as the driver's options: no object per connection.
     const driverOptions: DriverOptions = negotiated.compressor
@@ -323,6 +337,10 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   get readyState(): ReadyState {
     return this._readyState;
   }
+  /** The URL this client connected to, after redirects ('' on the server side). */
+  get url(): string {
+    return this._url;
+  }
   /** The subprotocol the server selected ('' when none). */
   get protocol(): string {
     return this._protocol;
@@ -334,17 +352,16 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   get binaryType(): BinaryType {
     return this._binaryType;
   }
+  /** Other values are ignored, as in ws and browsers. */
   set binaryType(type: BinaryType) {
-    if (!['nodebuffer', 'arraybuffer', 'fragments', 'blob'].includes(type)) {
-      throw argumentError(
-        `binaryType must be 'nodebuffer', 'arraybuffer', 'fragments' or 'blob', got ${String(type)}`,
-      );
-    }
-    this._binaryType = type;
+    if (BINARY_TYPES.includes(type)) this._binaryType = type;
   }
-  /** Bytes queued in the socket and not yet sent. */
+  /**
+   * Bytes queued and not yet sent: in the socket, in Blobs being read, and (as WHATWG says)
+   * given to send() after the connection stopped being OPEN.
+   */
   get bufferedAmount(): number {
-    return this.driver?.bufferedAmount ?? 0;
+    return (this.driver?.bufferedAmount ?? 0) + (this.blobs?.bytes ?? 0) + this.bytesAfterClose;
   }
   /** Whether `pause()` is in effect. */
   get isPaused(): boolean {
@@ -357,58 +374,114 @@ export class WebSocket extends DualEventTarget implements DriverListener {
 
   // ---- actions ----------------------------------------------------------------------------
 
-  private checkCanSend(callback: SendCallback | undefined): boolean {
+  private checkCanSend(callback: SendCallback | undefined, data?: unknown): boolean {
     if (this._readyState === 0) {
       throw stateError('WebSocket is not open: readyState 0 (CONNECTING). Wait for the open event.');
     }
     // The peer may have ended the connection (EOF, close frame) before the socket closed.
     if (this._readyState === 1 && !this.driver!.connection.canSend) this._readyState = 2;
     if (this._readyState !== 1) {
+      // WHATWG: data sent once the connection is no longer open still counts in bufferedAmount.
+      if (data) this.bytesAfterClose += byteLengthOf(data);
       // Like ws: not an exception, but the callback learns it was not sent.
-      const error = new WebSocketError(
-        ErrorCode.INVALID_STATE,
-        `WebSocket is not open: readyState ${this._readyState} (${STATE_NAMES[this._readyState]})`,
-        CloseCode.ABNORMAL_CLOSURE,
-      );
-      if (callback) process.nextTick(callback, error);
+      if (callback) process.nextTick(callback, notOpenError(this._readyState));
       return false;
     }
     return true;
   }
 
   /**
-   * Sends a message: a string as text, bytes (Buffer, TypedArray, ArrayBuffer, DataView) as
-   * binary. The callback runs once the data is handed to the OS, or with an error.
+   * Sends a message: a string as text; bytes (Buffer, TypedArray, ArrayBuffer, DataView, an
+   * array of byte values) or a Blob as binary; nothing (`send()`) as an empty binary message.
+   * A Blob is read first; later sends, pings, pongs and close wait for it, in call order (as ws).
+   * The callback runs once the data is handed to the OS, or with an error.
    * Throws while CONNECTING (like ws and browsers).
    */
-  send(data: unknown, options?: WebSocketSendOptions | SendCallback, callback?: SendCallback): void {
+  send(data?: unknown, options?: WebSocketSendOptions | SendCallback, callback?: SendCallback): void {
     if (typeof options === 'function') {
       callback = options;
       options = undefined;
     }
-    const payload = toSendable(data);
-    if (!this.checkCanSend(callback)) return;
-    if (options === undefined || (options.fin === undefined && options.compress === undefined)) {
-      // The common calls, send(data) and send(data, { binary }): shared options, nothing allocated.
-      const binary = options?.binary ?? typeof payload !== 'string';
-      this.driver!.send(payload, binary ? SEND_BINARY : SEND_TEXT, callback);
+    if (typeof data === 'number') data = String(data);
+    if (!this.checkCanSend(callback, data)) return;
+    const binary = options?.binary ?? typeof data !== 'string';
+    // The common calls, send(data) and send(data, { binary }): shared options, nothing allocated.
+    const sendOptions =
+      options === undefined || (options.fin === undefined && options.compress === undefined)
+        ? binary
+          ? SEND_BINARY
+          : SEND_TEXT
+        : {
+            binary,
+            fin: options.fin ?? true,
+            ...(options.compress !== undefined ? { compress: options.compress } : {}),
+          };
+    if (typeof data !== 'string' && data instanceof Blob) {
+      this.sendBlob(data, callback, (bytes) => this.driver!.send(bytes, sendOptions, callback));
       return;
     }
-    this.driver!.send(
-      payload,
-      {
-        binary: options.binary ?? typeof payload !== 'string',
-        fin: options.fin ?? true,
-        ...(options.compress !== undefined ? { compress: options.compress } : {}),
+    const payload = data ? toSendable(data) : EMPTY;
+    if (this.blobsWaiting) {
+      this.afterBlobs(callback, () => this.driver!.send(payload, sendOptions, callback));
+      return;
+    }
+    this.driver!.send(payload, sendOptions, callback);
+  }
+
+  /**
+   * Reads a Blob, then `write`s its bytes; until then, sends made later wait (ws 8.18+ semantics).
+   * The socket closed meanwhile: the callback gets an error. Reading failed: the callback and an
+   * `error` event get the error, and the connection is terminated.
+   */
+  private sendBlob(blob: Blob, callback: SendCallback | undefined, write: (bytes: Uint8Array) => void): void {
+    if (this.blobs === undefined) this.blobs = new BlobSends();
+    this.blobs.read(
+      blob,
+      (bytes) => {
+        const driver = this.driver!;
+        if (driver.socket.destroyed) {
+          if (callback) callback(new Error(BLOB_SOCKET_CLOSED));
+        } else if (!driver.connection.canSend) {
+          if (callback) callback(notOpenError(this._readyState));
+        } else {
+          write(bytes);
+        }
       },
-      callback,
+      (error) => {
+        if (callback) callback(error);
+        if (this._readyState < 2) this._readyState = 2;
+        this.emitError(error);
+        this.driver!.terminate();
+      },
     );
+  }
+
+  /** Whether sends must wait behind a Blob being read. */
+  private get blobsWaiting(): boolean {
+    return this.blobs?.waiting === true;
+  }
+
+  /** Queues a send behind the Blobs being read. */
+  private afterBlobs(callback: SendCallback | undefined, run: () => void): void {
+    this.blobs!.push(() => {
+      // The connection may have closed while the Blob was read (ws's messages).
+      const driver = this.driver!;
+      if (driver.socket.destroyed) {
+        if (callback) callback(new Error(BLOB_SOCKET_CLOSED));
+      } else if (!driver.connection.canSend) {
+        if (callback) callback(notOpenError(this._readyState));
+      } else {
+        run();
+      }
+    });
   }
 
   /** Sends a message prepared once for many connections (`WebSocketServer.prepare`). Server side only. */
   sendPrepared(message: PreparedMessage, callback?: SendCallback): void {
     if (!this.checkCanSend(callback)) return;
-    this.driver!.sendPrepared(this.framesFor(message), callback);
+    const frames = this.framesFor(message);
+    if (this.blobsWaiting) this.afterBlobs(callback, () => this.driver!.sendPrepared(frames, callback));
+    else this.driver!.sendPrepared(frames, callback);
   }
 
   /** The compressed copy of a prepared message when this connection can take it, else the plain frames. */
@@ -435,48 +508,70 @@ export class WebSocket extends DualEventTarget implements DriverListener {
     return frames;
   }
 
-  /** Sends a ping (payload at most 125 bytes). `mask` is ignored (see `send`). */
+  /**
+   * Sends a ping (payload at most 125 bytes; none by default). As in ws: `ping(callback)`,
+   * `ping(data, callback)` and `ping(data, mask, callback)`; `mask` is ignored (see `send`).
+   * Throws while CONNECTING; once closing or closed, the callback gets an error.
+   */
   ping(data?: unknown, mask?: boolean | SendCallback, callback?: SendCallback): void {
-    if (typeof mask === 'function') callback = mask;
-    const payload = data === undefined ? EMPTY : toBytes(data);
-    if (!this.checkCanSend(callback)) return;
-    this.driver!.ping(payload, callback);
+    this.sendControl(true, data, mask, callback);
   }
 
-  /** Sends an unsolicited pong (payload at most 125 bytes). */
+  /** Sends an unsolicited pong; arguments as for `ping`. */
   pong(data?: unknown, mask?: boolean | SendCallback, callback?: SendCallback): void {
-    if (typeof mask === 'function') callback = mask;
-    const payload = data === undefined ? EMPTY : toBytes(data);
-    if (!this.checkCanSend(callback)) return;
-    this.driver!.pong(payload, callback);
+    this.sendControl(false, data, mask, callback);
+  }
+
+  private sendControl(
+    ping: boolean,
+    data: unknown,
+    mask: boolean | SendCallback | undefined,
+    callback: SendCallback | undefined,
+  ): void {
+    if (typeof data === 'function') {
+      callback = data as SendCallback;
+      data = undefined;
+    } else if (typeof mask === 'function') {
+      callback = mask;
+    }
+    if (typeof data === 'number') data = String(data);
+    if (!this.checkCanSend(callback, data)) return;
+    const driver = this.driver!;
+    const write = (bytes: Uint8Array): void =>
+      ping ? driver.ping(bytes, callback) : driver.pong(bytes, callback);
+    const size = data instanceof Blob ? data.size : undefined;
+    const payload = data instanceof Blob ? undefined : data ? toBytes(data) : EMPTY;
+    // RFC 6455 §5.5: checked now, even when the frame waits behind a Blob.
+    if ((size ?? payload!.byteLength) > 125) {
+      throw argumentError('Control frame payload must be 125 bytes or less');
+    }
+    if (payload === undefined) this.sendBlob(data as Blob, callback, write);
+    else if (this.blobsWaiting) this.afterBlobs(callback, () => write(payload));
+    else write(payload);
   }
 
   /**
    * Starts the closing handshake. `code`: 1000 or 3000-4999 (omit to send no code);
    * `reason`: at most 123 UTF-8 bytes. Throws WS_ERR_INVALID_ARGUMENT otherwise. Closing a
-   * client that is still connecting aborts its handshake.
+   * client that is still connecting aborts its handshake: then, as in ws, `error` and `close`
+   * (1006) follow on the next tick. A client whose handshake failed has nothing to close.
    */
   close(code?: number, reason?: string | Buffer): void {
     const text = reason === undefined ? undefined : reason.toString();
     // Any code valid on the wire is accepted, as in ws (RFC 6455 §7.4); the core throws for others.
     if (this._readyState === 3) return;
     if (this._readyState === 0) {
-      const req = this.request;
-      this.request = undefined;
-      this._readyState = 2;
-      this.emitError(
-        new WebSocketError(
-          ErrorCode.HANDSHAKE,
-          'WebSocket was closed before the connection was established',
-          CloseCode.ABNORMAL_CLOSURE,
-        ),
-      );
-      req?.destroy();
-      this.finish(CloseCode.ABNORMAL_CLOSURE, '');
+      this.abortHandshake();
       return;
     }
-    if (this.closeFrameSent) return;
-    this.driver!.close(code, text);
+    if (this.closeFrameSent || !this.driver) return;
+    if (this.blobsWaiting) {
+      // Validate now (throws for a bad code or reason); the frame follows the queued sends.
+      encodeClosePayload(code, text);
+      this.blobs!.push(() => this.driver!.close(code, text));
+    } else {
+      this.driver.close(code, text);
+    }
     this.closeFrameSent = true;
     this._readyState = 2;
   }
@@ -485,11 +580,29 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   terminate(): void {
     if (this._readyState === 3) return;
     if (this._readyState === 0) {
-      this.close();
+      this.abortHandshake();
       return;
     }
+    if (!this.driver) return;
     this._readyState = 2;
-    this.driver!.terminate();
+    this.driver.terminate();
+  }
+
+  /** close() or terminate() while CONNECTING: stop the handshake; 'error' and one 'close' follow. */
+  private abortHandshake(): void {
+    this.handshake?.abort();
+    this.handshake = undefined;
+    this._readyState = 2;
+    process.nextTick(() => {
+      this.emitError(
+        new WebSocketError(
+          ErrorCode.HANDSHAKE,
+          'WebSocket was closed before the connection was established',
+          CloseCode.ABNORMAL_CLOSURE,
+        ),
+      );
+      this.finish(CloseCode.ABNORMAL_CLOSURE, '');
+    });
   }
 
   /** Stops reading from the peer (TCP backpressure) and holds events until `resume()`. */
@@ -530,25 +643,42 @@ const EMPTY = new Uint8Array(0);
 /** Driver options of a whole message without a compression override (see `send`). */
 const SEND_BINARY = Object.freeze({ binary: true, fin: true });
 const SEND_TEXT = Object.freeze({ binary: false, fin: true });
+const BINARY_TYPES: readonly unknown[] = ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
+/** What the callbacks of a Blob send, and of the sends queued behind it, get if the socket closed meanwhile. */
+const BLOB_SOCKET_CLOSED = 'The socket was closed while the blob was being read';
 
+function notOpenError(state: ReadyState): WebSocketError {
+  return new WebSocketError(
+    ErrorCode.INVALID_STATE,
+    `WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`,
+    CloseCode.ABNORMAL_CLOSURE,
+  );
+}
+
+/** Converts send/ping/pong data to bytes as ws does; throws WS_ERR_INVALID_ARGUMENT otherwise. */
 function toBytes(data: unknown): Uint8Array {
   if (typeof data === 'string') return Buffer.from(data);
   if (typeof data === 'number') return Buffer.from(String(data));
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  throw argumentError('Data must be a string, Buffer, TypedArray, ArrayBuffer or DataView');
+  try {
+    // What else ws accepts (Buffer.from): arrays of byte values, SharedArrayBuffers, ...
+    return Buffer.from(data as Uint8Array);
+  } catch {
+    throw argumentError('Data must be a string, Buffer, TypedArray, ArrayBuffer, DataView or Blob');
+  }
 }
 
 function toSendable(data: unknown): string | Uint8Array {
   if (typeof data === 'string') return data;
-  if (typeof data === 'number') return String(data);
-  if (data instanceof Blob) {
-    throw argumentError(
-      'Blob data is not supported by send(); pass `new Uint8Array(await blob.arrayBuffer())`',
-    );
-  }
   return toBytes(data);
+}
+
+function byteLengthOf(data: unknown): number {
+  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (data instanceof Blob) return data.size;
+  return toBytes(data).byteLength;
 }
 
 /** @internal */
