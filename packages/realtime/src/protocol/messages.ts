@@ -122,6 +122,9 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
  */
 export const isWellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
 
+/** Fields of client messages that hold names (which become storage keys). */
+const NAME_FIELDS = ['ch', 'ev', 'mid', 'key', 'cid'] as const;
+
 const isName = (x: unknown): x is string =>
   typeof x === 'string' && x.length > 0 && x.length <= MAX_NAME_LENGTH && isWellFormed(x);
 const isId = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
@@ -148,6 +151,13 @@ function checkError(m: Record<string, unknown>): void {
 export function parseClientMessage(m: unknown): ClientMessage {
   need(isObject(m), 'a message must be an object');
   const o = m as Record<string, unknown>;
+  for (const field of NAME_FIELDS) {
+    const v = o[field];
+    need(
+      typeof v !== 'string' || isWellFormed(v),
+      `${String(o.t)}.${field} must be well-formed UTF-16 (no lone surrogate)`,
+    );
+  }
   switch (o.t) {
     case 'hello':
       need(isId(o.v), 'hello.v must be the protocol version');
