@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { WebSocket } from '@ieum/websocket';
 import { DisconnectCode, ErrorCodes, type RealtimeServer } from '../src/server/index.js';
-import { client, startServer, until } from './helpers.js';
+import { client, opened, startServer, until } from './helpers.js';
 
 /** Sends `message` after hello on a raw JSON connection; resolves with the close code and reason, or the reply. */
 async function send(url: string, message: Record<string, unknown>) {
@@ -67,7 +67,11 @@ describe('names must be well-formed UTF-16', { timeout: 20_000 }, () => {
     const { server, url } = await startServer({ authenticate: () => ({ user: 'eve\ud800' }) });
     servers.push(server);
     const c = client(url, { reconnect: false });
-    const info = await new Promise<{ code: number }>((r) => c.once('disconnect', r));
-    assert.equal(info.code, DisconnectCode.UNAUTHORIZED);
+    const outcome = await Promise.race([
+      opened(c).then(() => 'open'),
+      new Promise<number>((r) => c.once('disconnect', (i) => r(i.code))),
+    ]);
+    assert.equal(outcome, DisconnectCode.UNAUTHORIZED);
+    c.close();
   });
 });
