@@ -6,6 +6,7 @@ import type { ChannelMessage } from '../src/client/index.js';
 import {
   DisconnectCode,
   ErrorCodes,
+  jsonCodec,
   MemoryAdapter,
   msgpackCodec,
   RealtimeError,
@@ -190,6 +191,18 @@ describe('binary data across codecs', { timeout: 30_000 }, () => {
     assert.deepEqual([...(back[0]!.data as Uint8Array)], [1, 2, 3]);
     for (const c of [mpPub, jsonSub, late]) c.close();
     raw.ws.close();
+  });
+
+  it('the JSON codec reads a marker however its key is escaped, and a __proto__ key stays a key', () => {
+    const m = jsonCodec.decode('{"a":{"\\u0024bin":"AQID"},"__proto__":{"$bin":"BA=="}}') as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual([...(m.a as Uint8Array)], [1, 2, 3]);
+    assert.equal(Object.getPrototypeOf(m), Object.prototype, 'the prototype was not replaced');
+    assert.deepEqual([...(Object.getOwnPropertyDescriptor(m, '__proto__')!.value as Uint8Array)], [4]);
+    assert.equal(jsonCodec.encode({ d: Buffer.from([1, 2, 3]) }), '{"d":{"$bin":"AQID"}}');
+    assert.equal(jsonCodec.encode({ d: { $bin: 1, other: 2 } }), '{"d":{"$bin":1,"other":2}}');
   });
 
   it('closes (4400) a JSON client whose $bin marker does not hold base64', async () => {
