@@ -121,9 +121,11 @@ describe('JWT authentication', () => {
     const forged = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('mallory')
+      .setExpirationTime('1h')
       .sign(new TextEncoder().encode('another-secret-that-is-long-enough!!'));
     const noSub = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
       .sign(new TextEncoder().encode(secret));
     for (const token of [forged, noSub, 'not-a-jwt']) {
       const c = client(url, { token });

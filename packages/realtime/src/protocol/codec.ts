@@ -1,6 +1,7 @@
 // Codecs turn protocol messages into WebSocket messages and back. The codec is chosen with the
 // WebSocket subprotocol `ieum.v1.<codec name>`, so both sides know it before the first message.
 import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpack';
+import { binaryFromJson, binaryToJson, mayHoldBinary } from './binary.js';
 import { PROTOCOL_VERSION, ProtocolViolation } from './messages.js';
 
 export interface Codec {
@@ -15,19 +16,33 @@ export interface Codec {
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
-/** JSON in text frames: the default, readable in any WebSocket debugging tool. */
+/**
+ * JSON in text frames: the default, readable in any WebSocket debugging tool. Binary data
+ * (`Uint8Array`) is written as `{"$bin":"<base64>"}` and read back as a `Uint8Array`.
+ */
 export const jsonCodec: Codec = {
   name: 'json',
   binary: false,
-  encode: (message) => JSON.stringify(message),
+  encode: (message) => JSON.stringify(binaryToJson(message)),
   decode(data) {
+    const text = typeof data === 'string' ? data : decodeUtf8(data);
+    let message: unknown;
     try {
-      return JSON.parse(typeof data === 'string' ? data : textDecoder.decode(data));
+      message = JSON.parse(text);
     } catch (error) {
       throw new ProtocolViolation(`not valid JSON: ${(error as Error).message}`);
     }
+    return mayHoldBinary(text) ? binaryFromJson(message) : message;
   },
 };
+
+function decodeUtf8(data: Uint8Array): string {
+  try {
+    return textDecoder.decode(data);
+  } catch (error) {
+    throw new ProtocolViolation(`not valid JSON: ${(error as Error).message}`);
+  }
+}
 
 /** MessagePack in binary frames: smaller, and carries `Uint8Array` payloads without base64. */
 export const msgpackCodec: Codec = {

@@ -3,6 +3,7 @@
  * message types and validation, codecs (JSON, MessagePack) and the disconnect-code table.
  * No Node or DOM dependency.
  */
+export { BINARY_MARKER } from './binary.js';
 export { type Codec, jsonCodec, msgpackCodec, subprotocolFor } from './codec.js';
 export { type DisconnectAction, DisconnectCode, disconnectAction } from './disconnect-codes.js';
 export {

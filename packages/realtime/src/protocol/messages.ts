@@ -31,6 +31,19 @@ export const ErrorCodes = {
   TIMEOUT: 'timeout',
   /** The connection closed before the reply arrived. */
   DISCONNECTED: 'disconnected',
+  /** A published payload nests deeper than the server's `maxPayloadDepth`. */
+  PAYLOAD_TOO_DEEP: 'payload-too-deep',
+  /** A published payload is larger than the server's `maxPayloadBytes`. */
+  PAYLOAD_TOO_LARGE: 'payload-too-large',
+  /**
+   * A published payload holds a value not every codec carries alike (NaN, a function, a bigint,
+   * a typed array other than `Uint8Array`, an object whose only key is `$bin`...).
+   */
+  UNSUPPORTED_PAYLOAD: 'unsupported-payload',
+  /** The connection already has `maxSubscriptionsPerConnection` subscriptions. */
+  TOO_MANY_SUBSCRIPTIONS: 'too-many-subscriptions',
+  /** The channel does not exist and the process already holds its limit of channels. */
+  TOO_MANY_CHANNELS: 'too-many-channels',
 } as const;
 
 /** Messages a client sends. */
@@ -87,7 +100,10 @@ export interface SubscribeResult {
   members?: PresenceMember[];
 }
 
-/** Largest channel, event, id and key names, in UTF-16 code units. */
+/**
+ * Largest channel, event, id and key names, in UTF-16 code units. Names must also be well-formed
+ * UTF-16 (no lone surrogate), else the message is a protocol violation.
+ */
 export const MAX_NAME_LENGTH = 200;
 
 /** Thrown by `parseClientMessage`/`parseServerMessage` for a message that breaks the protocol. */
@@ -97,8 +113,20 @@ export class ProtocolViolation extends Error {
 
 const isObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
+/** A lone UTF-16 surrogate (with the `u` flag, a paired one is a single code point and does not match). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * Whether `s` is well-formed UTF-16 (no lone surrogate). Names become storage keys (Redis keys are
+ * UTF-8, where every lone surrogate turns into U+FFFD): `a\uD800` and `a\uDFFF` would be one channel.
+ */
+export const isWellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
+
+/** Fields of client messages that hold names (which become storage keys). */
+const NAME_FIELDS = ['ch', 'ev', 'mid', 'key', 'cid'] as const;
+
 const isName = (x: unknown): x is string =>
-  typeof x === 'string' && x.length > 0 && x.length <= MAX_NAME_LENGTH;
+  typeof x === 'string' && x.length > 0 && x.length <= MAX_NAME_LENGTH && isWellFormed(x);
 const isId = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 const isOffset = isId;
 
@@ -123,6 +151,13 @@ function checkError(m: Record<string, unknown>): void {
 export function parseClientMessage(m: unknown): ClientMessage {
   need(isObject(m), 'a message must be an object');
   const o = m as Record<string, unknown>;
+  for (const field of NAME_FIELDS) {
+    const v = o[field];
+    need(
+      typeof v !== 'string' || isWellFormed(v),
+      `${String(o.t)}.${field} must be well-formed UTF-16 (no lone surrogate)`,
+    );
+  }
   switch (o.t) {
     case 'hello':
       need(isId(o.v), 'hello.v must be the protocol version');

@@ -84,5 +84,29 @@ export interface DedupeLimits {
   maxAgeMs: number;
 }
 
+/**
+ * Byte bounds of stored history (`MemoryAdapter`; the Redis adapter bounds its memory with Redis's
+ * own settings). Sizes are estimated: a payload's JSON size (binary as base64) plus ~100 bytes.
+ */
+export interface HistoryByteLimits {
+  /**
+   * Bytes of history kept per channel; past it the channel's oldest messages are dropped, as
+   * past `maxMessages` (a client recovering from before them gets `recovered: false`, `too-old`).
+   * Default 4 MiB.
+   */
+  maxBytesPerChannel: number;
+  /**
+   * Bytes of history kept by the process over all channels; past it the oldest messages of the
+   * process are dropped, whatever their channel. Default 64 MiB.
+   */
+  maxBytesTotal: number;
+}
+
 export const DEFAULT_HISTORY: HistoryLimits = { maxMessages: 1000, maxAgeMs: 300_000 };
+export const DEFAULT_HISTORY_BYTES: HistoryByteLimits = {
+  maxBytesPerChannel: 4 * 1024 * 1024,
+  maxBytesTotal: 64 * 1024 * 1024,
+};
+/** Channels a `MemoryAdapter` holds at once (see `MemoryAdapterOptions.maxChannels`). */
+export const DEFAULT_MAX_CHANNELS = 100_000;
 export const DEFAULT_DEDUPE: DedupeLimits = { maxIds: 100_000, maxAgeMs: 600_000 };

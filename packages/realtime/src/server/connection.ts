@@ -8,14 +8,16 @@ import {
   type ClientMessage,
   type ErrorBody,
   ErrorCodes,
+  isWellFormed,
   PROTOCOL_VERSION,
   ProtocolViolation,
   parseClientMessage,
   type ServerMessage,
   type SubscribeResult,
 } from '../protocol/messages.js';
-import type { AdapterEvent, ChannelEntry } from './adapter.js';
+import type { AdapterEvent, ChannelEntry, PublishResult } from './adapter.js';
 import { OutboundQueue } from './outbound-queue.js';
+import { checkPayload } from './payload-limits.js';
 import { TokenBucket } from './rate-limit.js';
 import { type AuthResult, RealtimeError, type RealtimeServer } from './realtime-server.js';
 import { requestUrl } from './request-url.js';
@@ -233,7 +235,21 @@ export class Connection {
       case 'sub': {
         const denied = await this.denied(message.ch, 'subscribe');
         if (denied) return this.reply(message.id, undefined, denied);
-        await this.subscribe(message.ch, message.since, message.presence ?? false, message.id);
+        const max = this.server.options.maxSubscriptionsPerConnection;
+        if (!this.subscriptions.has(message.ch) && this.subscriptions.size >= max) {
+          return this.reply(message.id, undefined, {
+            code: ErrorCodes.TOO_MANY_SUBSCRIPTIONS,
+            message: `at most ${max} subscriptions per connection: unsubscribe first`,
+          });
+        }
+        try {
+          await this.subscribe(message.ch, message.since, message.presence ?? false, message.id);
+        } catch (error) {
+          // An adapter refusing on purpose (e.g. too many channels): the client is told why.
+          if (!(error instanceof RealtimeError)) throw error;
+          await this.unsubscribe(message.ch);
+          return this.reply(message.id, undefined, { code: error.code, message: error.message });
+        }
         return;
       }
       case 'unsub':
@@ -256,12 +272,22 @@ export class Connection {
             return this.reply(message.id, undefined, body);
           }
         }
-        const r = await this.server.adapter.publish(message.ch, {
-          ev: message.ev,
-          d: data ?? null,
-          mid: `${this.user ?? ''}\u0000${this.clientId}\u0000${message.mid}`,
-          ...(message.key !== undefined ? { key: message.key } : {}),
-        });
+        // Checked once, here, for every codec: what is stored must be deliverable to all of them.
+        const check = checkPayload(data ?? null, this.server.options.payload);
+        if (!check.ok) return this.reply(message.id, undefined, { code: check.code, message: check.message });
+        let r: PublishResult;
+        try {
+          r = await this.server.adapter.publish(message.ch, {
+            ev: message.ev,
+            d: data ?? null,
+            mid: `${this.user ?? ''}\u0000${this.clientId}\u0000${message.mid}`,
+            ...(message.key !== undefined ? { key: message.key } : {}),
+          });
+        } catch (error) {
+          // An adapter refusing on purpose (e.g. too many channels): the client is told why.
+          if (!(error instanceof RealtimeError)) throw error;
+          return this.reply(message.id, undefined, { code: error.code, message: error.message });
+        }
         return this.reply(message.id, { ep: r.epoch, off: r.offset, dup: r.duplicate });
       }
       case 'who':
@@ -328,8 +354,9 @@ export class Connection {
     let result: AuthResult;
     try {
       result = await hook({ token, req: this.req });
-      if (!result || typeof result.user !== 'string' || result.user === '') {
-        throw new Error('authenticate must return { user: non-empty string }');
+      // The user id becomes a storage key (presence): a lone surrogate would merge two users.
+      if (!result || typeof result.user !== 'string' || result.user === '' || !isWellFormed(result.user)) {
+        throw new Error('authenticate must return { user: non-empty, well-formed string }');
       }
     } catch (error) {
       this.fail(DisconnectCode.UNAUTHORIZED, (error as Error).message || 'unauthorized');

@@ -1,5 +1,6 @@
-// A ready JWT authenticator on `jose`: verifies signature, expiry, issuer and audience, and
-// tells the server when the token expires so it can ask the client for a fresh one.
+// A ready JWT authenticator on `jose`: verifies signature, expiry (required by default), issuer,
+// audience and required claims, and tells the server when the token expires so it can ask the
+// client for a fresh one.
 import type { KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { Authenticate, AuthResult } from './realtime-server.js';
@@ -19,6 +20,16 @@ export interface JwtOptions {
   clockToleranceSeconds?: number;
   /** Maps the verified payload to the user's info shared in presence. Default: none. */
   info?: (payload: JWTPayload) => unknown;
+  /**
+   * Whether a token must carry `exp`. Default `true`: a token without `exp` would never expire, so
+   * it is refused (close 4401). Set `false` only when another mechanism revokes sessions.
+   */
+  requireExpiry?: boolean;
+  /**
+   * Claims every token must carry (e.g. `['iat', 'jti']`); a token missing one is refused (close
+   * 4401). `exp` is added unless `requireExpiry` is `false`. Default: none besides `exp`.
+   */
+  requiredClaims?: readonly string[];
 }
 
 /**
@@ -37,6 +48,9 @@ export function jwtAuthenticator(options: JwtOptions): Authenticate {
         ? new TextEncoder().encode(secret)
         : secret!;
   const userClaim = options.userClaim ?? 'sub';
+  const requiredClaims = [
+    ...new Set([...(options.requiredClaims ?? []), ...(options.requireExpiry === false ? [] : ['exp'])]),
+  ];
   return async ({ token }): Promise<AuthResult> => {
     if (!token) throw new Error('a token is required');
     const verifyOptions = {
@@ -44,6 +58,7 @@ export function jwtAuthenticator(options: JwtOptions): Authenticate {
       ...(options.audience ? { audience: options.audience } : {}),
       ...(options.algorithms ? { algorithms: options.algorithms } : {}),
       clockTolerance: options.clockToleranceSeconds ?? 5,
+      ...(requiredClaims.length > 0 ? { requiredClaims } : {}),
     };
     const { payload } =
       typeof key === 'function'

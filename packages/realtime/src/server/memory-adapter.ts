@@ -1,5 +1,6 @@
 // Adapter for a single process: history, dedupe and presence in memory, every limit bounded.
 import { randomBytes } from 'node:crypto';
+import { ErrorCodes } from '../protocol/messages.js';
 import {
   type Adapter,
   type AdapterEvent,
@@ -7,19 +8,26 @@ import {
   type ChannelPosition,
   DEFAULT_DEDUPE,
   DEFAULT_HISTORY,
+  DEFAULT_HISTORY_BYTES,
+  DEFAULT_MAX_CHANNELS,
   type DedupeLimits,
+  type HistoryByteLimits,
   type HistoryLimits,
   type HistoryResult,
   type PresenceChange,
   type PublishInput,
   type PublishResult,
 } from './adapter.js';
+import { payloadBytes } from './payload-limits.js';
+import { RealtimeError } from './realtime-error.js';
 
 interface ChannelState {
   epoch: string;
   offset: number;
-  /** Oldest first; trimmed by count on publish and by age on publish and read. */
+  /** Oldest first; trimmed by count and bytes on publish and by age on publish and read. */
   entries: ChannelEntry[];
+  /** Estimated bytes of `entries`. */
+  bytes: number;
   listeners: Set<(event: AdapterEvent) => void>;
   /** user -> connections, and the user's info from its first connection. */
   presence: Map<string, { connections: Set<string>; info?: unknown }>;
@@ -27,7 +35,15 @@ interface ChannelState {
 }
 
 export interface MemoryAdapterOptions {
-  history?: Partial<HistoryLimits>;
+  /** Bounds of each channel's history and of all history together (see each field). */
+  history?: Partial<HistoryLimits & HistoryByteLimits>;
+  /**
+   * Channels held at once: those with subscribers or presence, and idle ones whose history has
+   * not aged out. At the limit, idle channels with no history left are forgotten to make room;
+   * if none is, a publish or subscribe that needs a new channel fails with `too-many-channels`
+   * (a `RealtimeError`; the client's publish or subscribe rejects with that code). Default 100,000.
+   */
+  maxChannels?: number;
   dedupe?: Partial<DedupeLimits>;
   /** Clock in milliseconds (tests). Default `Date.now`. */
   now?: () => number;
@@ -35,20 +51,37 @@ export interface MemoryAdapterOptions {
 
 const newEpoch = () => randomBytes(6).toString('base64url');
 
+/** Estimated bytes of an entry besides its payload (object, offsets, time, map slot). */
+const ENTRY_OVERHEAD = 100;
+/** At the channel limit, idle channels are looked for at most this often (ms) unless one went idle. */
+const ROOM_SWEEP_INTERVAL_MS = 1000;
+
 export class MemoryAdapter implements Adapter {
   private readonly channels = new Map<string, ChannelState>();
   /** mid -> where it was published; insertion order is age order. */
   private readonly seen = new Map<string, { channel: string; epoch: string; offset: number; time: number }>();
-  private readonly limits: HistoryLimits;
+  private readonly limits: HistoryLimits & HistoryByteLimits;
   private readonly dedupe: DedupeLimits;
+  private readonly maxChannels: number;
+  /** Every stored entry in publish order (so the process-wide oldest is first), and its size. */
+  private readonly stored = new Map<ChannelEntry, { s: ChannelState; bytes: number }>();
+  private totalBytes = 0;
+  /** When idle channels were last looked for at the channel limit, and whether one went idle since. */
+  private roomSweptAt = Number.NEGATIVE_INFINITY;
+  private wentIdle = false;
   private readonly now: () => number;
   private closed = false;
 
   constructor(options: MemoryAdapterOptions = {}) {
-    this.limits = { ...DEFAULT_HISTORY, ...options.history };
+    this.limits = { ...DEFAULT_HISTORY, ...DEFAULT_HISTORY_BYTES, ...options.history };
     this.dedupe = { ...DEFAULT_DEDUPE, ...options.dedupe };
+    this.maxChannels = options.maxChannels ?? DEFAULT_MAX_CHANNELS;
     this.now = options.now ?? Date.now;
-    for (const [name, v] of Object.entries({ ...this.limits, ...this.dedupe })) {
+    for (const [name, v] of Object.entries({
+      ...this.limits,
+      ...this.dedupe,
+      maxChannels: this.maxChannels,
+    })) {
       if (!Number.isSafeInteger(v) || v < 1)
         throw new RangeError(`MemoryAdapter: ${name} must be a positive integer`);
     }
@@ -58,10 +91,18 @@ export class MemoryAdapter implements Adapter {
     if (this.closed) throw new Error('MemoryAdapter is closed');
     let s = this.channels.get(channel);
     if (!s) {
+      if (this.channels.size >= this.maxChannels) this.makeRoom();
+      if (this.channels.size >= this.maxChannels) {
+        throw new RealtimeError(
+          ErrorCodes.TOO_MANY_CHANNELS,
+          `the server holds its limit of ${this.maxChannels} channels; try again later`,
+        );
+      }
       s = {
         epoch: newEpoch(),
         offset: 0,
         entries: [],
+        bytes: 0,
         listeners: new Set(),
         presence: new Map(),
         lastUsed: 0,
@@ -76,7 +117,52 @@ export class MemoryAdapter implements Adapter {
     const cutoff = this.now() - this.limits.maxAgeMs;
     let drop = Math.max(0, s.entries.length - this.limits.maxMessages);
     while (drop < s.entries.length && s.entries[drop]!.time < cutoff) drop++;
-    if (drop > 0) s.entries.splice(0, drop);
+    let bytes = s.bytes;
+    for (let i = 0; i < drop; i++) bytes -= this.stored.get(s.entries[i]!)!.bytes;
+    while (drop < s.entries.length && bytes > this.limits.maxBytesPerChannel) {
+      bytes -= this.stored.get(s.entries[drop++]!)!.bytes;
+    }
+    this.dropOldest(s, drop);
+  }
+
+  /** Drops the `n` oldest entries of `s`, keeping the byte counts. */
+  private dropOldest(s: ChannelState, n: number): void {
+    if (n <= 0) return;
+    for (let i = 0; i < n; i++) {
+      const e = s.entries[i]!;
+      const size = this.stored.get(e)!.bytes;
+      s.bytes -= size;
+      this.totalBytes -= size;
+      this.stored.delete(e);
+    }
+    s.entries.splice(0, n);
+  }
+
+  /** Drops the process's oldest entries until all history fits in `maxBytesTotal`. */
+  private trimTotal(): void {
+    // Both orders are publish order and channels only lose their oldest entries, so the
+    // process-wide oldest entry is always the oldest of its channel.
+    for (const { s } of this.stored.values()) {
+      if (this.totalBytes <= this.limits.maxBytesTotal) return;
+      this.dropOldest(s, 1);
+    }
+  }
+
+  /**
+   * At the channel limit: forgets idle channels (no listener, no presence) that hold no history
+   * any more, since nothing can be recovered from them. Looked for at most once a second unless
+   * a channel went idle since, so refusals at the limit stay cheap.
+   */
+  private makeRoom(): void {
+    const now = this.now();
+    if (!this.wentIdle && now - this.roomSweptAt < ROOM_SWEEP_INTERVAL_MS) return;
+    this.roomSweptAt = now;
+    this.wentIdle = false;
+    for (const [name, s] of this.channels) {
+      if (s.listeners.size > 0 || s.presence.size > 0) continue;
+      this.trim(s);
+      if (s.entries.length === 0) this.channels.delete(name);
+    }
   }
 
   private forgetOldIds(): void {
@@ -98,6 +184,11 @@ export class MemoryAdapter implements Adapter {
     }
   }
 
+  /** Estimated bytes of all stored history, and the number of channels held (tests, metrics). */
+  get stats(): { historyBytes: number; historyMessages: number; channels: number } {
+    return { historyBytes: this.totalBytes, historyMessages: this.stored.size, channels: this.channels.size };
+  }
+
   private publishCount = 0;
 
   async publish(channel: string, message: PublishInput): Promise<PublishResult> {
@@ -110,8 +201,19 @@ export class MemoryAdapter implements Adapter {
     }
     s.offset++;
     const entry: ChannelEntry = { ...message, off: s.offset, time: this.now() };
+    const bytes =
+      payloadBytes(entry.d) +
+      entry.ev.length +
+      (entry.mid?.length ?? 0) +
+      (entry.key?.length ?? 0) +
+      (entry.except?.length ?? 0) +
+      ENTRY_OVERHEAD;
     s.entries.push(entry);
+    this.stored.set(entry, { s, bytes });
+    s.bytes += bytes;
+    this.totalBytes += bytes;
     this.trim(s);
+    this.trimTotal();
     if (message.mid !== undefined) {
       this.seen.set(message.mid, { channel, epoch: s.epoch, offset: s.offset, time: entry.time });
       this.forgetOldIds();
@@ -127,7 +229,8 @@ export class MemoryAdapter implements Adapter {
   }
 
   async unsubscribe(channel: string, listener: (event: AdapterEvent) => void): Promise<void> {
-    this.channels.get(channel)?.listeners.delete(listener);
+    const s = this.channels.get(channel);
+    if (s?.listeners.delete(listener) && s.listeners.size === 0) this.wentIdle = true;
   }
 
   async position(channel: string): Promise<ChannelPosition> {
@@ -175,6 +278,7 @@ export class MemoryAdapter implements Adapter {
     if (!s || !member?.connections.delete(connection)) return { changed: false };
     if (member.connections.size > 0) return { changed: false };
     s.presence.delete(user);
+    if (s.presence.size === 0) this.wentIdle = true;
     this.emit(channel, { type: 'leave', channel, user });
     return { changed: true };
   }
@@ -189,5 +293,7 @@ export class MemoryAdapter implements Adapter {
     this.closed = true;
     this.channels.clear();
     this.seen.clear();
+    this.stored.clear();
+    this.totalBytes = 0;
   }
 }

@@ -7,14 +7,21 @@ import type { Socket } from 'node:net';
 import { type DeflateOptions, type WebSocket, WebSocketServer } from '@ieum/websocket';
 import { type Codec, jsonCodec, msgpackCodec, subprotocolFor } from '../protocol/codec.js';
 import { DisconnectCode } from '../protocol/disconnect-codes.js';
-import type { ServerMessage } from '../protocol/messages.js';
+import { ErrorCodes, isWellFormed, MAX_NAME_LENGTH, type ServerMessage } from '../protocol/messages.js';
 import type { Adapter, AdapterEvent, ChannelEntry } from './adapter.js';
 import { Connection } from './connection.js';
 import { HttpFallback, type HttpFallbackOptions } from './http-transport.js';
 import { MemoryAdapter } from './memory-adapter.js';
 import { type MetricsOptions, RealtimeMetrics } from './metrics.js';
 import { DEFAULT_OUTBOUND, type OutboundLimits } from './outbound-queue.js';
+import {
+  checkPayload,
+  DEFAULT_PAYLOAD_DEPTH,
+  MAX_PAYLOAD_DEPTH,
+  type PayloadLimits,
+} from './payload-limits.js';
 import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limit.js';
+import { RealtimeError } from './realtime-error.js';
 import { requestUrl } from './request-url.js';
 
 /** Who a connection is, as the authentication hook decided. */
@@ -60,16 +67,7 @@ export type EventHandler<F extends (data: never) => unknown> = (
   connection: Connection,
 ) => Awaited<ReturnType<F>> | Promise<Awaited<ReturnType<F>>>;
 
-/** An error whose code and message reach the client in the reply (other errors are masked). */
-export class RealtimeError extends Error {
-  override name = 'RealtimeError';
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { RealtimeError };
 
 export interface RealtimeServerOptions {
   /** Listen on this port (an HTTP server is created for the realtime endpoint and its fallbacks). */
@@ -86,6 +84,22 @@ export interface RealtimeServerOptions {
   requireOrigin?: boolean;
   /** Largest message accepted from a client, in bytes (close 1009). Default 1 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Deepest nesting of arrays and objects in a published payload, client or server (`{}` is 1).
+   * Deeper: a client's publish fails with `payload-too-deep`, `rt.publish` throws a
+   * `RealtimeError` with that code; nothing is stored. Default 32, at most 90.
+   */
+  maxPayloadDepth?: number;
+  /**
+   * Largest published payload, in estimated bytes of its JSON form (binary data as base64).
+   * Larger: the publish fails with `payload-too-large`. Default `maxMessageBytes`.
+   */
+  maxPayloadBytes?: number;
+  /**
+   * Channels one connection may be subscribed to at once; a `sub` beyond it fails with
+   * `too-many-subscriptions` (unsubscribe first). Default 256.
+   */
+  maxSubscriptionsPerConnection?: number;
   perMessageDeflate?: boolean | DeflateOptions;
   /** Codecs offered, chosen by subprotocol `ieum.v1.<name>`. Default JSON and MessagePack. */
   codecs?: Codec[];
@@ -139,6 +153,8 @@ export interface ResolvedOptions {
   authenticate: Authenticate | undefined;
   authorizeChannel: RealtimeServerOptions['authorizeChannel'];
   beforePublish: RealtimeServerOptions['beforePublish'];
+  payload: PayloadLimits;
+  maxSubscriptionsPerConnection: number;
 }
 
 function originCheck(
@@ -213,7 +229,23 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       authenticate: options.authenticate,
       authorizeChannel: options.authorizeChannel,
       beforePublish: options.beforePublish,
+      payload: {
+        maxPayloadDepth: positive('maxPayloadDepth', options.maxPayloadDepth, DEFAULT_PAYLOAD_DEPTH),
+        maxPayloadBytes: positive(
+          'maxPayloadBytes',
+          options.maxPayloadBytes,
+          positive('maxMessageBytes', options.maxMessageBytes, 1024 * 1024),
+        ),
+      },
+      maxSubscriptionsPerConnection: positive(
+        'maxSubscriptionsPerConnection',
+        options.maxSubscriptionsPerConnection,
+        256,
+      ),
     };
+    if (this.options.payload.maxPayloadDepth > MAX_PAYLOAD_DEPTH) {
+      throw new RangeError(`RealtimeServer: maxPayloadDepth must be at most ${MAX_PAYLOAD_DEPTH}`);
+    }
     this.adapter = options.adapter ?? new MemoryAdapter();
     this.ownsAdapter = options.adapter === undefined;
     this.codecs = new Map((options.codecs ?? [jsonCodec, msgpackCodec]).map((c) => [subprotocolFor(c), c]));
@@ -330,7 +362,9 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
   /**
    * Publishes to a channel from the server: stored in history, delivered to every subscriber in
    * every process. `except` skips one connection (e.g. the sender). `key` is the coalescing key for
-   * the `latest` slow-consumer policy.
+   * the `latest` slow-consumer policy. Throws a `RealtimeError` (nothing stored) for a name that
+   * is empty, longer than 200 or not well-formed UTF-16 (`bad-request`), a payload beyond
+   * `maxPayloadDepth` / `maxPayloadBytes`, or one not every codec carries (`unsupported-payload`).
    */
   async publish(
     channel: string,
@@ -338,6 +372,19 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
     data: unknown,
     options: { except?: Connection; key?: string } = {},
   ): Promise<{ epoch: string; offset: number }> {
+    for (const [what, name] of [
+      ['channel', channel],
+      ['event', event],
+    ] as const) {
+      if (typeof name !== 'string' || name === '' || name.length > MAX_NAME_LENGTH || !isWellFormed(name)) {
+        throw new RealtimeError(
+          ErrorCodes.BAD_REQUEST,
+          `the ${what} name must be a well-formed string of 1 to ${MAX_NAME_LENGTH} characters`,
+        );
+      }
+    }
+    const check = checkPayload(data, this.options.payload);
+    if (!check.ok) throw new RealtimeError(check.code, check.message);
     const r = await this.adapter.publish(channel, {
       ev: event,
       d: data,
@@ -428,6 +475,10 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
         ready: Promise.resolve(),
       };
       created.ready = this.adapter.subscribe(channel, created.listener);
+      // Refused (e.g. too many channels): forget it, so the next attach asks the adapter again.
+      created.ready.catch(() => {
+        if (this.channels.get(channel) === created) this.channels.delete(channel);
+      });
       this.channels.set(channel, created);
       local = created;
     }
