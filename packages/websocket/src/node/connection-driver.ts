@@ -502,6 +502,8 @@ export class ConnectionDriver {
     } finally {
       endInput();
     }
+    // Read again (input is now discarded), so the peer's end of the connection is seen.
+    this.updateReading();
   }
 
   /** Fails the connection from the driver (inflate errors): later parsed events are dropped. */
