@@ -342,7 +342,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
     }
     this._binaryType = type;
   }
-  /** Bytes queued in the socket and not yet sent. */
+  /** Bytes waiting to be sent, including messages waiting to be compressed (as in ws). */
   get bufferedAmount(): number {
     return this.driver?.bufferedAmount ?? 0;
   }
