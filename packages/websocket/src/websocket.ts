@@ -357,8 +357,8 @@ export class WebSocket extends DualEventTarget implements DriverListener {
     if (BINARY_TYPES.includes(type)) this._binaryType = type;
   }
   /**
-   * Bytes queued and not yet sent: in the socket, in Blobs being read, and (as WHATWG says)
-   * given to send() after the connection stopped being OPEN.
+   * Bytes queued and not yet sent: in the socket, waiting to be compressed, in Blobs being read,
+   * and (as WHATWG says) given to send() after the connection stopped being OPEN.
    */
   get bufferedAmount(): number {
     return (this.driver?.bufferedAmount ?? 0) + (this.blobs?.bytes ?? 0) + this.bytesAfterClose;

@@ -4,6 +4,7 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { encodeClosePayload } from '../protocol/close-frame.js';
 import type { Connection, ProtocolEvent, SendOptions } from '../protocol/connection.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
+import { CoalescedOutput, runAll, type WriteCallback, writeCoalesced } from './coalesced-output.js';
 
 // The listener's methods are keyed by symbols, so the public object that owns the driver can
 // implement them itself (no per-connection listener object or closures) without exposing them
@@ -55,10 +56,11 @@ export interface DriverOptions {
    */
   closeTimeoutMs: number;
   /**
-   * Bytes the socket may hold unsent (`bufferedAmount`) before the peer is considered to have
-   * stopped reading. Default 64 MiB. Exceeded: the send's callback and an `error` event get
-   * WS_ERR_PEER_NOT_READING (close code 1008) and the connection is terminated (a close frame
-   * could not reach a peer that does not read). Nothing is dropped silently.
+   * Bytes that may wait to be sent (`bufferedAmount`: held by the socket or the driver, or
+   * waiting for compression) before the peer is considered to have stopped reading. Default
+   * 64 MiB. Exceeded: an `error` event gets WS_ERR_PEER_NOT_READING (close code 1008) and the
+   * connection is terminated (a close frame could not reach a peer that does not read); the
+   * callbacks of what was not written get an error. Nothing is dropped silently.
    */
   maxBufferedBytes: number;
   /** The negotiated compression extension, if any. */
@@ -70,7 +72,12 @@ export const DEFAULT_DRIVER_OPTIONS: Readonly<DriverOptions> = Object.freeze({
   maxBufferedBytes: 64 * 1024 * 1024,
 });
 
-type WriteCallback = (error?: Error | null) => void;
+/**
+ * Inflated bytes a connection may deliver before it lets the event loop turn (a setImmediate)
+ * ahead of its next compressed message, so a peer sending small compressed messages that
+ * inflate to much more cannot hold the loop (or fill memory) at other connections' expense.
+ */
+const INFLATE_BYTES_PER_TURN = 256 * 1024;
 
 /**
  * Drives a sans-I/O `Connection` over a Node socket: feeds it what arrives, writes what it
@@ -103,6 +110,26 @@ export class ConnectionDriver {
   /** Callbacks of the writes that wait (created on first use). */
   private waitCallbacks: WriteCallback[] | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
+  /** Output waiting for the socket to take the write in progress (see `write`). */
+  private held: CoalescedOutput | undefined;
+  /** A write with a callback of ours is in the socket: output is held until it is taken. */
+  private tracking = false;
+  /** The transport is to be ended once the held output is written. */
+  private endAfterHeld = false;
+  /** Bytes of sends waiting behind a compression, or being compressed (see `bufferedAmount`). */
+  private queuedSendBytes = 0;
+  /** Output is backed up past `readPauseBytes`: reading and delivery stop until it drains. */
+  private outputBlocked = false;
+  /** Whether we stopped the socket's reading (see `updateReading`). */
+  private readingStopped = false;
+  /** Inflated bytes delivered since the last turn of the event loop we gave way to. */
+  private inflatedSinceYield = 0;
+  /** Delivery waits for a setImmediate (an inflation budget was spent, or output drained). */
+  private yielding = false;
+  /** Deadline of the message being received (`messageAssemblyTimeoutMs`). */
+  private assemblyTimer: NodeJS.Timeout | undefined;
+  /** `connection.messagesReceived` when the deadline was set: a new message restarts it. */
+  private assemblyMark = 0;
   private peerCode: number = CloseCode.ABNORMAL_CLOSURE;
   private peerReason = '';
   private closed = false;
@@ -131,23 +158,35 @@ export class ConnectionDriver {
     socket.on('end', socketOnEnd);
     socket.on('close', socketOnClose);
     socket.on('error', socketOnError);
+    socket.on('drain', socketOnDrain);
     if (head && head.length > 0) {
       // Parse the handshake's leftover bytes on the next tick, so the owner can attach its
       // message listeners first ('open' / 'connection' are emitted right after start()).
       socket.pause();
+      this.readingStopped = true;
       const leftover = Buffer.from(head);
       process.nextTick(() => {
         if (this.closed) return;
         this.onData(leftover);
-        if (!this.paused) socket.resume();
+        this.updateReading();
       });
     } else if (socket.isPaused() && !this.paused) {
       socket.resume();
     }
   }
 
+  /**
+   * Bytes waiting to be sent: held by the socket, held by the driver while the socket takes an
+   * earlier write, queued in the core, and (with compression) waiting to be compressed.
+   */
   get bufferedAmount(): number {
-    return this.socket.writableLength + this.connection.bytesToSend;
+    const held = this.held;
+    return (
+      this.socket.writableLength +
+      this.connection.bytesToSend +
+      this.queuedSendBytes +
+      (held === undefined ? 0 : held.bytes)
+    );
   }
 
   get isPaused(): boolean {
@@ -171,20 +210,23 @@ export class ConnectionDriver {
     } finally {
       endInput();
     }
+    if (this.assemblyTimer !== undefined || conn.receivingMessage) this.checkAssembly();
+    // Events still waiting (an inflation, a paused application): read no more until they are
+    // delivered, so what a peer sends in the meantime waits in its own socket, not in our memory.
+    if (this.readingStopped || this.holding || this.pending.length !== 0) this.updateReading();
   }
 
   /** @internal */
   onEnd(): void {
     this.connection.receiveEof();
     this.enqueue(this.connection.eventsReceived());
+    // Events still wait (paused, inflating): our side ends now, so a close frame held for
+    // them (see deferFailureClose) goes out now or never.
+    if (this.pendingIndex < this.pending.length) this.connection.releaseFailureClose();
     // The peer will send nothing more: finish our side too. Sockets from an http.Server are
     // half-open capable (allowHalfOpen), so Node would not do it for us.
     this.flush();
-    if (!this.ended) {
-      this.ended = true;
-      this.socket.end();
-      this.startCloseTimer();
-    }
+    if (!this.ended) this.endTransport();
   }
 
   /** @internal */
@@ -204,9 +246,17 @@ export class ConnectionDriver {
     this.closed = true;
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
-    // Deliver what was parsed before the close, even if the user paused us (the compressor is
-    // still open: a compressed message held by pause() is inflated and delivered too).
+    if (this.assemblyTimer) clearTimeout(this.assemblyTimer);
+    this.assemblyTimer = undefined;
+    // What waited for the socket is dropped at once, with one error for all its callbacks
+    // (teardown costs the same however many frames were held).
+    if (this.held !== undefined) this.held.discard(notOpenError());
+    // Deliver what was parsed before the close, even if the user paused us or the output was
+    // backed up (the compressor is still open: a compressed message held by pause() is
+    // inflated and delivered too).
     this.paused = false;
+    this.outputBlocked = false;
+    this.yielding = false;
     this.drain();
     // A compressed message is being inflated: 'close' comes after it (see inflate).
     if (this.inflating) this.closeAfterInflate = true;
@@ -219,7 +269,7 @@ export class ConnectionDriver {
   }
 
   private enqueue(events: ProtocolEvent[]): void {
-    if (this.pending.length === 0 && !this.paused && !this.inflating && !this.dispatching) {
+    if (this.pending.length === 0 && !this.holding && !this.dispatching) {
       // Fast path: dispatch straight from the core's array, no copying.
       this.dispatching = true;
       try {
@@ -227,7 +277,7 @@ export class ConnectionDriver {
           // A message inflated synchronously failed (failAndDeliver): the events after it are
           // dropped, and its error, now in `pending`, is delivered below.
           if (this.failedInDriver) break;
-          if (this.paused || this.inflating) {
+          if (this.holding) {
             this.pending = events.slice(i);
             this.pendingIndex = 0;
             return;
@@ -250,7 +300,7 @@ export class ConnectionDriver {
     if (this.dispatching) return;
     this.dispatching = true;
     try {
-      while (!this.paused && !this.inflating && this.pendingIndex < this.pending.length) {
+      while (!this.holding && this.pendingIndex < this.pending.length) {
         const event = this.pending[this.pendingIndex++]!;
         this.dispatch(event);
       }
@@ -261,6 +311,11 @@ export class ConnectionDriver {
     } finally {
       this.dispatching = false;
     }
+  }
+
+  /** Whether parsed events must wait (pause(), an inflation, backed-up output, a yield). */
+  private get holding(): boolean {
+    return this.paused || this.inflating || this.outputBlocked || this.yielding;
   }
 
   private dispatch(event: ProtocolEvent): void {
@@ -278,6 +333,9 @@ export class ConnectionDriver {
       case 'close':
         this.peerCode = event.code;
         this.peerReason = event.reason;
+        // The reply was held until the messages before the close frame were handled, so that
+        // what their handlers sent goes out first (as in ws 8).
+        this.connection.releaseFailureClose();
         this.listener[kOnCloseFrame](event.code, event.reason);
         this.flush();
         break;
@@ -321,6 +379,8 @@ export class ConnectionDriver {
         this.closeAfterInflate = false;
         if (this.closed) this.finishClose();
         else this.onSocketClose();
+      } else if (returned) {
+        this.updateReading();
       }
     });
     returned = true;
@@ -343,8 +403,107 @@ export class ConnectionDriver {
         ),
       );
     } else {
+      this.inflatedSinceYield += out.length;
+      // Pace inflation: past the budget, the next message waits for a turn of the event loop.
+      if (this.inflatedSinceYield >= INFLATE_BYTES_PER_TURN && !this.closed) this.yieldTurn();
       this.listener[kOnMessage](out, binary);
     }
+  }
+
+  /** Holds delivery until a setImmediate, then delivers what waits (see `holding`). */
+  private yieldTurn(): void {
+    if (this.yielding) return;
+    this.yielding = true;
+    setImmediate(resumeAfterYield, this);
+  }
+
+  /** @internal */
+  resumeAfterYield(): void {
+    this.yielding = false;
+    this.inflatedSinceYield = 0;
+    if (this.closed) return;
+    this.deliverPending();
+  }
+
+  /** Delivers held events as one input (their handlers' sends leave together), then reads on. */
+  private deliverPending(): void {
+    if (this.pendingIndex < this.pending.length && !this.dispatching) {
+      inputDepth++;
+      try {
+        this.wait(undefined);
+        this.drain();
+      } finally {
+        endInput();
+      }
+    }
+    this.updateReading();
+  }
+
+  /**
+   * Stops or restarts the socket's reading: stopped while the application paused us, while
+   * parsed events wait (an inflation in progress), and while our output is backed up.
+   */
+  private updateReading(): void {
+    if (this.closed) return;
+    const stop = this.holding || this.pendingIndex < this.pending.length;
+    if (stop === this.readingStopped) return;
+    this.readingStopped = stop;
+    if (stop) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  // ---- message deadline (messageAssemblyTimeoutMs) ------------------------------------------
+
+  /** Starts, restarts or stops the deadline of the message being received. */
+  private checkAssembly(): void {
+    const conn = this.connection;
+    if (!conn.receivingMessage || this.closed) {
+      if (this.assemblyTimer !== undefined) {
+        clearTimeout(this.assemblyTimer);
+        this.assemblyTimer = undefined;
+      }
+      return;
+    }
+    const ms = conn.limits.messageAssemblyTimeoutMs;
+    if (ms === 0) return;
+    const mark = conn.messagesReceived;
+    if (this.assemblyTimer === undefined) {
+      this.assemblyTimer = setTimeout(assemblyTimedOut, ms, this);
+      this.assemblyTimer.unref();
+    } else if (mark !== this.assemblyMark) {
+      this.assemblyTimer.refresh();
+    }
+    this.assemblyMark = mark;
+  }
+
+  /** @internal */
+  onAssemblyTimeout(): void {
+    this.assemblyTimer = undefined;
+    if (this.closed || !this.connection.receivingMessage) return;
+    // Not the peer's doing: the application paused us, or we stopped reading to inflate.
+    if (this.paused || this.inflating || this.yielding) {
+      this.checkAssembly();
+      return;
+    }
+    const ms = this.connection.limits.messageAssemblyTimeoutMs;
+    // A failure is delivered even if our output is backed up.
+    this.outputBlocked = false;
+    inputDepth++;
+    try {
+      this.wait(undefined);
+      this.failAndDeliver(
+        new WebSocketError(
+          ErrorCode.MESSAGE_TIMEOUT,
+          `A message took longer than messageAssemblyTimeoutMs (${ms} ms) to arrive`,
+          CloseCode.POLICY_VIOLATION,
+        ),
+      );
+      this.drain();
+    } finally {
+      endInput();
+    }
+    // Read again (input is now discarded), so the peer's end of the connection is seen.
+    this.updateReading();
   }
 
   /** Fails the connection from the driver (inflate errors): later parsed events are dropped. */
@@ -397,23 +556,96 @@ export class ConnectionDriver {
     const conn = this.connection;
     const out = conn.dataToSend();
     const socket = this.socket;
-    if (socket.destroyed || this.closed) {
+    if (socket.destroyed || this.closed || (this.ended && out.length !== 0)) {
       if (callback) process.nextTick(callback, notOpenError());
     } else if (out.length !== 0) {
-      writeAll(socket, out, callback);
-      if (socket.writableLength > this.options.maxBufferedBytes) this.peerNotReading();
+      this.write(out, callback);
+      this.outputChanged();
     } else if (callback) {
       process.nextTick(callback);
     }
     if (conn.shouldCloseTransport && !this.ended) {
-      this.ended = true;
-      socket.end();
-      this.startCloseTimer();
+      this.endTransport();
     } else if (conn.closeExpected() || (conn.closeFrameSent && conn.closeFrameReceived)) {
       // Waiting for the peer's close frame, or (a client) for the server to close the TCP
       // connection after the close handshake (RFC 6455 §7.1.1): not forever.
       this.startCloseTimer();
     }
+  }
+
+  /**
+   * Hands output to the socket. While the socket still holds an earlier write (the peer or the
+   * network is slower than us), one write carries a callback of ours and what follows is held,
+   * merged into blocks, until that write is taken: the socket never holds more than a couple
+   * of writes, however many frames are sent, so its bookkeeping stays proportional to the bytes
+   * counted and destroying it costs the same whatever it held.
+   */
+  private write(out: readonly Buffer[], callback: WriteCallback | undefined): void {
+    if (this.tracking) {
+      if (this.held === undefined) this.held = new CoalescedOutput();
+      this.held.add(out, callback);
+      return;
+    }
+    const socket = this.socket;
+    if (socket.writableLength === 0) {
+      writeCoalesced(socket, out, callback);
+      return;
+    }
+    this.tracking = true;
+    writeCoalesced(socket, out, (error) => this.afterTrackedWrite(error, callback));
+  }
+
+  private afterTrackedWrite(error: Error | null | undefined, callback: WriteCallback | undefined): void {
+    this.tracking = false;
+    const held = this.held;
+    if (held !== undefined && !held.empty && !error && !this.socket.destroyed) {
+      const taken = held.take();
+      this.write(taken.buffers, taken.callback);
+    }
+    if (this.endAfterHeld && !this.tracking && !this.socket.destroyed) {
+      this.endAfterHeld = false;
+      this.socket.end();
+    }
+    if (callback) callback(error);
+    this.outputChanged();
+  }
+
+  /** @internal The socket's buffer emptied after it had passed its high-water mark. */
+  onDrain(): void {
+    this.outputChanged();
+  }
+
+  /**
+   * Checks what waits to be sent after it grew or shrank: past `maxBufferedBytes` the peer is
+   * not reading (terminated); past `readPauseBytes` we stop reading it, until it drains.
+   */
+  private outputChanged(): void {
+    if (this.closed || this.socket.destroyed) return;
+    const backlog = this.bufferedAmount;
+    if (backlog > this.options.maxBufferedBytes) {
+      this.peerNotReading();
+      return;
+    }
+    // Never below the socket's high-water mark: past it, the socket emits 'drain' once it has
+    // sent what it holds, which is what lets us read again.
+    const threshold = Math.max(this.connection.limits.readPauseBytes, this.socket.writableHighWaterMark);
+    const blocked = backlog > threshold;
+    if (blocked === this.outputBlocked) return;
+    this.outputBlocked = blocked;
+    if (blocked) this.updateReading();
+    else if (!this.yielding) {
+      // Deliver what waited on a later turn: this may run inside a send() or a write callback.
+      this.yielding = true;
+      setImmediate(resumeAfterYield, this);
+    }
+  }
+
+  /** Ends our side of the transport once everything queued is written; starts the close timer. */
+  private endTransport(): void {
+    this.ended = true;
+    if (this.tracking) this.endAfterHeld = true;
+    else this.socket.end();
+    this.startCloseTimer();
   }
 
   private peerNotReading(): void {
@@ -446,18 +678,25 @@ export class ConnectionDriver {
     if (compressor && options.compress !== false && fin && !this.sendingFragmented) {
       const bytes = typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
       if (bytes.length >= compressor.threshold) {
+        // Counted in bufferedAmount from now until the compressed frame is queued.
+        this.queuedSendBytes += bytes.length;
         this.enqueueSend(() =>
           this.sendCompressed(compressor, bytes, options.binary ?? typeof data !== 'string', callback),
         );
+        this.outputChanged();
         return;
       }
     }
     this.sendingFragmented = !fin;
     if (this.compressing || this.sendQueue.length !== 0) {
+      const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+      this.queuedSendBytes += size;
       this.enqueueSend(() => {
+        this.queuedSendBytes -= size;
         this.sendNow(data, options, callback);
         this.nextSend();
       });
+      this.outputChanged();
       return;
     }
     this.sendNow(data, options, callback);
@@ -508,6 +747,7 @@ export class ConnectionDriver {
     this.compressing = true;
     compressor.compress(bytes, true, (error, out) => {
       this.compressing = false;
+      this.queuedSendBytes -= bytes.length;
       if (error || !out) {
         if (callback) callback(error ?? new Error('Compression failed'));
       } else if (!this.closed) {
@@ -521,13 +761,19 @@ export class ConnectionDriver {
         callback(notOpenError());
       }
       this.nextSend();
+      // Compressing less than before may let us read again (see outputChanged).
+      if (this.outputBlocked) this.outputChanged();
     });
   }
 
   sendPrepared(frames: readonly Buffer[], callback?: WriteCallback): void {
     if (this.compressing || this.sendQueue.length !== 0) {
       // Keep call order behind a compression in progress.
+      let size = 0;
+      for (const frame of frames) size += frame.length;
+      this.queuedSendBytes += size;
       this.enqueueSend(() => {
+        this.queuedSendBytes -= size;
         try {
           this.connection.sendPrepared(frames);
           this.flush(callback);
@@ -536,6 +782,7 @@ export class ConnectionDriver {
         }
         this.nextSend();
       });
+      this.outputChanged();
       return;
     }
     this.connection.sendPrepared(frames);
@@ -576,14 +823,14 @@ export class ConnectionDriver {
   pause(): void {
     if (this.paused || this.closed) return;
     this.paused = true;
-    this.socket.pause();
+    this.updateReading();
   }
 
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    if (!this.closed) this.socket.resume();
     this.drain();
+    this.updateReading();
   }
 }
 
@@ -633,39 +880,14 @@ function socketOnClose(this: Socket): void {
 function socketOnError(this: Socket): void {
   (this as DriverSocket)[kDriver].onSocketError();
 }
-
-/**
- * Frames that add up to less than 4 KiB are copied into one buffer (one `write`); that size
- * still comes from Node's shared buffer pool. Larger output goes out as one corked `writev`:
- * copying it into a fresh buffer cost more than it saved (1 KiB echo: 2.73 vs 2.47 µs of
- * server CPU per message, bench/scripts/profile.ts).
- */
-const COALESCE_BYTES = 4 * 1024 - 1;
-
-/**
- * Writes several buffers: a few small ones copied into one buffer (cheaper for the kernel and
- * for Node than a `writev` of many small pieces), otherwise corked into one `writev`, uncopied.
- */
-function writeAll(socket: Socket, out: Buffer[], callback: WriteCallback | undefined): void {
-  if (out.length === 1) {
-    socket.write(out[0]!, callback);
-    return;
-  }
-  let total = 0;
-  for (let i = 0; i < out.length; i++) total += out[i]!.length;
-  if (total <= COALESCE_BYTES) {
-    socket.write(Buffer.concat(out, total), callback);
-    return;
-  }
-  socket.cork();
-  const last = out.length - 1;
-  for (let i = 0; i < last; i++) socket.write(out[i]!);
-  socket.write(out[last]!, callback);
-  socket.uncork();
+function socketOnDrain(this: Socket): void {
+  (this as DriverSocket)[kDriver].onDrain();
 }
-
-function runAll(callbacks: WriteCallback[], error?: Error | null): void {
-  for (const callback of callbacks) callback(error);
+function resumeAfterYield(driver: ConnectionDriver): void {
+  driver.resumeAfterYield();
+}
+function assemblyTimedOut(driver: ConnectionDriver): void {
+  driver.onAssemblyTimeout();
 }
 
 function toBuffer(data: Uint8Array): Buffer {

@@ -50,10 +50,11 @@ export interface ConnectionOptions {
    */
   allowRsv1?: boolean;
   /**
-   * When the peer breaks the protocol, hold the close frame until `releaseFailureClose()` is
-   * called, so a driver can deliver the messages that arrived before the violation (in the
-   * same input chunk) and let the application answer them first, as a peer reading frame by
-   * frame would. Default false: the close frame is queued at once.
+   * When the peer breaks the protocol, or sends a close frame that needs a reply, hold our
+   * close frame until `releaseFailureClose()` is called, so a driver can deliver the messages
+   * that arrived before (in the same input chunk) and let the application answer them first,
+   * as a peer reading frame by frame would (ws 8 does). Default false: the close frame is
+   * queued at once.
    */
   deferFailureClose?: boolean;
 }
@@ -98,6 +99,7 @@ export class Connection implements FrameSink {
   private controlPayload: Buffer[] | undefined;
   private messageOpcode = 0;
   private messageCompressed = false;
+  private dataMessages = 0;
   // Send side: whether a fragmented message is open, and its type.
   private sendingFragmented = false;
 
@@ -204,6 +206,20 @@ export class Connection implements FrameSink {
     return total;
   }
 
+  /**
+   * Whether part of a frame or of a data message has arrived and the rest has not (false once
+   * the connection failed or the peer closed). A driver bounds how long this may last.
+   */
+  get receivingMessage(): boolean {
+    if (this.failed || this.closeReceived || this.eof) return false;
+    return this.messageOpcode !== 0 || !this.parser.atFrameBoundary;
+  }
+
+  /** Data messages received whole so far (a driver restarts its per-message deadline on each). */
+  get messagesReceived(): number {
+    return this.dataMessages;
+  }
+
   /** Whether `dataToSend()` has anything. */
   get hasDataToSend(): boolean {
     return this.output !== undefined && this.output.length !== 0;
@@ -275,6 +291,7 @@ export class Connection implements FrameSink {
     const compressed = this.messageCompressed;
     this.messageOpcode = 0;
     this.messageCompressed = false;
+    this.dataMessages++;
     this.pushEvent({ type: 'message', data, binary, compressed });
   }
 
@@ -290,12 +307,18 @@ export class Connection implements FrameSink {
       this.closeReceived = true;
       this.parser.stop();
       // RFC 6455 §5.5.1: reply with a close frame, echoing the status code, if none was sent.
-      if (!this.closeSent) {
-        this.closeSent = true;
+      // An endpoint "MAY delay sending a Close frame until its current message is sent": with
+      // deferFailureClose the reply waits until the messages before it have been answered.
+      if (!this.closeSent && !this.heldClose) {
         // The reason is echoed too (as ws does), so a browser's CloseEvent shows the one it sent.
         const reply =
           code === CloseCode.NO_STATUS_RECEIVED ? Buffer.alloc(0) : encodeClosePayload(code, reason);
-        writeFrame(this.queue(), Opcode.CLOSE, reply, this.frameOptions());
+        if (this.deferFailureClose) {
+          this.heldClose = encodeFrame(Opcode.CLOSE, reply, this.frameOptions());
+        } else {
+          this.closeSent = true;
+          writeFrame(this.queue(), Opcode.CLOSE, reply, this.frameOptions());
+        }
       }
       this.pushEvent({ type: 'close', code, reason });
     }
@@ -327,7 +350,10 @@ export class Connection implements FrameSink {
     this.pushEvent({ type: 'error', error: err });
   }
 
-  /** Queues the close frame held after a failure (see `deferFailureClose`). Idempotent. */
+  /**
+   * Queues the close frame held after a failure or a received close frame (see
+   * `deferFailureClose`). Idempotent.
+   */
   releaseFailureClose(): void {
     const frames = this.heldClose;
     if (!frames) return;
@@ -438,6 +464,8 @@ export class Connection implements FrameSink {
     const payload = encodeClosePayload(code, reason);
     if (this.closeSent || this.failed || this.eof) return;
     this.closeSent = true;
+    // Our own close frame replaces a held reply to the peer's (the handshake completes either way).
+    this.heldClose = undefined;
     writeFrame(this.queue(), Opcode.CLOSE, payload, this.frameOptions());
   }
 }

@@ -59,6 +59,8 @@ export const ErrorCode = {
   UNEXPECTED_EOF: 'WS_ERR_UNEXPECTED_EOF',
   PEER_NOT_READING: 'WS_ERR_PEER_NOT_READING',
   HEARTBEAT_TIMEOUT: 'WS_ERR_HEARTBEAT_TIMEOUT',
+  /** A message took longer than `messageAssemblyTimeoutMs` to arrive (close 1008). */
+  MESSAGE_TIMEOUT: 'WS_ERR_MESSAGE_TIMEOUT',
   // The caller misused the API (thrown synchronously).
   INVALID_ARGUMENT: 'WS_ERR_INVALID_ARGUMENT',
   INVALID_STATE: 'WS_ERR_INVALID_STATE',

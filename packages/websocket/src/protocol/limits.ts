@@ -1,8 +1,9 @@
 import { argumentError } from './errors.js';
 
 /**
- * Every limit the protocol core enforces. Each has a unit, a safe default and a consequence.
- * Pass a partial object anywhere `limits` is accepted; missing fields take the defaults.
+ * Every limit the protocol core and its Node driver enforce. Each has a unit, a safe default
+ * and a consequence. Pass a partial object anywhere `limits` is accepted; missing fields take
+ * the defaults.
  */
 export interface Limits {
   /**
@@ -42,6 +43,22 @@ export interface Limits {
   maxHandshakeBytes: number;
   /** Most header lines in the opening handshake. Default 100. Exceeded: HTTP 431. */
   maxHeaderCount: number;
+  /**
+   * Milliseconds a message may take to arrive, from the moment part of it is held until its
+   * last byte (measured by the driver; restarted for each message). Default 60,000; 0 turns it
+   * off. Exceeded: close 1008 (`WS_ERR_MESSAGE_TIMEOUT`), so a peer cannot hold up to
+   * `maxMessageBytes` of an unfinished message forever. Not counted while the application has
+   * paused the connection.
+   */
+  messageAssemblyTimeoutMs: number;
+  /**
+   * Bytes waiting to be sent or compressed (`bufferedAmount`) above which the driver stops
+   * reading from the peer and holds its parsed messages until the output drains below it
+   * again (TCP backpressure reaches the peer). Default 1 MiB; never below the socket's
+   * high-water mark (16 KiB). Nothing fails: a peer that sends but does not read just stops
+   * being read; `maxBufferedBytes` still applies to what the application sends on its own.
+   */
+  readPauseBytes: number;
 }
 
 /** The defaults: safe for a public server. Raise them deliberately. */
@@ -52,14 +69,20 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxBufferedChunks: 32_768,
   maxHandshakeBytes: 16 * 1024,
   maxHeaderCount: 100,
+  messageAssemblyTimeoutMs: 60_000,
+  readPauseBytes: 1024 * 1024,
 });
+
+/** Limits for which 0 means "off" (timeouts); every other limit must be positive. */
+const ZERO_MEANS_OFF: ReadonlySet<string> = new Set(['messageAssemblyTimeoutMs']);
 
 /** Limits objects returned by `resolveLimits` (already checked). */
 const alreadyResolved = new WeakSet<object>();
 
 /**
- * Fills in defaults and validates. `maxFrameBytes`, when not given, follows `maxMessageBytes`. Throws WS_ERR_INVALID_ARGUMENT for a limit that is not a
- * positive safe integer, or a field that is not a known limit (a misspelt limit would
+ * Fills in defaults and validates. `maxFrameBytes`, when not given, follows `maxMessageBytes`.
+ * Throws WS_ERR_INVALID_ARGUMENT for a limit that is not a positive safe integer (0 is accepted
+ * where it turns the limit off), or a field that is not a known limit (a misspelt limit would
  * otherwise be silently ignored).
  */
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {
@@ -71,8 +94,11 @@ export function resolveLimits(partial: Partial<Limits> = {}): Limits {
     if (!(key in DEFAULT_LIMITS)) {
       throw argumentError(`Unknown limit "${key}". Known limits: ${Object.keys(DEFAULT_LIMITS).join(', ')}.`);
     }
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
       throw argumentError(`Limit "${key}" must be a positive integer, got ${String(value)}.`);
+    }
+    if (value === 0 && !ZERO_MEANS_OFF.has(key)) {
+      throw argumentError(`Limit "${key}" must be a positive integer, got 0.`);
     }
     out[key as keyof Limits] = value;
   }

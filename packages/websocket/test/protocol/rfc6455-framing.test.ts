@@ -209,6 +209,29 @@ suite('deferFailureClose (regression: a valid message and a violation in one chu
   });
 });
 
+suite('deferFailureClose (regression: a reply to a message that arrived with the close frame)', () => {
+  it('holds the close reply until released, so the reply to the message goes first', () => {
+    const c = server({ deferFailureClose: true });
+    const events = feed(c, Buffer.concat([clientFrame(1, 'hi'), clientFrame(8, Buffer.from([0x03, 0xe8]))]));
+    assert.deepEqual(describe(events), ['text:hi', 'close:1000:']);
+    assert.equal(out(c), '', 'no close reply yet');
+    assert.equal(c.canSend, true);
+    c.send('ok');
+    c.releaseFailureClose();
+    assert.equal(out(c), `81026f6b${closeHex(1000)}`);
+    assert.equal(c.canSend, false);
+    assert.equal(c.shouldCloseTransport, true);
+  });
+
+  it('sends our own close frame instead when the application closes first', () => {
+    const c = server({ deferFailureClose: true });
+    feed(c, clientFrame(8, Buffer.from([0x03, 0xe8])));
+    c.sendClose(4000);
+    c.releaseFailureClose();
+    assert.equal(out(c), closeHex(4000));
+  });
+});
+
 suite('bytesToSend', () => {
   it('counts the queued bytes as frames are queued, checked and taken', () => {
     const c = server();
