@@ -9,6 +9,9 @@ export interface RateLimit {
 
 export const DEFAULT_RATE_LIMIT: RateLimit = { messagesPerSecond: 100, burst: 200 };
 
+/** Default `subscribeRateLimit`: 20 `sub`/`unsub` per second, 200 at once (a reconnect resubscribing). */
+export const DEFAULT_SUBSCRIBE_RATE_LIMIT: RateLimit = { messagesPerSecond: 20, burst: 200 };
+
 export class TokenBucket {
   private tokens: number;
   private last: number;
