@@ -204,6 +204,41 @@ describe('history replay does not stall the server', () => {
     attacker.ws.terminate();
     bystander.close();
   });
+
+  it('a replay to a client that stops reading waits for it; live messages meanwhile, even past the queue bound, arrive once and in order', {
+    timeout: 15_000,
+  }, async () => {
+    const { server, url } = await startServer({ outbound: { maxQueuedMessages: 10 } });
+    servers.push(server);
+    let historyReads = 0;
+    const history = server.adapter.history.bind(server.adapter);
+    server.adapter.history = (channel, since) => {
+      if (channel === 'feed') historyReads++;
+      return history(channel, since);
+    };
+    // 300 x 64 KiB: more than loopback socket buffers hold, so the replay must wait for the reader.
+    const chunk = 'x'.repeat(64 * 1024);
+    for (let i = 1; i <= 300; i++) await server.publish('feed', 'old', { i, chunk });
+    const { epoch } = await server.adapter.position('feed');
+    const reader = await rawClient(url, { cid: 'reader' });
+    reader.ws.pause();
+    reader.send({ t: 'sub', id: 1, ch: 'feed', since: { ep: epoch, off: 0 } });
+    await sleep(300);
+    // 40 live messages while the replay waits: more than maxQueuedMessages (10) wait behind it.
+    for (let i = 301; i <= 340; i++) await server.publish('feed', 'new', { i });
+    reader.ws.resume();
+    const offsets = () => reader.received.filter((m) => m.t === 'msg').map((m) => m.off as number);
+    await until(() => offsets().length >= 340, 10_000, 'all 340 messages');
+    await sleep(100);
+    assert.deepEqual(
+      offsets(),
+      Array.from({ length: 340 }, (_, k) => k + 1),
+      'each message once, in offset order',
+    );
+    assert.equal(reader.closeCode(), 0);
+    assert.equal(historyReads, 2, 'the live messages dropped behind the replay were read from history');
+    reader.ws.terminate();
+  });
 });
 
 describe('presence flapping is coalesced and rate limited', () => {
