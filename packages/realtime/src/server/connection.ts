@@ -238,14 +238,6 @@ export class Connection {
       return;
     }
     if (message.t === 'pong') return;
-    if (
-      (message.t === 'sub' || message.t === 'unsub') &&
-      this.subscribeBucket &&
-      !this.subscribeBucket.take()
-    ) {
-      this.fail(DisconnectCode.RATE_LIMITED, 'subscribe rate limit exceeded');
-      return;
-    }
     if (message.t === 'res') {
       this.onReply(message);
       return;
@@ -267,6 +259,13 @@ export class Connection {
     if (this.closing) return;
     if (!this.ready && message.t !== 'hello') {
       return this.fail(DisconnectCode.PROTOCOL_ERROR, `expected hello, got ${message.t}`);
+    }
+    if ((message.t === 'sub' || message.t === 'unsub') && this.subscribeBucket) {
+      // Over `subscribeRateLimit`, subscriptions wait their turn (and the client's later messages
+      // with them; past MAX_PENDING_INPUT its socket is paused) rather than fail.
+      const wait = this.subscribeBucket.reserve();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (this.closing) return;
     }
     switch (message.t) {
       case 'hello':

@@ -131,8 +131,9 @@ export interface RealtimeServerOptions {
   rateLimit?: Partial<RateLimit> | false;
   /**
    * Per-connection rate of `sub` and `unsub` messages (each counts one), on top of `rateLimit`:
-   * every one of them costs a history read and a presence change seen by every member. Exceeded:
-   * close 4429. Default 20 per second, burst 200; `false` for none.
+   * every one of them costs a history read and a presence change seen by every member. Beyond
+   * it they wait their turn, in order, with the client's later messages (its socket is paused
+   * once 64 wait); nothing fails. Default 20 per second, burst 200; `false` for none.
    */
   subscribeRateLimit?: Partial<RateLimit> | false;
   /**
