@@ -360,7 +360,9 @@ describe('a client the server decided to close cannot act', () => {
   const servers: RealtimeServer[] = [];
   after(() => Promise.all(servers.map((s) => s.close())));
 
-  for (const [name, code, options] of [
+  const byToken = ({ token }: { token: string | undefined }) => ({ user: token ?? 'anonymous' });
+  // [case, close code expected, server options, token the peer sends as a refresh after 20 publishes]
+  for (const [name, code, options, refreshAs] of [
     [
       'expired token (4402)',
       DisconnectCode.TOKEN_EXPIRED,
@@ -371,15 +373,15 @@ describe('a client the server decided to close cannot act', () => {
         }),
         tokenRefreshLeadMs: 100,
       },
+      undefined,
     ],
     [
       'rate limited (4429)',
       DisconnectCode.RATE_LIMITED,
-      {
-        authenticate: ({ token }: { token: string | undefined }) => ({ user: token ?? 'anonymous' }),
-        rateLimit: { messagesPerSecond: 20, burst: 20 },
-      },
+      { authenticate: byToken, rateLimit: { messagesPerSecond: 20, burst: 20 } },
+      undefined,
     ],
+    ['refreshed as another user (4403)', DisconnectCode.FORBIDDEN, { authenticate: byToken }, 'eve'],
   ] as const) {
     it(`${name}: nothing the peer sends after the server's close reaches anyone, and TCP is cut after closeTimeoutMs`, {
       timeout: 10_000,
@@ -404,16 +406,17 @@ describe('a client the server decided to close cannot act', () => {
           lastBeforeClose = seq;
         }
         peer.send({ t: 'pub', id: ++seq + 1, ch: 'room', ev: 'say', d: { seq }, mid: `m${seq}` });
+        if (seq === 20 && refreshAs !== undefined) peer.send({ t: 'auth', token: refreshAs });
         await sleep(10);
       }
       assert.equal(peer.state.closeFrame, code);
-      await until(() => peer.state.tcpClosed, 3000, 'the server to cut the TCP connection');
-      const cutAfter = performance.now() - closedAt;
-      assert.ok(cutAfter < 1500, `TCP cut ${cutAfter.toFixed(0)} ms after the close frame`);
       await sleep(100);
       const late = seqs.filter((s) => s > lastBeforeClose);
       assert.deepEqual(late, [], `messages sent after the close frame were delivered: ${late.join(', ')}`);
       assert.ok(!room.present.has('mallory'), 'mallory left the presence set');
+      await until(() => peer.state.tcpClosed, 3000, 'the server to cut the TCP connection');
+      const cutAfter = performance.now() - closedAt;
+      assert.ok(cutAfter < 1500, `TCP cut ${cutAfter.toFixed(0)} ms after the close frame`);
       peer.destroy();
       observer.close();
     });
