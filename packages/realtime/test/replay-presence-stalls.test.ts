@@ -9,13 +9,28 @@ import type { RealtimeClient } from '../src/client/index.js';
 import {
   type Codec,
   DisconnectCode,
+  type HistoryLimits,
   jsonCodec,
+  MemoryAdapter,
   msgpackCodec,
   type RealtimeServer,
 } from '../src/server/index.js';
 import { client, opened, startServer, until } from './helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * An adapter whose history holds these tests' large backlogs (tens of MiB in one channel), above
+ * any default byte bound: what is tested is how a long history is replayed, not how it is bounded.
+ */
+const largeHistory = () =>
+  new MemoryAdapter({
+    history: {
+      maxMessages: 1000,
+      maxBytesPerChannel: 256 << 20,
+      maxBytesTotal: 512 << 20,
+    } as Partial<HistoryLimits>,
+  });
 
 /**
  * A bystander's round trips, as a client on another machine would see them: one request every
@@ -154,8 +169,13 @@ describe('history replay does not stall the server', () => {
         return base.encode(message);
       },
     });
-    const { server, url } = await startServer({ codecs: [counting(jsonCodec), counting(msgpackCodec)] });
+    const adapter = largeHistory();
+    const { server, url } = await startServer({
+      adapter,
+      codecs: [counting(jsonCodec), counting(msgpackCodec)],
+    });
     servers.push(server);
+    t.after(() => adapter.close());
     server.handle('echo', (d) => d);
     // 200 messages of 64 KiB: 12.5 MiB of history, with characters that JSON must escape.
     const STORED = 200;
@@ -207,9 +227,11 @@ describe('history replay does not stall the server', () => {
 
   it('a replay to a client that stops reading waits for it; live messages meanwhile, even past the queue bound, arrive once and in order', {
     timeout: 15_000,
-  }, async () => {
-    const { server, url } = await startServer({ outbound: { maxQueuedMessages: 10 } });
+  }, async (t) => {
+    const adapter = largeHistory();
+    const { server, url } = await startServer({ adapter, outbound: { maxQueuedMessages: 10 } });
     servers.push(server);
+    t.after(() => adapter.close());
     let historyReads = 0;
     const history = server.adapter.history.bind(server.adapter);
     server.adapter.history = (channel, since) => {
