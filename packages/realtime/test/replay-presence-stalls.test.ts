@@ -9,7 +9,6 @@ import type { RealtimeClient } from '../src/client/index.js';
 import {
   type Codec,
   DisconnectCode,
-  type HistoryLimits,
   jsonCodec,
   MemoryAdapter,
   msgpackCodec,
@@ -29,7 +28,7 @@ const largeHistory = () =>
       maxMessages: 1000,
       maxBytesPerChannel: 256 << 20,
       maxBytesTotal: 512 << 20,
-    } as Partial<HistoryLimits>,
+    },
   });
 
 /**

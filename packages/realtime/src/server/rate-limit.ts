@@ -9,8 +9,11 @@ export interface RateLimit {
 
 export const DEFAULT_RATE_LIMIT: RateLimit = { messagesPerSecond: 100, burst: 200 };
 
-/** Default `subscribeRateLimit`: 20 `sub`/`unsub` per second, 200 at once (a reconnect resubscribing). */
-export const DEFAULT_SUBSCRIBE_RATE_LIMIT: RateLimit = { messagesPerSecond: 20, burst: 200 };
+/**
+ * Default `subscribeRateLimit`: 20 `sub`/`unsub` per second, and at once as many as the default
+ * `maxSubscriptionsPerConnection` (256; the server uses its own value), for a reconnect.
+ */
+export const DEFAULT_SUBSCRIBE_RATE_LIMIT: RateLimit = { messagesPerSecond: 20, burst: 256 };
 
 export class TokenBucket {
   private tokens: number;

@@ -133,7 +133,8 @@ export interface RealtimeServerOptions {
    * Per-connection rate of `sub` and `unsub` messages (each counts one), on top of `rateLimit`:
    * every one of them costs a history read and a presence change seen by every member. Beyond
    * it they wait their turn, in order, with the client's later messages (its socket is paused
-   * once 64 wait); nothing fails. Default 20 per second, burst 200; `false` for none.
+   * once 64 wait); nothing fails. Default 20 per second, burst `maxSubscriptionsPerConnection`
+   * (so a reconnect resubscribing every channel is not delayed); `false` for none.
    */
   subscribeRateLimit?: Partial<RateLimit> | false;
   /**
@@ -260,7 +261,16 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       subscribeRateLimit:
         options.subscribeRateLimit === false
           ? false
-          : { ...DEFAULT_SUBSCRIBE_RATE_LIMIT, ...options.subscribeRateLimit },
+          : {
+              ...DEFAULT_SUBSCRIBE_RATE_LIMIT,
+              // A reconnect resubscribes every channel at once: that much is never delayed.
+              burst: positive(
+                'maxSubscriptionsPerConnection',
+                options.maxSubscriptionsPerConnection,
+                DEFAULT_SUBSCRIBE_RATE_LIMIT.burst,
+              ),
+              ...options.subscribeRateLimit,
+            },
       authenticate: options.authenticate,
       authorizeChannel: options.authorizeChannel,
       beforePublish: options.beforePublish,
