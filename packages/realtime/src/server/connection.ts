@@ -2,6 +2,7 @@
 // subscriptions with recovery, requests in both directions, heartbeats and limits.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { PreparedMessage } from '@ieum/websocket';
 import type { Codec } from '../protocol/codec.js';
 import { DisconnectCode } from '../protocol/disconnect-codes.js';
 import {
@@ -15,8 +16,8 @@ import {
   type ServerMessage,
   type SubscribeResult,
 } from '../protocol/messages.js';
-import type { AdapterEvent, ChannelEntry, PublishResult } from './adapter.js';
-import { OutboundQueue } from './outbound-queue.js';
+import type { ChannelEntry, PublishResult } from './adapter.js';
+import { byteLength, OutboundQueue, type Outgoing, type SharedMessage } from './outbound-queue.js';
 import { checkPayload } from './payload-limits.js';
 import { TokenBucket } from './rate-limit.js';
 import { type AuthResult, RealtimeError, type RealtimeServer } from './realtime-server.js';
@@ -29,6 +30,8 @@ import { requestUrl } from './request-url.js';
 export interface Transport {
   readonly bufferedAmount: number;
   send(data: string | Uint8Array, options: { binary: boolean }, done: (error?: Error | null) => void): void;
+  /** Sends a message framed once for many connections (`WebSocketServer.prepare`), if supported. */
+  sendPrepared?(message: PreparedMessage, done: (error?: Error | null) => void): void;
   close(code: number, reason: string): void;
   terminate(): void;
   pause(): void;
@@ -46,15 +49,29 @@ interface Subscription {
   epoch: string;
   /** Last offset delivered; messages at or below it are not sent again. */
   offset: number;
-  /** Live messages that arrived while history was being read; `undefined` once live. */
-  pending:
-    | Array<{ epoch: string; entry: ChannelEntry; encode: (c: Codec) => string | Uint8Array }>
-    | undefined;
+  /** Live messages that arrived while history was being read or replayed; `undefined` once live. */
+  pending: Array<{ epoch: string; entry: ChannelEntry }> | undefined;
+  /**
+   * More live messages arrived during the replay than the outbound queue may hold: they were
+   * dropped, and the replay reads them from history again once it has caught up.
+   */
+  missed: boolean;
   presence: boolean;
 }
 
 /** Messages processed one after another; past this many waiting, the socket is paused. */
 const MAX_PENDING_INPUT = 64;
+
+/** Messages a history replay writes per event-loop turn (fewer once `highWaterBytes` are written). */
+const REPLAY_SLICE_MESSAGES = 100;
+
+/** Milliseconds a replay waiting for a backed-up socket checks again even without a write completing. */
+const REPLAY_RECHECK_MS = 100;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+const isShared = (data: Outgoing): data is SharedMessage =>
+  typeof data !== 'string' && !(data instanceof Uint8Array);
 
 const truncateReason = (s: string) => (Buffer.byteLength(s) <= 123 ? s : `${s.slice(0, 100)}…`);
 
@@ -69,10 +86,13 @@ export class Connection {
   data: Record<string, unknown> = {};
   private clientId = '';
   private ready = false;
+  /** The server decided to close (or the transport closed): nothing the peer sends acts any more. */
+  private closing = false;
   private closed = false;
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly queue: OutboundQueue;
   private readonly bucket: TokenBucket | undefined;
+  private readonly subscribeBucket: TokenBucket | undefined;
   private input: Promise<void> = Promise.resolve();
   private inputDepth = 0;
   private lastSeen = Date.now();
@@ -98,11 +118,16 @@ export class Connection {
         get bufferedAmount() {
           return ws.bufferedAmount;
         },
-        write: (data, done) => ws.send(data, { binary: codec.binary }, () => done()),
+        write: (data, done) => {
+          if (!isShared(data)) ws.send(data, { binary: codec.binary }, () => done());
+          else if (ws.sendPrepared) ws.sendPrepared(data.prepared, () => done());
+          else ws.send(data.data, { binary: codec.binary }, () => done());
+        },
       },
       o.outbound,
     );
     this.bucket = o.rateLimit ? new TokenBucket(o.rateLimit) : undefined;
+    this.subscribeBucket = o.subscribeRateLimit ? new TokenBucket(o.subscribeRateLimit) : undefined;
     server.adopt(this);
     ws.on('message', (data, isBinary) => this.onData(data, isBinary));
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
@@ -122,9 +147,14 @@ export class Connection {
     return [...this.subscriptions.keys()];
   }
 
-  /** Closes with `code` (see `DisconnectCode`) and a short reason. */
+  /**
+   * Closes with `code` (see `DisconnectCode`) and a short reason. From this moment nothing the
+   * peer sends is acted on, its subscriptions and presence end, and nothing more is sent to it;
+   * a peer that does not answer the close frame within `closeTimeoutMs` is cut off.
+   */
   close(code: number = DisconnectCode.NORMAL, reason = ''): void {
-    if (this.closed) return;
+    if (this.closing) return;
+    this.release();
     this.ws.close(code, truncateReason(reason));
   }
 
@@ -139,7 +169,7 @@ export class Connection {
 
   /** Sends an event and resolves with the client's reply (rejects on error, timeout or disconnect). */
   request(event: string, data: unknown, options: { timeoutMs?: number } = {}): Promise<unknown> {
-    if (this.closed)
+    if (this.closing)
       return Promise.reject(new RealtimeError(ErrorCodes.DISCONNECTED, 'the connection is closed'));
     const id = this.nextRequestId++;
     return new Promise((resolve, reject) => {
@@ -166,8 +196,8 @@ export class Connection {
     this.sendEncoded(this.codec.encode(message));
   }
 
-  private sendEncoded(data: string | Uint8Array, key?: string): void {
-    if (this.closed) return;
+  private sendEncoded(data: Outgoing, key?: string): void {
+    if (this.closing) return;
     const result = this.queue.push(data, key);
     const m = this.server.metrics;
     if (result === 'overflow') {
@@ -178,11 +208,14 @@ export class Connection {
     if (result === 'dropped' || result === 'replaced') m?.dropped.inc();
     if (result !== 'dropped' && m) {
       m.messagesOut.inc();
-      m.bytesOut.inc(typeof data === 'string' ? data.length : data.byteLength);
+      const raw = isShared(data) ? data.data : data;
+      m.bytesOut.inc(typeof raw === 'string' ? raw.length : raw.byteLength);
     }
   }
 
   private onData(data: unknown, isBinary: boolean): void {
+    // The server decided to close: what the peer sends until the TCP connection ends is dropped.
+    if (this.closing) return;
     this.lastSeen = Date.now();
     // binaryType is 'nodebuffer' (the default): every message arrives as one Buffer.
     const bytes = data as Buffer;
@@ -223,9 +256,16 @@ export class Connection {
   }
 
   private async process(message: ClientMessage): Promise<void> {
-    if (this.closed) return;
+    if (this.closing) return;
     if (!this.ready && message.t !== 'hello') {
       return this.fail(DisconnectCode.PROTOCOL_ERROR, `expected hello, got ${message.t}`);
+    }
+    if ((message.t === 'sub' || message.t === 'unsub') && this.subscribeBucket) {
+      // Over `subscribeRateLimit`, subscriptions wait their turn (and the client's later messages
+      // with them; past MAX_PENDING_INPUT its socket is paused) rather than fail.
+      const wait = this.subscribeBucket.reserve();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (this.closing) return;
     }
     switch (message.t) {
       case 'hello':
@@ -272,6 +312,8 @@ export class Connection {
             return this.reply(message.id, undefined, body);
           }
         }
+        // Closed while the hooks ran (its token expired, say): the publish must not happen.
+        if (this.closing) return;
         // Checked once, here, for every codec: what is stored must be deliverable to all of them.
         const check = checkPayload(data ?? null, this.server.options.payload);
         if (!check.ok) return this.reply(message.id, undefined, { code: check.code, message: check.message });
@@ -327,7 +369,7 @@ export class Connection {
     }
     this.clientId = hello.cid;
     const auth = await this.authenticate(hello.token ?? this.tokenFromRequest());
-    if (!auth || this.closed) return;
+    if (!auth || this.closing) return;
     this.ready = true;
     this.ws.authenticated?.();
     this.server.registered(this);
@@ -354,6 +396,7 @@ export class Connection {
     let result: AuthResult;
     try {
       result = await hook({ token, req: this.req });
+      if (this.closing) return undefined;
       // The user id becomes a storage key (presence): a lone surrogate would merge two users.
       if (!result || typeof result.user !== 'string' || result.user === '' || !isWellFormed(result.user)) {
         throw new Error('authenticate must return { user: non-empty, well-formed string }');
@@ -396,8 +439,9 @@ export class Connection {
     presence: boolean,
     replyId?: number,
   ): Promise<boolean> {
+    if (this.closing) return false;
     if (this.subscriptions.has(channel)) await this.unsubscribe(channel);
-    const sub: Subscription = { epoch: '', offset: 0, pending: [], presence };
+    const sub: Subscription = { epoch: '', offset: 0, pending: [], missed: false, presence };
     this.subscriptions.set(channel, sub);
     const adapter = this.server.adapter;
     await this.server.attach(channel, this);
@@ -422,15 +466,97 @@ export class Connection {
       sub.offset = p.offset;
     }
     sub.epoch = result.ep;
+    if (!this.isCurrent(channel, sub)) return false;
     if (this.user !== undefined) await adapter.presenceJoin(channel, this.user, this.id, this.info);
     if (presence) result.members = await adapter.presenceList(channel);
-    if (this.closed || this.subscriptions.get(channel) !== sub) return false;
+    if (!this.isCurrent(channel, sub)) return false;
     if (replyId !== undefined) this.reply(replyId, result);
-    for (const entry of backlog) this.sendEntry(channel, sub, sub.epoch, entry, undefined);
-    const pending = sub.pending ?? [];
-    sub.pending = undefined;
-    for (const p of pending) this.sendEntry(channel, sub, p.epoch, p.entry, p.encode);
+    // Not awaited: the client's next messages (an unsub that cancels it, say) go on meanwhile.
+    void this.replay(
+      channel,
+      sub,
+      backlog.map((entry) => ({ epoch: sub.epoch, entry })),
+    );
     return true;
+  }
+
+  /** Whether `sub` is still this connection's subscription to `channel` and the connection is open. */
+  private isCurrent(channel: string, sub: Subscription): boolean {
+    return !this.closing && this.subscriptions.get(channel) === sub;
+  }
+
+  /**
+   * Sends `backlog`, then the live messages that arrived meanwhile, then goes live. In slices of
+   * at most `REPLAY_SLICE_MESSAGES` messages or `highWaterBytes` per event-loop turn, only while
+   * the socket keeps up (it waits for writes to complete, never filling the outbound queue), and
+   * it stops as soon as the subscription ends or the connection is closing. Each stored message
+   * is encoded once per codec for the whole server (`replayCacheBytes`).
+   */
+  private async replay(
+    channel: string,
+    sub: Subscription,
+    backlog: Array<{ epoch: string; entry: ChannelEntry }>,
+  ): Promise<void> {
+    const highWater = this.server.options.outbound.highWaterBytes;
+    let items = backlog;
+    try {
+      for (;;) {
+        let i = 0;
+        while (i < items.length) {
+          if (!this.isCurrent(channel, sub)) return;
+          if (!this.queue.writable) {
+            await this.writable();
+            continue;
+          }
+          let bytes = 0;
+          for (let n = 0; n < REPLAY_SLICE_MESSAGES && i < items.length && bytes < highWater; n++) {
+            if (!this.queue.writable) break;
+            const { epoch, entry } = items[i++]!;
+            bytes += this.sendEntry(channel, sub, epoch, entry, undefined);
+          }
+          if (i < items.length) await nextTurn();
+        }
+        if (!this.isCurrent(channel, sub)) return;
+        const pending = sub.pending ?? [];
+        if (sub.missed) {
+          // Live messages were dropped while the client was behind: read them from history.
+          sub.missed = false;
+          sub.pending = [];
+          const h = await this.server.adapter.history(channel, { epoch: sub.epoch, offset: sub.offset });
+          if (!this.isCurrent(channel, sub)) return;
+          if (!h.ok) {
+            // Gone from history: the client resubscribes from its position and is told (`reset`).
+            return h.reason === 'epoch-changed'
+              ? this.fail(DisconnectCode.SERVICE_RESTART, 'channel history lost: resubscribe')
+              : this.fail(DisconnectCode.SLOW_CONSUMER, 'fell behind during history replay');
+          }
+          items = [...h.entries.map((entry) => ({ epoch: sub.epoch, entry })), ...pending];
+          continue;
+        }
+        if (pending.length === 0) {
+          sub.pending = undefined;
+          return;
+        }
+        sub.pending = [];
+        items = pending;
+      }
+    } catch (error) {
+      this.server.reportError(error as Error);
+      this.fail(DisconnectCode.SERVER_ERROR, 'internal error');
+    }
+  }
+
+  /** Resolves when the outbound queue takes messages again (or, at the latest, after a short while). */
+  private writable(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        cancel();
+        resolve();
+      };
+      const cancel = this.queue.onWritable(done);
+      const timer = setTimeout(done, REPLAY_RECHECK_MS);
+    });
   }
 
   private async unsubscribe(channel: string): Promise<void> {
@@ -439,7 +565,7 @@ export class Connection {
     if (this.user !== undefined) await this.server.adapter.presenceLeave(channel, this.user, this.id);
   }
 
-  /** @internal Live message from the channel's fan-out. */
+  /** @internal Live message from the channel's fan-out (`encode` is shared by its subscribers). */
   deliver(
     channel: string,
     epoch: string,
@@ -447,21 +573,28 @@ export class Connection {
     encode: (c: Codec) => string | Uint8Array,
   ): void {
     const sub = this.subscriptions.get(channel);
-    if (!sub) return;
+    if (!sub || this.closing) return;
     if (sub.pending) {
-      sub.pending.push({ epoch, entry, encode });
+      // Behind a replay: wait there, as many as the outbound queue may hold; beyond that, drop
+      // them and read them from history later (they were stored before being fanned out).
+      if (sub.pending.length >= this.server.options.outbound.maxQueuedMessages) {
+        sub.missed = true;
+        sub.pending = [];
+      }
+      sub.pending.push({ epoch, entry });
       return;
     }
     this.sendEntry(channel, sub, epoch, entry, encode);
   }
 
+  /** Sends one stored message unless already sent; returns the bytes it took (0 if skipped). */
   private sendEntry(
     channel: string,
     sub: Subscription,
     epoch: string,
     entry: ChannelEntry,
     encode: ((c: Codec) => string | Uint8Array) | undefined,
-  ): void {
+  ): number {
     if (epoch !== sub.epoch || entry.off > sub.offset + 1) {
       // The adapter delivers every offset of a channel, in order. A new epoch (its history was
       // lost: a Redis restart) or a skipped offset (trimmed while the adapter was cut off) means
@@ -469,15 +602,16 @@ export class Connection {
       // from its position tells it (`reset`), so close: it reconnects, resubscribes, and recovers
       // or resets. Never follow silently.
       this.fail(DisconnectCode.SERVICE_RESTART, 'channel history lost: resubscribe');
-      return;
+      return 0;
     }
-    if (entry.off <= sub.offset) return;
+    if (entry.off <= sub.offset) return 0;
     sub.offset = entry.off;
-    if (entry.except === this.id) return;
+    if (entry.except === this.id) return 0;
     const own = entry.mid !== undefined && isFromClient(entry.mid, this.clientId);
     const key = entry.key === undefined ? undefined : `${channel}\u0000${entry.key}`;
-    if (own || !encode) {
-      const mid = own ? entry.mid!.split('\u0000')[2] : undefined;
+    let data: string | Uint8Array;
+    if (own) {
+      const mid = entry.mid!.split('\u0000')[2];
       const msg: ServerMessage = {
         t: 'msg',
         ch: channel,
@@ -487,22 +621,22 @@ export class Connection {
         off: entry.off,
         ...(mid !== undefined ? { mid } : {}),
       };
-      this.sendEncoded(this.codec.encode(msg), key);
+      data = this.codec.encode(msg);
     } else {
-      this.sendEncoded(encode(this.codec), key);
+      data = encode ? encode(this.codec) : this.server.encodeEntry(this.codec, channel, epoch, entry);
     }
+    this.sendEncoded(data, key);
+    return byteLength(data);
   }
 
-  /** @internal Presence change in a subscribed channel. */
-  deliverPresence(event: Extract<AdapterEvent, { type: 'join' | 'leave' }>): void {
-    const sub = this.subscriptions.get(event.channel);
-    if (!sub?.presence) return;
-    this.send({
-      t: event.type,
-      ch: event.channel,
-      user: event.user,
-      ...(event.info !== undefined ? { info: event.info } : {}),
-    });
+  /** @internal Whether presence changes of `channel` are for this connection. */
+  wantsPresence(channel: string): boolean {
+    return !this.closing && this.subscriptions.get(channel)?.presence === true;
+  }
+
+  /** @internal A message shared with other connections (presence changes). */
+  sendShared(message: SharedMessage): void {
+    this.sendEncoded(message);
   }
 
   private async onEmit(event: string, data: unknown, id: number | undefined): Promise<void> {
@@ -561,7 +695,18 @@ export class Connection {
   private onClose(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.release();
     this.resolveClosed();
+    this.server.unregistered(this, code, reason);
+  }
+
+  /**
+   * Ends everything this connection does, once: when the server decides to close it, or when
+   * the transport closes. Replays stop at their next message, input is dropped from now on.
+   */
+  private release(): void {
+    if (this.closing) return;
+    this.closing = true;
     clearTimeout(this.helloTimer);
     for (const t of this.expiryTimers) clearTimeout(t);
     this.queue.clear();
@@ -580,7 +725,6 @@ export class Connection {
           .catch((e: Error) => this.server.reportError(e));
       }
     }
-    this.server.unregistered(this, code, reason);
   }
 }
 

@@ -1,6 +1,7 @@
 // Per-connection outbound queue: writes go straight to the socket while it keeps up; past
 // `highWaterBytes` of unsent socket data they wait here, bounded, and a policy decides what
 // happens when the bound is reached.
+import type { PreparedMessage } from '@ieum/websocket';
 
 export type SlowConsumerPolicy = 'disconnect' | 'drop' | 'latest';
 
@@ -27,27 +28,45 @@ export const DEFAULT_OUTBOUND: OutboundLimits = {
   policy: 'disconnect',
 };
 
+/**
+ * One message encoded once for many connections: `data` for any transport, `prepared` (framed
+ * once, see `WebSocketServer.prepare`) for WebSocket connections.
+ */
+export interface SharedMessage {
+  readonly data: string | Uint8Array;
+  readonly prepared: PreparedMessage;
+}
+
+/** What a connection sends: its own encoding, or a message shared with other connections. */
+export type Outgoing = string | Uint8Array | SharedMessage;
+
 export interface Sink {
   readonly bufferedAmount: number;
   /** Writes one encoded message; `done` runs once it reached the socket. */
-  write(data: string | Uint8Array, done: () => void): void;
+  write(data: Outgoing, done: () => void): void;
 }
 
 interface Item {
-  data: string | Uint8Array;
+  data: Outgoing;
   bytes: number;
   key: string | undefined;
 }
 
 export type EnqueueResult = 'sent' | 'queued' | 'replaced' | 'dropped' | 'overflow';
 
-const byteLength = (d: string | Uint8Array) => (typeof d === 'string' ? d.length * 3 : d.byteLength);
+const encodedLength = (d: string | Uint8Array) => (typeof d === 'string' ? d.length * 3 : d.byteLength);
+
+/** Bytes `data` may take on the wire (strings: at most 3 UTF-8 bytes per UTF-16 unit). */
+export const byteLength = (d: Outgoing): number =>
+  typeof d === 'string' || d instanceof Uint8Array ? encodedLength(d) : encodedLength(d.data);
 
 export class OutboundQueue {
   private items: Item[] = [];
   private head = 0;
   private bytes = 0;
   private readonly byKey = new Map<string, Item>();
+  /** Called once each, the next time the queue is writable (or is cleared). */
+  private readonly waiters = new Set<() => void>();
 
   constructor(
     private readonly sink: Sink,
@@ -62,11 +81,32 @@ export class OutboundQueue {
     return this.bytes;
   }
 
+  /** Whether a message pushed now would go straight to the socket. */
+  get writable(): boolean {
+    return this.length === 0 && this.sink.bufferedAmount < this.limits.highWaterBytes;
+  }
+
+  /**
+   * Calls `callback` once the queue is writable again, after a write of this queue completes or
+   * when it is cleared. Returns a function that cancels the call.
+   */
+  onWritable(callback: () => void): () => void {
+    this.waiters.add(callback);
+    return () => this.waiters.delete(callback);
+  }
+
+  private wake(): void {
+    if (this.waiters.size === 0) return;
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const w of waiters) w();
+  }
+
   /**
    * Sends or queues `data`. `key` names the value it carries for the `latest` policy. Returns
    * 'overflow' when the caller must disconnect the peer (the message was not queued).
    */
-  push(data: string | Uint8Array, key?: string): EnqueueResult {
+  push(data: Outgoing, key?: string): EnqueueResult {
     if (this.length === 0 && this.sink.bufferedAmount < this.limits.highWaterBytes) {
       this.sink.write(data, this.onWritten);
       return 'sent';
@@ -106,6 +146,7 @@ export class OutboundQueue {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
+    if (this.writable) this.wake();
   }
 
   clear(): void {
@@ -113,5 +154,6 @@ export class OutboundQueue {
     this.head = 0;
     this.bytes = 0;
     this.byKey.clear();
+    this.wake();
   }
 }

@@ -9,6 +9,12 @@ export interface RateLimit {
 
 export const DEFAULT_RATE_LIMIT: RateLimit = { messagesPerSecond: 100, burst: 200 };
 
+/**
+ * Default `subscribeRateLimit`: 20 `sub`/`unsub` per second, and at once as many as the default
+ * `maxSubscriptionsPerConnection` (256; the server uses its own value), for a reconnect.
+ */
+export const DEFAULT_SUBSCRIBE_RATE_LIMIT: RateLimit = { messagesPerSecond: 20, burst: 256 };
+
 export class TokenBucket {
   private tokens: number;
   private last: number;
@@ -26,14 +32,28 @@ export class TokenBucket {
 
   /** Takes `n` tokens (default one); false, taking none, when fewer are left. */
   take(n = 1): boolean {
+    this.refill();
+    if (this.tokens < n) return false;
+    this.tokens -= n;
+    return true;
+  }
+
+  /**
+   * Reserves one token, even one not there yet, and returns the milliseconds until it is (0 when
+   * one was available). For callers that wait instead of refusing, one reservation at a time.
+   */
+  reserve(): number {
+    this.refill();
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.limit.messagesPerSecond) * 1000);
+  }
+
+  private refill(): void {
     const t = this.now();
     this.tokens = Math.min(
       this.limit.burst,
       this.tokens + ((t - this.last) / 1000) * this.limit.messagesPerSecond,
     );
     this.last = t;
-    if (this.tokens < n) return false;
-    this.tokens -= n;
-    return true;
   }
 }

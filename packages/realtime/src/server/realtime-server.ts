@@ -7,9 +7,10 @@ import type { Socket } from 'node:net';
 import { type DeflateOptions, type WebSocket, WebSocketServer } from '@ieum/websocket';
 import { type Codec, jsonCodec, msgpackCodec, subprotocolFor } from '../protocol/codec.js';
 import { DisconnectCode } from '../protocol/disconnect-codes.js';
-import { ErrorCodes, isWellFormed, MAX_NAME_LENGTH, type ServerMessage } from '../protocol/messages.js';
+import { ErrorCodes, isWellFormed, MAX_NAME_LENGTH } from '../protocol/messages.js';
 import type { Adapter, AdapterEvent, ChannelEntry } from './adapter.js';
 import { Connection } from './connection.js';
+import { DEFAULT_REPLAY_CACHE_BYTES, EncodedCache } from './encoded-cache.js';
 import { HttpFallback, type HttpFallbackOptions } from './http-transport.js';
 import { MemoryAdapter } from './memory-adapter.js';
 import { type MetricsOptions, RealtimeMetrics } from './metrics.js';
@@ -20,7 +21,8 @@ import {
   MAX_PAYLOAD_DEPTH,
   type PayloadLimits,
 } from './payload-limits.js';
-import { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limit.js';
+import { DEFAULT_PRESENCE_FLUSH_INTERVAL_MS, PresenceFanout } from './presence-fanout.js';
+import { DEFAULT_RATE_LIMIT, DEFAULT_SUBSCRIBE_RATE_LIMIT, type RateLimit } from './rate-limit.js';
 import { RealtimeError } from './realtime-error.js';
 import { requestUrl } from './request-url.js';
 
@@ -128,6 +130,32 @@ export interface RealtimeServerOptions {
   /** Per-connection message rate (close 4429 when exceeded), or `false` for none. */
   rateLimit?: Partial<RateLimit> | false;
   /**
+   * Per-connection rate of `sub` and `unsub` messages (each counts one), on top of `rateLimit`:
+   * every one of them costs a history read and a presence change seen by every member. Beyond
+   * it they wait their turn, in order, with the client's later messages (its socket is paused
+   * once 64 wait); nothing fails. Default 20 per second, burst `maxSubscriptionsPerConnection`
+   * (so a reconnect resubscribing every channel is not delayed); `false` for none.
+   */
+  subscribeRateLimit?: Partial<RateLimit> | false;
+  /**
+   * Milliseconds over which a channel's presence changes are coalesced: a user's joins and leaves
+   * within one interval reach members as one change, its latest state. The first change after a
+   * quiet interval is sent at once. Default 100.
+   */
+  presenceFlushIntervalMs?: number;
+  /**
+   * Bytes of encoded channel messages kept so that each stored message is encoded once per codec
+   * for all live deliveries and history replays (least recently used dropped first; a dropped
+   * message is encoded again when next sent). Default 64 MiB.
+   */
+  replayCacheBytes?: number;
+  /**
+   * Milliseconds a client has to answer the server's close frame (auth failure, expired token,
+   * rate limit, slow consumer...) before its TCP connection is destroyed. Nothing it sends after
+   * the server decided to close is acted on. Default 5,000.
+   */
+  closeTimeoutMs?: number;
+  /**
    * SSE and long-polling fallbacks at `<path>/http/...` for clients that cannot use WebSocket
    * (JSON codec). In `server` mode call `handleRequest(req, res)` from your request handler.
    * Default on; `false` to serve WebSocket only.
@@ -150,6 +178,7 @@ export interface ResolvedOptions {
   requestTimeoutMs: number;
   outbound: OutboundLimits;
   rateLimit: RateLimit | false;
+  subscribeRateLimit: RateLimit | false;
   authenticate: Authenticate | undefined;
   authorizeChannel: RealtimeServerOptions['authorizeChannel'];
   beforePublish: RealtimeServerOptions['beforePublish'];
@@ -193,6 +222,7 @@ interface LocalChannel {
   connections: Set<Connection>;
   listener: (event: AdapterEvent) => void;
   ready: Promise<void>;
+  presence: PresenceFanout;
 }
 
 export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitter {
@@ -206,6 +236,8 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
   private readonly codecs: Map<string, Codec>;
   private readonly handlers = new Map<string, EventHandler<(data: never) => unknown>>();
   private readonly channels = new Map<string, LocalChannel>();
+  private readonly encoded: EncodedCache;
+  private readonly presenceFlushIntervalMs: number;
   private readonly httpServer: HttpServer | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
@@ -226,6 +258,19 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, 10_000),
       outbound,
       rateLimit: options.rateLimit === false ? false : { ...DEFAULT_RATE_LIMIT, ...options.rateLimit },
+      subscribeRateLimit:
+        options.subscribeRateLimit === false
+          ? false
+          : {
+              ...DEFAULT_SUBSCRIBE_RATE_LIMIT,
+              // A reconnect resubscribes every channel at once: that much is never delayed.
+              burst: positive(
+                'maxSubscriptionsPerConnection',
+                options.maxSubscriptionsPerConnection,
+                DEFAULT_SUBSCRIBE_RATE_LIMIT.burst,
+              ),
+              ...options.subscribeRateLimit,
+            },
       authenticate: options.authenticate,
       authorizeChannel: options.authorizeChannel,
       beforePublish: options.beforePublish,
@@ -246,6 +291,15 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
     if (this.options.payload.maxPayloadDepth > MAX_PAYLOAD_DEPTH) {
       throw new RangeError(`RealtimeServer: maxPayloadDepth must be at most ${MAX_PAYLOAD_DEPTH}`);
     }
+    this.presenceFlushIntervalMs = positive(
+      'presenceFlushIntervalMs',
+      options.presenceFlushIntervalMs,
+      DEFAULT_PRESENCE_FLUSH_INTERVAL_MS,
+    );
+    this.encoded = new EncodedCache(
+      positive('replayCacheBytes', options.replayCacheBytes, DEFAULT_REPLAY_CACHE_BYTES),
+    );
+    const closeTimeoutMs = positive('closeTimeoutMs', options.closeTimeoutMs, 5000);
     this.adapter = options.adapter ?? new MemoryAdapter();
     this.ownsAdapter = options.adapter === undefined;
     this.codecs = new Map((options.codecs ?? [jsonCodec, msgpackCodec]).map((c) => [subprotocolFor(c), c]));
@@ -299,6 +353,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       path,
       maxPayload: maxMessageBytes,
       protocols: [...this.codecs.keys()],
+      closeTimeoutMs,
       ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
       ...(options.requireOrigin ? { requireOrigin: true } : {}),
       ...(options.perMessageDeflate ? { perMessageDeflate: options.perMessageDeflate } : {}),
@@ -442,42 +497,35 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
   async attach(channel: string, connection: Connection): Promise<void> {
     let local = this.channels.get(channel);
     if (!local) {
-      const encoded = new Map<ChannelEntry, Map<Codec, string | Uint8Array>>();
+      const connections = new Set<Connection>();
+      const presence = new PresenceFanout(channel, this.presenceFlushIntervalMs, () => connections);
       const created: LocalChannel = {
-        connections: new Set(),
+        connections,
         listener: (event) => {
           if (event.type === 'message') {
-            // Encode once per codec for every local subscriber.
-            const cache = new Map<Codec, string | Uint8Array>();
-            encoded.set(event.entry, cache);
-            const msg: ServerMessage = {
-              t: 'msg',
-              ch: channel,
-              ev: event.entry.ev,
-              d: event.entry.d,
-              ep: event.epoch,
-              off: event.entry.off,
-            };
+            // Encoded once per codec for every local subscriber (and kept for replays, if it fits).
+            const memo = new Map<Codec, string | Uint8Array>();
             const encode = (codec: Codec) => {
-              let data = cache.get(codec);
+              let data = memo.get(codec);
               if (data === undefined) {
-                data = codec.encode(msg);
-                cache.set(codec, data);
+                data = this.encoded.encode(codec, channel, event.epoch, event.entry);
+                memo.set(codec, data);
               }
               return data;
             };
-            for (const c of created.connections) c.deliver(channel, event.epoch, event.entry, encode);
-            encoded.delete(event.entry);
+            for (const c of connections) c.deliver(channel, event.epoch, event.entry, encode);
           } else {
-            for (const c of created.connections) c.deliverPresence(event);
+            presence.add(event);
           }
         },
         ready: Promise.resolve(),
+        presence,
       };
       created.ready = this.adapter.subscribe(channel, created.listener);
       // Refused (e.g. too many channels): forget it, so the next attach asks the adapter again.
       created.ready.catch(() => {
         if (this.channels.get(channel) === created) this.channels.delete(channel);
+        presence.stop();
       });
       this.channels.set(channel, created);
       local = created;
@@ -493,8 +541,17 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
     local.connections.delete(connection);
     if (local.connections.size === 0) {
       this.channels.delete(channel);
+      local.presence.stop();
       this.adapter.unsubscribe(channel, local.listener).catch((error: Error) => this.reportError(error));
     }
+  }
+
+  /**
+   * @internal The `msg` packet of a stored message in `codec`, encoded once per codec for every
+   * live delivery and history replay (see `replayCacheBytes`).
+   */
+  encodeEntry(codec: Codec, channel: string, epoch: string, entry: ChannelEntry): string | Uint8Array {
+    return this.encoded.encode(codec, channel, epoch, entry);
   }
 
   private beat(): void {
@@ -524,6 +581,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       for (const c of this.all) c.ws.terminate();
       this.httpTransport?.close();
       await new Promise<void>((r) => this.wss.close(() => r()));
+      this.encoded.clear();
       if (this.ownsAdapter) await this.adapter.close();
       this.emit('close');
     })();
