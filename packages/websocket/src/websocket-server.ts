@@ -356,8 +356,9 @@ export class WebSocketServer extends EventEmitter {
   ): void {
     const marked = socket as UpgradingSocket;
     if (marked[kUpgrading]) {
+      // ws's message, word for word.
       throw stateError(
-        'handleUpgrade() was called more than once with the same socket: only one server may handle an upgrade',
+        'server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration',
       );
     }
     marked[kUpgrading] = true;

@@ -113,13 +113,11 @@ export function validateClientHandshake(req: HandshakeRequest, limits?: Partial<
     throw new HandshakeError('Missing, empty or repeated Host header', 400);
   }
   // RFC 6455 §4.2.1 item 5: |Sec-WebSocket-Key|, base64 of 16 bytes. A repeated key arrives
-  // joined with ", " (or as an array) and fails this check.
+  // joined with ", " (or as an array) and fails this check. (Messages of the key and version
+  // refusals are ws's, word for word: they are the bodies ws clients' tests look for.)
   const key = headers['sec-websocket-key'];
   if (typeof key !== 'string' || !isValidKey(key)) {
-    throw new HandshakeError(
-      'Missing or invalid Sec-WebSocket-Key: it must be 16 bytes, base64-encoded',
-      400,
-    );
+    throw new HandshakeError('Missing or invalid Sec-WebSocket-Key header', 400);
   }
   // RFC 6455 §4.2.1 item 6 and §4.4: |Sec-WebSocket-Version| must be one we speak; otherwise
   // answer with the versions we speak, so the client can retry. Version 8 (hybi-08) frames as
@@ -127,7 +125,7 @@ export function validateClientHandshake(req: HandshakeRequest, limits?: Partial<
   const versionHeader = headers['sec-websocket-version'];
   const wsVersion = versionHeader === '13' ? 13 : versionHeader === '8' ? 8 : undefined;
   if (wsVersion === undefined) {
-    throw new HandshakeError('Unsupported or missing Sec-WebSocket-Version: 13 and 8 are supported', 400, {
+    throw new HandshakeError('Missing or invalid Sec-WebSocket-Version header', 400, {
       'Sec-WebSocket-Version': '13, 8',
     });
   }

@@ -176,7 +176,7 @@ describe('RFC 6455 §4.2.1 rejections, each with its HTTP status', () => {
 
   it('400 with Sec-WebSocket-Version: 13, 8 for any version but 13 and 8 (item 6, §4.4)', () => {
     for (const version of ['7', '12', '14', '13, 8', '', undefined]) {
-      const e = rejected(rfcRequest({}, { 'sec-websocket-version': version }), 400, /13 and 8/);
+      const e = rejected(rfcRequest({}, { 'sec-websocket-version': version }), 400, /Sec-WebSocket-Version/);
       assert.deepEqual({ ...e.headers }, { 'Sec-WebSocket-Version': '13, 8' });
     }
   });

@@ -3,8 +3,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import WsClient from 'ws';
-import { waitFor } from '../helpers/net.js';
+import { rawConnect, waitFor } from '../helpers/net.js';
 import { exchange, headerOf, listen, listenWs, statusOf } from './server-helpers.js';
+
+/** The body of a refusal: what follows the head, up to the server's close. */
+async function bodyOf(port: number, req: string): Promise<string> {
+  const raw = await rawConnect(port);
+  raw.socket.write(req);
+  await raw.ended;
+  const text = raw.received().toString('latin1');
+  return text.slice(text.indexOf('\r\n\r\n') + 4);
+}
 
 function request(lines: string[]): string {
   return [
@@ -40,13 +49,17 @@ const cases: Record<string, string> = {
 
 describe('ws 8: answers to other protocol versions', () => {
   for (const [name, req] of Object.entries(cases)) {
-    it(`answers ${name} with the status and Sec-WebSocket-Version header ws answers with`, {
+    it(`answers ${name} with the status, Sec-WebSocket-Version header and body ws answers with`, {
       timeout: 10_000,
     }, async () => {
       const [{ port }, wsPort] = await Promise.all([listen(), listenWs()]);
       const [ours, theirs] = await Promise.all([exchange(port, req), exchange(wsPort, req)]);
       assert.equal(statusOf(ours), statusOf(theirs), `ours:\n${ours}\nws:\n${theirs}`);
       assert.equal(headerOf(ours, 'Sec-WebSocket-Version'), headerOf(theirs, 'Sec-WebSocket-Version'));
+      if (statusOf(theirs) !== 101) {
+        const [ourBody, theirBody] = await Promise.all([bodyOf(port, req), bodyOf(wsPort, req)]);
+        assert.equal(ourBody, theirBody);
+      }
     });
   }
 
