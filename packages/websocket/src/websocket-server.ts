@@ -2,17 +2,24 @@ import { EventEmitter } from 'node:events';
 import http, { type Server as HttpServer, type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { DEFAULT_DRIVER_OPTIONS } from './node/connection-driver.js';
+import type { Duplex } from 'node:stream';
+import {
+  CONNECTION_OPTION_NAMES,
+  resolveConnectionSettings,
+  type WebSocketConnectionOptions,
+} from './node/connection-settings.js';
 import { PerMessageDeflate } from './node/deflate.js';
 import { computeAcceptKey } from './protocol/accept-key.js';
 import { prepareMessage } from './protocol/connection.js';
-import { argumentError, ErrorCode, WebSocketError } from './protocol/errors.js';
+import { argumentError, stateError, WebSocketError } from './protocol/errors.js';
 import {
   buildHandshakeRejection,
+  type ClientHandshake,
+  HandshakeError,
   selectSubprotocol,
   validateClientHandshake,
 } from './protocol/handshake-server.js';
-import { type Limits, resolveLimits } from './protocol/limits.js';
+import type { Limits } from './protocol/limits.js';
 import {
   acceptDeflateOffer,
   type DeflateOptions,
@@ -31,11 +38,18 @@ export type VerifyClient =
   | ((info: VerifyClientInfo) => boolean)
   | ((
       info: VerifyClientInfo,
-      callback: (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void,
+      callback: (result: boolean, code?: number, message?: string, headers?: RejectionHeaders) => void,
     ) => void);
 
-/** Options for `new WebSocketServer(options)`. Names follow ws 8 where ws has them. */
-export interface ServerOptions {
+/** Extra headers of a refusal; numbers are written as decimal strings (ws accepts them too). */
+export type RejectionHeaders = Record<string, string | number | readonly string[]>;
+
+/**
+ * Options for `new WebSocketServer(options)`. Names follow ws 8 where ws has them; the options
+ * of the connections it opens (`limits`, `maxPayload`, `closeTimeout`, ...) are those of the
+ * client (`WebSocketConnectionOptions`).
+ */
+export interface ServerOptions extends WebSocketConnectionOptions {
   /** Listen on this port (standalone mode: an HTTP server is created for you). */
   port?: number;
   /** Host to bind in standalone mode. Default: all interfaces, like `net.Server.listen`. */
@@ -65,33 +79,30 @@ export interface ServerOptions {
   allowedOrigins?: readonly string[] | ((origin: string | undefined, req: IncomingMessage) => boolean);
   /** Reject requests without an `Origin` header (403). Default false. */
   requireOrigin?: boolean;
-  /** Subprotocols this server speaks, in preference order; the first one the client offers is chosen. */
+  /**
+   * Subprotocols this server speaks, in preference order; the first one the client offers is
+   * chosen, or none. Without `protocols` and `handleProtocols`, the client's first offer is
+   * selected, as in ws.
+   */
   protocols?: readonly string[];
-  /** ws-compatible protocol selection; return false to select none. Overrides `protocols`. */
-  handleProtocols?: (protocols: Set<string>, req: IncomingMessage) => string | false;
-  /** Largest message accepted, in bytes (alias of `limits.maxMessageBytes`, as in ws). */
-  maxPayload?: number;
-  /** Protocol limits (see `Limits`). */
-  limits?: Partial<Limits>;
+  /**
+   * ws-compatible protocol selection, called when the client offers at least one subprotocol.
+   * Return one of them, or a falsy value (`false`, `null`, `undefined`, `''`) to select none.
+   * Overrides `protocols`. Returning a subprotocol the client did not offer is a bug
+   * (RFC 6455 §4.2.2): the handshake is dropped and `error` is emitted.
+   */
+  handleProtocols?: (protocols: Set<string>, req: IncomingMessage) => string | false | null | undefined;
   /**
    * Milliseconds allowed for the opening handshake: receiving the request head (standalone
    * mode) and running `verifyClient`/`authorize`. Default 10,000. Exceeded: 408, or the socket
    * is closed if the head never completed.
    */
   handshakeTimeoutMs?: number;
-  /** Close handshake timeout in milliseconds. Default 30,000. */
-  closeTimeoutMs?: number;
-  /** Unsent bytes per connection before the peer is deemed not reading (terminated, error 1008). Default 64 MiB. */
-  maxBufferedBytes?: number;
-  /** Reply to pings automatically. Default true. */
-  autoPong?: boolean;
   /**
-   * Do not check that text messages and close reasons are valid UTF-8 (ws's option). Default
-   * false. UNSAFE: RFC 6455 §8.1 requires failing the connection on invalid UTF-8; with this
-   * set, invalid bytes reach your handlers (as replacement characters once decoded). Use it
-   * only when the peer is trusted and you need the CPU back.
+   * The class of the connections this server creates (ws's option): `WebSocket` (the default)
+   * or a subclass of it, constructed as `new Class(null)`.
    */
-  skipUTF8Validation?: boolean;
+  WebSocket?: typeof WebSocket;
   /**
    * Send a ping to every client this often (milliseconds) and terminate clients that sent
    * nothing (no pong, no message) since the previous ping. Default 0: off.
@@ -108,8 +119,8 @@ export interface ServerOptions {
 /** Thrown from `authorize` to refuse a handshake with an HTTP status. */
 export class HandshakeRejection extends Error {
   readonly status: number;
-  readonly headers: Record<string, string>;
-  constructor(status: number, reason?: string, headers: Record<string, string> = {}) {
+  readonly headers: RejectionHeaders;
+  constructor(status: number, reason?: string, headers: RejectionHeaders = {}) {
     if (!Number.isInteger(status) || status < 400 || status > 599) {
       throw argumentError(`A handshake rejection needs a 4xx or 5xx status, got ${status}`);
     }
@@ -124,12 +135,14 @@ export class HandshakeRejection extends Error {
 export function rejectHandshake(
   status: number,
   reason?: string,
-  headers?: Record<string, string>,
+  headers?: RejectionHeaders,
 ): HandshakeRejection {
   return new HandshakeRejection(status, reason, headers);
 }
 
 const KNOWN_OPTIONS = new Set<string>([
+  ...CONNECTION_OPTION_NAMES,
+  'WebSocket',
   'port',
   'host',
   'backlog',
@@ -143,13 +156,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'requireOrigin',
   'protocols',
   'handleProtocols',
-  'maxPayload',
-  'limits',
   'handshakeTimeoutMs',
-  'closeTimeoutMs',
-  'maxBufferedBytes',
-  'autoPong',
-  'skipUTF8Validation',
   'heartbeatIntervalMs',
   'perMessageDeflate',
 ]);
@@ -176,7 +183,7 @@ export interface WebSocketServer {
   ): this;
   on(
     event: 'wsClientError',
-    listener: (this: WebSocketServer, error: WebSocketError, socket: Socket, req: IncomingMessage) => void,
+    listener: (this: WebSocketServer, error: WebSocketError, socket: Duplex, req: IncomingMessage) => void,
   ): this;
   on(event: 'error', listener: (this: WebSocketServer, error: Error) => void): this;
   on(event: 'listening' | 'close', listener: (this: WebSocketServer) => void): this;
@@ -190,6 +197,23 @@ export interface WebSocketServer {
   once(event: string | symbol, listener: AnyListener): this;
   off(event: string | symbol, listener: AnyListener): this;
 }
+
+/** Marks a socket `handleUpgrade` was given, to catch a second call (two servers on one socket). */
+const kUpgrading: unique symbol = Symbol('ieum.upgrading');
+type UpgradingSocket = Duplex & { [kUpgrading]?: true };
+
+/** The server's open connections: tells the server when the last one has left (see `close`). */
+class ClientSet extends Set<WebSocket> {
+  onEmpty: (() => void) | undefined;
+  override delete(ws: WebSocket): boolean {
+    const deleted = super.delete(ws);
+    if (deleted && this.size === 0) this.onEmpty?.();
+    return deleted;
+  }
+}
+
+/** A refusal: status, body and headers, and whether the peer's request was invalid. */
+type Reject = (status: number, reason?: string, headers?: RejectionHeaders, cause?: WebSocketError) => void;
 
 /** The handshake timeout of one upgrade, armed when an application hook goes asynchronous. */
 interface HandshakeWait {
@@ -206,13 +230,15 @@ export class WebSocketServer extends EventEmitter {
   /** Open connections (when `clientTracking` is on, the default). */
   readonly clients: Set<WebSocket>;
   private readonly settings: ConnectionSettings;
+  private readonly WebSocketClass: typeof WebSocket;
   private readonly deflate: ResolvedDeflateOptions | undefined;
   private readonly handshakeTimeoutMs: number;
   private httpServer: HttpServer | HttpsServer | undefined;
   private readonly ownsServer: boolean;
   private removeListeners: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
-  private closed = false;
+  /** As in ws: running, then closing (`close()` called), then closed (`close` emitted). */
+  private state: 'running' | 'closing' | 'closed' = 'running';
 
   constructor(options: ServerOptions, callback?: () => void) {
     super();
@@ -225,26 +251,14 @@ export class WebSocketServer extends EventEmitter {
     }
     this.deflate = resolveDeflateOptions(options.perMessageDeflate);
     this.options = options;
-    this.settings = {
-      limits: resolveLimits({
-        ...options.limits,
-        ...(options.maxPayload !== undefined ? { maxMessageBytes: options.maxPayload } : {}),
-      }),
-      closeTimeoutMs: nonNegativeInt(
-        'closeTimeoutMs',
-        options.closeTimeoutMs,
-        DEFAULT_DRIVER_OPTIONS.closeTimeoutMs,
-      ),
-      maxBufferedBytes: nonNegativeInt(
-        'maxBufferedBytes',
-        options.maxBufferedBytes,
-        DEFAULT_DRIVER_OPTIONS.maxBufferedBytes,
-      ),
-      autoPong: options.autoPong ?? true,
-      skipUTF8Validation: options.skipUTF8Validation === true,
-    };
+    this.settings = resolveConnectionSettings(options);
+    const WebSocketClass = options.WebSocket ?? WebSocket;
+    if (WebSocketClass !== WebSocket && !(WebSocketClass?.prototype instanceof WebSocket)) {
+      throw argumentError('The WebSocket option must be the WebSocket class or a class that extends it');
+    }
+    this.WebSocketClass = WebSocketClass;
     this.handshakeTimeoutMs = nonNegativeInt('handshakeTimeoutMs', options.handshakeTimeoutMs, 10_000);
-    this.clients = new Set();
+    this.clients = new ClientSet();
 
     if (options.port !== undefined) {
       const limits = this.settings.limits as Limits;
@@ -279,7 +293,7 @@ export class WebSocketServer extends EventEmitter {
       const onError = (error: Error): void => {
         this.emit('error', error);
       };
-      const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+      const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
         if (!this.shouldHandle(req) && server.listenerCount('upgrade') > 1) return;
         this.handleUpgrade(req, socket, head, (ws) => this.emit('connection', ws, req));
       };
@@ -299,9 +313,10 @@ export class WebSocketServer extends EventEmitter {
     }
   }
 
-  /** The bound address in standalone mode (or of the attached server). */
+  /** The bound address in standalone mode (or of the attached server); null once closed. */
   address(): AddressInfo | string | null {
-    if (!this.httpServer) throw argumentError('The server is in noServer mode: it has no address');
+    if (this.options.noServer) throw argumentError('The server is in noServer mode: it has no address');
+    if (this.state !== 'running' || !this.httpServer) return null;
     return this.httpServer.address();
   }
 
@@ -328,40 +343,48 @@ export class WebSocketServer extends EventEmitter {
    * Completes (or refuses) an upgrade request: validates it (RFC 6455 §4.2.1), checks path,
    * Origin, `verifyClient` and `authorize`, selects a subprotocol, answers 101 and calls back
    * with the open connection. Refusals get an HTTP error response and never reach `callback`.
+   * `socket` may be any Duplex stream (as in ws), not only a `net.Socket`.
+   *
+   * @throws {WebSocketError} `WS_ERR_INVALID_STATE` when called a second time with the same
+   *   socket (two servers handling one upgrade: give them different `path`s, or use `noServer`).
    */
   handleUpgrade(
     req: IncomingMessage,
-    socket: Socket,
+    socket: Duplex,
     head: Buffer,
     callback: (ws: WebSocket, req: IncomingMessage) => void,
   ): void {
+    const marked = socket as UpgradingSocket;
+    if (marked[kUpgrading]) {
+      // ws's message, word for word.
+      throw stateError(
+        'server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration',
+      );
+    }
+    marked[kUpgrading] = true;
     socket.on('error', onHandshakeSocketError);
-    const reject = (
-      status: number,
-      reason?: string,
-      headers?: Record<string, string>,
-      cause?: unknown,
-    ): void => {
+    // Invalid requests (`cause` given) go to a `wsClientError` listener when there is one, as in
+    // ws; refusals decided by this server (path, Origin, verifyClient, authorize, closing) are
+    // always answered.
+    const reject: Reject = (status, reason, headers, cause) => {
       clearTimeout(wait.timer);
-      if (this.listenerCount('wsClientError') > 0) {
-        const error =
-          cause instanceof WebSocketError
-            ? cause
-            : new WebSocketError(
-                ErrorCode.HANDSHAKE,
-                reason ?? STATUS_CODES[status] ?? 'Rejected',
-                1006,
-                status,
-              );
-        this.emit('wsClientError', error, socket, req);
+      if (cause !== undefined && this.listenerCount('wsClientError') > 0) {
+        this.emit('wsClientError', cause, socket, req);
         return;
       }
-      if (socket.writable) {
-        socket.end(
-          buildHandshakeRejection(status, { ...(reason ? { reason } : {}), ...(headers ? { headers } : {}) }),
-        );
+      let response: string;
+      try {
+        response = buildHandshakeRejection(status, {
+          ...(reason ? { reason } : {}),
+          ...(headers ? { headers } : {}),
+        });
+      } catch (error) {
+        // Headers from the application that cannot be written (CR/LF, a reserved name).
+        socket.destroy();
+        throw error;
       }
-      socket.destroySoon?.();
+      if (socket.writable) socket.end(response);
+      (socket as Partial<Socket>).destroySoon?.();
       setTimeout(() => socket.destroy(), 1000).unref();
     };
     // The handshake timeout only matters while an application hook answers asynchronously
@@ -378,9 +401,12 @@ export class WebSocketServer extends EventEmitter {
       },
     };
 
-    let handshake: ReturnType<typeof validateClientHandshake>;
+    if (this.state !== 'running') {
+      reject(503, 'Server is closing');
+      return;
+    }
+    let handshake: ClientHandshake;
     try {
-      if (this.closed) throw new WebSocketError(ErrorCode.HANDSHAKE, 'Server is closing', 1006, 503);
       handshake = validateClientHandshake(
         {
           method: req.method ?? '',
@@ -388,16 +414,18 @@ export class WebSocketServer extends EventEmitter {
           url: req.url ?? '/',
           headers: req.headers,
           rawHeaderCount: req.rawHeaders.length / 2,
+          rawHeaders: req.rawHeaders,
         },
         this.settings.limits,
       );
-      if (!this.shouldHandle(req)) {
-        throw new WebSocketError(ErrorCode.HANDSHAKE, `No WebSocket endpoint at this path`, 1006, 400);
-      }
     } catch (error) {
       if (!(error instanceof WebSocketError) || error.httpStatus === undefined) throw error;
-      const extra = (error as { headers?: Record<string, string> }).headers;
+      const extra = error instanceof HandshakeError ? error.headers : undefined;
       reject(error.httpStatus, error.message, extra, error);
+      return;
+    }
+    if (!this.shouldHandle(req)) {
+      reject(400, 'No WebSocket endpoint at this path');
       return;
     }
 
@@ -431,7 +459,10 @@ export class WebSocketServer extends EventEmitter {
     }
     const info: VerifyClientInfo = {
       origin,
-      secure: Boolean((req.socket as { encrypted?: boolean }).encrypted),
+      secure: Boolean(
+        (req.socket as { authorized?: boolean; encrypted?: boolean }).authorized ||
+          (req.socket as { encrypted?: boolean }).encrypted,
+      ),
       req,
     };
     if (verify.length === 2) {
@@ -439,11 +470,11 @@ export class WebSocketServer extends EventEmitter {
       (
         verify as (
           i: VerifyClientInfo,
-          cb: (r: boolean, c?: number, m?: string, h?: Record<string, string>) => void,
+          cb: (r: boolean, c?: number, m?: string, h?: RejectionHeaders) => void,
         ) => void
       )(info, (result, code, message, headers) => {
         if (!result) {
-          reject(code ?? 401, message, headers);
+          reject(code || 401, message, headers);
           return;
         }
         proceed();
@@ -459,11 +490,11 @@ export class WebSocketServer extends EventEmitter {
 
   private authorizeThenComplete(
     req: IncomingMessage,
-    socket: Socket,
+    socket: Duplex,
     head: Buffer,
-    handshake: ReturnType<typeof validateClientHandshake>,
+    handshake: ClientHandshake,
     wait: HandshakeWait,
-    reject: (status: number, reason?: string, headers?: Record<string, string>, cause?: unknown) => void,
+    reject: Reject,
     callback: (ws: WebSocket, req: IncomingMessage) => void,
   ): void {
     const authorize = this.options.authorize;
@@ -473,7 +504,7 @@ export class WebSocketServer extends EventEmitter {
         socket.destroy();
         return;
       }
-      this.completeUpgrade(req, socket, head, handshake, callback);
+      this.completeUpgrade(req, socket, head, handshake, reject, callback);
     };
     if (!authorize) {
       complete();
@@ -494,10 +525,7 @@ export class WebSocketServer extends EventEmitter {
     }
   }
 
-  private rejectAuthorization(
-    error: unknown,
-    reject: (status: number, reason?: string, headers?: Record<string, string>, cause?: unknown) => void,
-  ): void {
+  private rejectAuthorization(error: unknown, reject: Reject): void {
     if (error instanceof HandshakeRejection) {
       reject(error.status, error.message, error.headers);
       return;
@@ -509,30 +537,42 @@ export class WebSocketServer extends EventEmitter {
 
   private completeUpgrade(
     req: IncomingMessage,
-    socket: Socket,
+    socket: Duplex,
     head: Buffer,
-    handshake: ReturnType<typeof validateClientHandshake>,
+    handshake: ClientHandshake,
+    reject: Reject,
     callback: (ws: WebSocket, req: IncomingMessage) => void,
   ): void {
+    // close() was called while verifyClient or authorize ran.
+    if (this.state !== 'running') {
+      reject(503, 'Server is closing');
+      return;
+    }
+    // RFC 6455 §4.2.2 item 5.4: with nothing offered, nothing is selected (and, as in ws,
+    // handleProtocols is not called).
     let protocol: string | undefined;
-    if (this.options.handleProtocols) {
-      if (handshake.protocols.length > 0) {
-        const chosen = this.options.handleProtocols(new Set(handshake.protocols), req);
-        if (chosen !== false) {
-          // RFC 6455 §4.2.2: the selected subprotocol must be one the client offered.
-          if (!handshake.protocols.includes(chosen)) {
-            this.emit(
-              'error',
-              argumentError(`handleProtocols returned "${chosen}", which the client did not offer`),
-            );
-            socket.destroy();
-            return;
-          }
-          protocol = chosen;
+    if (handshake.protocols.length === 0) {
+      protocol = undefined;
+    } else if (this.options.handleProtocols) {
+      const chosen = this.options.handleProtocols(new Set(handshake.protocols), req);
+      // Like ws, any falsy value selects no subprotocol.
+      if (chosen) {
+        // RFC 6455 §4.2.2: the selected subprotocol must be one the client offered.
+        if (!handshake.protocols.includes(chosen)) {
+          this.emit(
+            'error',
+            argumentError(`handleProtocols returned "${chosen}", which the client did not offer`),
+          );
+          socket.destroy();
+          return;
         }
+        protocol = chosen;
       }
     } else if (this.options.protocols) {
       protocol = selectSubprotocol(handshake.protocols, this.options.protocols);
+    } else {
+      // ws selects the client's first preference when the server states none.
+      protocol = handshake.protocols[0];
     }
     const lines = [
       'HTTP/1.1 101 Switching Protocols',
@@ -556,8 +596,9 @@ export class WebSocketServer extends EventEmitter {
     }
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     socket.off('error', onHandshakeSocketError);
-    const ws = new WebSocket(null);
-    ws.attach('server', socket, head, this.settings, {
+    const ws = new this.WebSocketClass(null);
+    // Any Duplex works as a transport; the driver only uses a net.Socket's extras when present.
+    ws.attach('server', socket as Socket, head, this.settings, {
       protocol: protocol ?? '',
       ...(deflate
         ? {
@@ -619,29 +660,46 @@ export class WebSocketServer extends EventEmitter {
   }
 
   /**
-   * Stops accepting connections (like ws 8, open connections stay open: close them with
-   * `client.close()`). In standalone mode the HTTP server is closed too. The callback runs,
-   * and `close` is emitted, once that is done.
+   * Stops accepting connections, as ws 8 does: open connections stay open (close or terminate
+   * them), and `close` is emitted once they have all closed (with `clientTracking`) and, in
+   * standalone mode, the HTTP server has closed. `callback` is a one-time `close` listener.
+   * Called again while closing, it only adds `callback`; called once closed, `close` is emitted
+   * again and `callback` gets an error "The server is not running" (`WS_ERR_INVALID_STATE`).
    */
   close(callback?: (error?: Error) => void): void {
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    if (callback) this.once('close', callback);
-    if (this.closed) {
-      if (!this.ownsServer || !this.httpServer?.listening) process.nextTick(() => this.emit('close'));
+    if (this.state === 'closed') {
+      if (callback) this.once('close', () => callback(stateError('The server is not running')));
+      process.nextTick(() => this.emitClose());
       return;
     }
-    this.closed = true;
+    if (callback) this.once('close', callback);
+    if (this.state === 'closing') return;
+    this.state = 'closing';
+    if (this.heartbeat) clearInterval(this.heartbeat);
     this.removeListeners?.();
+    this.removeListeners = undefined;
+    const clients = this.clients as ClientSet;
     if (this.ownsServer && this.httpServer) {
-      this.httpServer.close(() => this.emit('close'));
+      // Node's server closes once every socket, upgraded ones included, has closed.
+      this.httpServer.close(() => this.emitClose());
       // Sockets that never completed a handshake must not keep the server open.
       this.httpServer.closeIdleConnections?.();
+    } else if (clients.size > 0) {
+      clients.onEmpty = () => {
+        clients.onEmpty = undefined;
+        process.nextTick(() => this.emitClose());
+      };
     } else {
-      process.nextTick(() => this.emit('close'));
+      process.nextTick(() => this.emitClose());
     }
+  }
+
+  private emitClose(): void {
+    this.state = 'closed';
+    this.emit('close');
   }
 }
 
-function onHandshakeSocketError(this: Socket): void {
+function onHandshakeSocketError(this: Duplex): void {
   this.destroy();
 }

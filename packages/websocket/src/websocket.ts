@@ -52,10 +52,12 @@ export interface ConnectionSettings {
   closeTimeoutMs: number;
   maxBufferedBytes: number;
   autoPong: boolean;
-  /** See `ServerOptions.skipUTF8Validation`. Default false. */
+  /** See `WebSocketConnectionOptions.skipUTF8Validation`. Default false. */
   skipUTF8Validation?: boolean;
   /** Client only: fills each 4-byte masking key (ws's `generateMask`). Default: crypto random. */
   maskKeyFill?: (key: Uint8Array) => void;
+  /** See `WebSocketConnectionOptions.allowSynchronousEvents`. */
+  allowSynchronousEvents: boolean;
 }
 
 /**
@@ -144,6 +146,12 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   private closeFrameReceived = false;
   private closeFrameSent = false;
   private errorEmitted = false;
+  /** `allowSynchronousEvents` of the settings this connection was attached with. */
+  private syncEvents = true;
+  /** `pause()` is in effect (reading may also stop for a moment to space events out). */
+  private userPaused = false;
+  /** With `allowSynchronousEvents: false`: the macrotask after which the next event may come. */
+  private eventYield: NodeJS.Immediate | undefined;
   /** @internal used by the server's heartbeat. */
   _alive = true;
   /** @internal the server's `clients` set, which this connection leaves when it closes. */
@@ -219,6 +227,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   ): void {
     if (negotiated.protocol !== undefined) this._protocol = negotiated.protocol;
     if (negotiated.extensions !== undefined) this._extensions = negotiated.extensions;
+    this.syncEvents = settings.allowSynchronousEvents;
     const connection = new Connection({
       role,
       limits: settings.limits,
@@ -248,16 +257,19 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   [kOnMessage](data: Buffer, binary: boolean): void {
     this._alive = true;
     this.emit('message', binary ? this.convertBinary(data) : data, binary);
+    if (!this.syncEvents) this.yieldAfterEvent();
   }
   /** @internal */
   [kOnPing](data: Buffer): void {
     this._alive = true;
     this.emit('ping', data);
+    if (!this.syncEvents) this.yieldAfterEvent();
   }
   /** @internal */
   [kOnPong](data: Buffer): void {
     this._alive = true;
     this.emit('pong', data);
+    if (!this.syncEvents) this.yieldAfterEvent();
   }
   /** @internal */
   [kOnCloseFrame](): void {
@@ -273,6 +285,16 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   /** @internal */
   [kOnClosed](code: number, reason: string): void {
     this.finish(code, reason);
+  }
+
+  /** `allowSynchronousEvents: false`: holds the next event (and reading) until the next macrotask. */
+  private yieldAfterEvent(): void {
+    if (this.eventYield !== undefined) return;
+    this.driver!.pause();
+    this.eventYield = setImmediate(() => {
+      this.eventYield = undefined;
+      if (!this.userPaused) this.driver!.resume();
+    });
   }
 
   private emitError(error: Error): void {
@@ -365,7 +387,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   }
   /** Whether `pause()` is in effect. */
   get isPaused(): boolean {
-    return this.driver?.isPaused ?? false;
+    return this.userPaused;
   }
   /** The underlying socket (undefined before the handshake). */
   get rawSocket(): Socket | undefined {
@@ -607,12 +629,16 @@ export class WebSocket extends DualEventTarget implements DriverListener {
 
   /** Stops reading from the peer (TCP backpressure) and holds events until `resume()`. */
   pause(): void {
-    this.driver?.pause();
+    if (!this.driver) return;
+    this.userPaused = true;
+    this.driver.pause();
   }
 
   /** Resumes reading and delivers held events in order. */
   resume(): void {
-    this.driver?.resume();
+    if (!this.driver) return;
+    this.userPaused = false;
+    if (this.eventYield === undefined) this.driver.resume();
   }
 }
 

@@ -579,6 +579,9 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       const timeout = new Promise<void>((r) => setTimeout(r, options.timeoutMs ?? 5000).unref());
       await Promise.race([Promise.all(closed), timeout]);
       for (const c of this.all) c.ws.terminate();
+      // Sockets that never became a Connection (refused subprotocol, closing): like ws 8, the
+      // WebSocketServer emits 'close' only once every socket it tracks has closed.
+      for (const ws of this.wss.clients) ws.terminate();
       this.httpTransport?.close();
       await new Promise<void>((r) => this.wss.close(() => r()));
       this.encoded.clear();

@@ -8,7 +8,7 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { argumentError, ErrorCode, WebSocketError } from '../protocol/errors.js';
 import { validateServerHandshake } from '../protocol/handshake-client.js';
 import { isToken } from '../protocol/http-tokens.js';
-import { type Limits, resolveLimits } from '../protocol/limits.js';
+import type { Limits } from '../protocol/limits.js';
 import {
   buildDeflateOffer,
   type DeflateOptions,
@@ -27,13 +27,19 @@ import {
   requestTarget,
   tlsConnect,
 } from './client-request.js';
-import { DEFAULT_DRIVER_OPTIONS, type MessageCompressor } from './connection-driver.js';
+import type { MessageCompressor } from './connection-driver.js';
+import {
+  CONNECTION_OPTION_NAMES,
+  resolveConnectionSettings,
+  type WebSocketConnectionOptions,
+} from './connection-settings.js';
 import { PerMessageDeflate } from './deflate.js';
 import { randomFill } from './random.js';
 
 /** Options for `new WebSocket(url, protocols, options)`. Names follow ws 8 where ws has them. */
 export interface ClientOptions
   extends SecureContextOptions,
+    WebSocketConnectionOptions,
     Pick<
       ConnectionOptions,
       | 'ALPNProtocols'
@@ -75,23 +81,6 @@ export interface ClientOptions
   handshakeTimeout?: number;
   /** Same as `handshakeTimeout` when that is not set (ws ignores it; http.request's meaning). */
   timeout?: number;
-  /** Largest message accepted, in bytes (alias of `limits.maxMessageBytes`, as in ws). */
-  maxPayload?: number;
-  /** Protocol limits (see `Limits`). */
-  limits?: Partial<Limits>;
-  /** See `ConnectionDriver`: close handshake timeout in milliseconds. Default 30,000. */
-  closeTimeoutMs?: number;
-  /** See `ConnectionDriver`: unsent bytes allowed before the peer is deemed not reading. Default 64 MiB. */
-  maxBufferedBytes?: number;
-  /** Reply to pings automatically. Default true. */
-  autoPong?: boolean;
-  /**
-   * Do not check that text messages and close reasons are valid UTF-8 (ws's option). Default
-   * false. UNSAFE: RFC 6455 §8.1 requires failing the connection on invalid UTF-8; with this
-   * set, invalid bytes reach your handlers (as replacement characters once decoded). Use it
-   * only when the peer is trusted and you need the CPU back.
-   */
-  skipUTF8Validation?: boolean;
   /** Only 13 is supported (RFC 6455). */
   protocolVersion?: number;
   /** Verify the server's TLS certificate (wss). Default true. */
@@ -163,17 +152,12 @@ export interface ClientHandshake {
 }
 
 /** The client's own options; the others in `REQUEST_OPTIONS` go to the request as they are. */
-const KNOWN_OPTIONS = new Set([
+const KNOWN_OPTIONS = new Set<string>([
+  ...CONNECTION_OPTION_NAMES,
   'headers',
   'origin',
   'handshakeTimeout',
   'timeout',
-  'maxPayload',
-  'limits',
-  'closeTimeoutMs',
-  'maxBufferedBytes',
-  'autoPong',
-  'skipUTF8Validation',
   'protocolVersion',
   'createConnection',
   'followRedirects',
@@ -255,24 +239,14 @@ export function openClientHandshake(
   }
   // Off unless asked for (ws clients offer it by default; see docs: differences from ws).
   const deflate = resolveDeflateOptions(options.perMessageDeflate);
-  const limits = resolveLimits({
-    ...options.limits,
-    ...(options.maxPayload !== undefined ? { maxMessageBytes: options.maxPayload } : {}),
-  });
+  const shared = resolveConnectionSettings(options);
+  const limits = shared.limits as Limits;
   const generateMask = options.generateMask;
   if (generateMask !== undefined && typeof generateMask !== 'function') {
     throw argumentError('generateMask must be a function that fills a 4-byte Buffer');
   }
   const settings: ConnectionSettings = {
-    limits,
-    closeTimeoutMs: positiveMs(
-      'closeTimeoutMs',
-      options.closeTimeoutMs,
-      DEFAULT_DRIVER_OPTIONS.closeTimeoutMs,
-    ),
-    maxBufferedBytes: options.maxBufferedBytes ?? DEFAULT_DRIVER_OPTIONS.maxBufferedBytes,
-    autoPong: options.autoPong ?? true,
-    skipUTF8Validation: options.skipUTF8Validation === true,
+    ...shared,
     ...(generateMask
       ? {
           maskKeyFill: (key: Uint8Array) =>

@@ -151,8 +151,9 @@ export class ConnectionDriver {
   /** Starts reading. `head` holds bytes that arrived with the handshake: they are parsed first. */
   start(head?: Buffer): void {
     const socket = this.socket;
-    socket.setTimeout(0);
-    socket.setNoDelay(true);
+    // Any Duplex may carry a connection (`handleUpgrade`, as in ws); only a net.Socket has these.
+    socket.setTimeout?.(0);
+    socket.setNoDelay?.(true);
     // Shared listeners that find the driver on the socket: no closures per connection.
     socket.on('data', socketOnData);
     socket.on('end', socketOnEnd);

@@ -6,7 +6,7 @@ import { ErrorCode, WebSocketError } from './errors.js';
  * connection was ever open).
  *
  * On the server, `httpStatus` is the status to answer with and `headers` are the extra response
- * headers that status requires (e.g. `Sec-WebSocket-Version: 13` with 426, RFC 6455 §4.4;
+ * headers that status requires (e.g. `Sec-WebSocket-Version: 13, 8` with 400, RFC 6455 §4.4;
  * `Allow: GET` with 405). Pass both to `buildHandshakeRejection`. On the client, `httpStatus` is
  * undefined and `headers` is empty.
  *

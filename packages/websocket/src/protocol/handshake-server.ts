@@ -23,18 +23,31 @@ export interface HandshakeRequest {
   headers: Record<string, string | string[] | undefined>;
   /** Number of header lines as received (`rawHeaders.length / 2` in Node). Checked when given. */
   rawHeaderCount?: number;
+  /**
+   * The header lines as received, names and values alternating (Node's `rawHeaders`). When
+   * given, headers that must appear once (`Host`, `Origin`) are counted here: Node keeps only
+   * the first `Host` and joins repeated `Origin` lines, so `headers` cannot show the repeat.
+   */
+  rawHeaders?: readonly string[];
 }
 
 /** A validated client opening handshake (RFC 6455 §4.2.1). */
 export interface ClientHandshake {
   /** `Sec-WebSocket-Key`, already checked to decode to 16 bytes. */
   key: string;
-  version: 13;
+  /**
+   * 13 (RFC 6455), or 8 (draft-ietf-hybi-08, same framing, still sent by some old clients and
+   * accepted as ws accepts it).
+   */
+  version: 13 | 8;
   /** Offered subprotocols in the client's order of preference; unique, each a token. */
   protocols: string[];
   /** Offered extensions, in order, parameters as sent (RFC 6455 §9.1). */
   extensions: ExtensionOffer[];
-  /** The `Origin` header, when sent (browsers always send it). */
+  /**
+   * The `Origin` header, when sent (browsers always send it); for version 8,
+   * `Sec-WebSocket-Origin`, the name that draft used.
+   */
   origin: string | undefined;
   /** The resource name: path and query, always starting with "/" (RFC 6455 §3). */
   path: string;
@@ -46,8 +59,10 @@ const MAX_PROTOCOLS = 64;
 /**
  * Validates a client's opening handshake (RFC 6455 §4.2.1) and extracts what the server needs
  * to answer it. Pure: reads only `req`. Checks, in order: header count and size, method, HTTP
- * version, `Upgrade`, `Connection`, `Host`, `Sec-WebSocket-Version`, `Sec-WebSocket-Key`, the
- * request-target, `Sec-WebSocket-Protocol`, `Sec-WebSocket-Extensions`, `Origin`.
+ * version, `Upgrade`, `Connection`, `Host`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version`, the
+ * request-target, `Sec-WebSocket-Protocol`, `Sec-WebSocket-Extensions`, `Origin`. The key is
+ * checked before the version, as ws does, so a pre-RFC (Hixie-76) request, which has no
+ * `Sec-WebSocket-Key`, gets the same 400 as from ws.
  *
  * Every header is parsed in linear time with bounded output, whatever its content.
  *
@@ -56,11 +71,12 @@ const MAX_PROTOCOLS = 64;
  *   - 431 more than `maxHeaderCount` header lines, or headers and target longer than `maxHandshakeBytes`;
  *   - 405 a method other than GET (with `Allow: GET` in `headers`);
  *   - 505 an HTTP major version other than 1; 400 HTTP/1.0 (HTTP/1.1 or later is required);
- *   - 400 `Upgrade` without `websocket`, `Connection` without `upgrade`, no `Host`, a key that is
- *     not 16 bytes of base64, an unusable request-target, a malformed, empty or duplicated
- *     subprotocol list (or more than 64), a malformed extension header, a repeated `Origin`;
- *   - 426 a `Sec-WebSocket-Version` other than 13 (with `Sec-WebSocket-Version: 13` in `headers`,
- *     RFC 6455 §4.4).
+ *   - 400 `Upgrade` without `websocket`, `Connection` without `upgrade`, no or a repeated `Host`,
+ *     a key that is not 16 bytes of base64 (or none: Hixie-75/76 requests), an unusable
+ *     request-target, a malformed, empty or duplicated subprotocol list (or more than 64), a
+ *     malformed extension header, a repeated `Origin`;
+ *   - 400 a `Sec-WebSocket-Version` other than 13 or 8, with `Sec-WebSocket-Version: 13, 8` in
+ *     `headers` (RFC 6455 §4.4; the status and header ws answers with).
  * @throws {WebSocketError} `WS_ERR_INVALID_ARGUMENT` for an invalid `limits` object.
  */
 export function validateClientHandshake(req: HandshakeRequest, limits?: Partial<Limits>): ClientHandshake {
@@ -93,28 +109,25 @@ export function validateClientHandshake(req: HandshakeRequest, limits?: Partial<
   }
   // RFC 6455 §4.2.1 item 2 and RFC 7230 §5.4: exactly one non-empty Host header.
   const host = headers.host;
-  if (typeof host !== 'string' || host.trim().length === 0) {
+  if (typeof host !== 'string' || host.trim().length === 0 || repeated(req.rawHeaders, 'host')) {
     throw new HandshakeError('Missing, empty or repeated Host header', 400);
   }
-  // RFC 6455 §4.2.1 item 6 and §4.4: |Sec-WebSocket-Version| must be 13; otherwise answer with
-  // the versions we speak, so the client can retry.
-  if (headers['sec-websocket-version'] !== '13') {
-    throw new HandshakeError(
-      'Unsupported or missing Sec-WebSocket-Version: only version 13 is supported',
-      426,
-      {
-        'Sec-WebSocket-Version': '13',
-      },
-    );
-  }
   // RFC 6455 §4.2.1 item 5: |Sec-WebSocket-Key|, base64 of 16 bytes. A repeated key arrives
-  // joined with ", " (or as an array) and fails this check.
+  // joined with ", " (or as an array) and fails this check. (Messages of the key and version
+  // refusals are ws's, word for word: they are the bodies ws clients' tests look for.)
   const key = headers['sec-websocket-key'];
   if (typeof key !== 'string' || !isValidKey(key)) {
-    throw new HandshakeError(
-      'Missing or invalid Sec-WebSocket-Key: it must be 16 bytes, base64-encoded',
-      400,
-    );
+    throw new HandshakeError('Missing or invalid Sec-WebSocket-Key header', 400);
+  }
+  // RFC 6455 §4.2.1 item 6 and §4.4: |Sec-WebSocket-Version| must be one we speak; otherwise
+  // answer with the versions we speak, so the client can retry. Version 8 (hybi-08) frames as
+  // 13 does; ws accepts it, and so do we.
+  const versionHeader = headers['sec-websocket-version'];
+  const wsVersion = versionHeader === '13' ? 13 : versionHeader === '8' ? 8 : undefined;
+  if (wsVersion === undefined) {
+    throw new HandshakeError('Missing or invalid Sec-WebSocket-Version header', 400, {
+      'Sec-WebSocket-Version': '13, 8',
+    });
   }
   const path = resourceName(req.url);
   if (path === undefined) throw new HandshakeError('Invalid request-target for a WebSocket resource', 400);
@@ -123,11 +136,26 @@ export function validateClientHandshake(req: HandshakeRequest, limits?: Partial<
   const extensions = parseExtensionHeader(headers['sec-websocket-extensions']);
 
   // RFC 6455 §4.2.1 item 7 / §10.2: Origin is optional; the server decides what to do with it.
-  const origin = headers.origin;
-  if (origin !== undefined && typeof origin !== 'string') {
+  // RFC 6454 §7.3: at most one Origin header field. hybi-08 called it Sec-WebSocket-Origin.
+  const originName = wsVersion === 8 ? 'sec-websocket-origin' : 'origin';
+  const origin = headers[originName];
+  if ((origin !== undefined && typeof origin !== 'string') || repeated(req.rawHeaders, originName)) {
     throw new HandshakeError('Repeated Origin header', 400);
   }
-  return { key, version: 13, protocols, extensions, origin, path };
+  return { key, version: wsVersion, protocols, extensions, origin, path };
+}
+
+/** Whether the header `name` (lowercase) appears on more than one line of `rawHeaders`. */
+function repeated(rawHeaders: readonly string[] | undefined, name: string): boolean {
+  if (rawHeaders === undefined) return false;
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const field = rawHeaders[i]!;
+    if (field.length !== name.length || field.toLowerCase() !== name) continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
 }
 
 /** Approximate size of the request head: target and every `name: value\r\n`. */
@@ -280,8 +308,9 @@ const REJECTION_RESERVED: ReadonlySet<string> = new Set([
  * A complete HTTP/1.1 error response for a refused handshake:
  * `HTTP/1.1 <status> <reason phrase>`, `Connection: close`,
  * `Content-Type: text/plain; charset=utf-8` (unless `headers` sets one), `Content-Length`, any
- * extra `headers`, then the body: `reason`, or the status text. Control characters in `reason`
- * become spaces. Write it, then close the socket.
+ * extra `headers` (numbers are written in decimal, arrays as repeated lines), then the body:
+ * `reason`, or the status text. Control characters in `reason` become spaces. Write it, then
+ * close the socket.
  *
  * @param status An HTTP status from 200 to 599 (typically 4xx; 3xx for redirects).
  * @throws {WebSocketError} `WS_ERR_INVALID_ARGUMENT` for a status outside 200-599, or an extra
@@ -290,7 +319,7 @@ const REJECTION_RESERVED: ReadonlySet<string> = new Set([
  */
 export function buildHandshakeRejection(
   status: number,
-  opts: { reason?: string; headers?: Record<string, string> } = {},
+  opts: { reason?: string; headers?: Readonly<Record<string, string | number | readonly string[]>> } = {},
 ): string {
   if (!Number.isInteger(status) || status < 200 || status > 599) {
     throw argumentError(`A handshake rejection needs an HTTP status from 200 to 599, got ${String(status)}`);

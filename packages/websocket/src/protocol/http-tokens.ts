@@ -119,10 +119,11 @@ export function headerHasToken(value: string | readonly string[] | undefined, to
  *
  * @param reserved Lowercase names the caller may not set (the handshake's own headers).
  * @throws {WebSocketError} `WS_ERR_INVALID_ARGUMENT` when a name is not a token, a value is not a
- *   string or holds a control character (CR/LF injection), or a name is reserved.
+ *   string, a finite number or an array of strings, a value holds a control character (CR/LF
+ *   injection), or a name is reserved.
  */
 export function formatHeaderLines(
-  headers: Readonly<Record<string, string | readonly string[]>> | undefined,
+  headers: Readonly<Record<string, string | number | readonly string[]>> | undefined,
   reserved: ReadonlySet<string>,
 ): string {
   if (headers === undefined) return '';
@@ -135,9 +136,15 @@ export function formatHeaderLines(
         `Header "${name}" is set by the WebSocket handshake itself and cannot be overridden`,
       );
     }
-    const values = typeof value === 'string' ? [value] : value;
+    // A number (e.g. `Retry-After: 120`) is written in decimal, as Node's http module does.
+    const values =
+      typeof value === 'string'
+        ? [value]
+        : typeof value === 'number' && Number.isFinite(value)
+          ? [String(value)]
+          : value;
     if (!Array.isArray(values))
-      throw argumentError(`Header "${name}" must be a string or an array of strings`);
+      throw argumentError(`Header "${name}" must be a string, a number or an array of strings`);
     for (const v of values) {
       if (typeof v !== 'string')
         throw argumentError(`Header "${name}" must be a string or an array of strings`);

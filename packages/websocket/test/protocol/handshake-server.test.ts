@@ -151,6 +151,8 @@ describe('RFC 6455 §4.2.1 rejections, each with its HTTP status', () => {
 
   it('400 for repeated Host lines', () => {
     rejected(rfcRequest({}, { host: ['a', 'b'] }), 400, /Host/);
+    // Node keeps only the first Host in `headers`: the repeat shows in `rawHeaders`.
+    rejected(rfcRequest({ rawHeaders: ['Host', 'a', 'host', 'b'] }, { host: 'a' }), 400, /Host/);
   });
 
   it('400 for a missing Upgrade, or one without "websocket" (item 3)', () => {
@@ -172,11 +174,28 @@ describe('RFC 6455 §4.2.1 rejections, each with its HTTP status', () => {
     rejected(rfcRequest({}, { 'sec-websocket-key': [KEY, KEY] }), 400, /Sec-WebSocket-Key/);
   });
 
-  it('426 with Sec-WebSocket-Version: 13 for any version but 13 (item 6, §4.4)', () => {
-    for (const version of ['8', '12', '14', '13, 8', '', undefined]) {
-      const e = rejected(rfcRequest({}, { 'sec-websocket-version': version }), 426, /version 13/);
-      assert.deepEqual({ ...e.headers }, { 'Sec-WebSocket-Version': '13' });
+  it('400 with Sec-WebSocket-Version: 13, 8 for any version but 13 and 8 (item 6, §4.4)', () => {
+    for (const version of ['7', '12', '14', '13, 8', '', undefined]) {
+      const e = rejected(rfcRequest({}, { 'sec-websocket-version': version }), 400, /Sec-WebSocket-Version/);
+      assert.deepEqual({ ...e.headers }, { 'Sec-WebSocket-Version': '13, 8' });
     }
+  });
+
+  it('accepts version 8 (hybi-08), whose Origin header is Sec-WebSocket-Origin', () => {
+    const handshake = validateClientHandshake(
+      rfcRequest({}, { 'sec-websocket-version': '8', origin: undefined, 'sec-websocket-origin': 'http://a' }),
+    );
+    assert.equal(handshake.version, 8);
+    assert.equal(handshake.origin, 'http://a');
+  });
+
+  it('400 without Sec-WebSocket-Key before looking at the version (a Hixie-76 request)', () => {
+    const e = rejected(
+      rfcRequest({}, { 'sec-websocket-key': undefined, 'sec-websocket-version': undefined }),
+      400,
+      /Sec-WebSocket-Key/,
+    );
+    assert.deepEqual({ ...e.headers }, {});
   });
 
   it('400 for a request-target that cannot name a WebSocket resource', () => {
@@ -225,6 +244,15 @@ describe('RFC 6455 §4.2.1 rejections, each with its HTTP status', () => {
 
   it('400 for repeated Origin lines', () => {
     rejected(rfcRequest({}, { origin: ['http://a', 'http://b'] }), 400, /Origin/);
+    // Node joins repeated Origin lines into one value: the repeat shows in `rawHeaders`.
+    rejected(
+      rfcRequest(
+        { rawHeaders: ['Origin', 'http://a', 'ORIGIN', 'http://b'] },
+        { origin: 'http://a, http://b' },
+      ),
+      400,
+      /Origin/,
+    );
   });
 
   it('431 for more header lines than maxHeaderCount', () => {
@@ -362,17 +390,17 @@ describe('handshake rejection responses', () => {
     );
   });
 
-  it('carries the 426 version header from the HandshakeError', () => {
+  it('carries the version header of a 400 from the HandshakeError', () => {
     let error: HandshakeError | undefined;
     try {
-      validateClientHandshake(rfcRequest({}, { 'sec-websocket-version': '8' }));
+      validateClientHandshake(rfcRequest({}, { 'sec-websocket-version': '7' }));
     } catch (e) {
       error = e as HandshakeError;
     }
     assert.ok(error?.httpStatus);
     const text = buildHandshakeRejection(error.httpStatus, { headers: { ...error.headers } });
-    assert.ok(text.startsWith('HTTP/1.1 426 Upgrade Required\r\n'), text);
-    assert.ok(text.includes('\r\nSec-WebSocket-Version: 13\r\n'), text);
+    assert.ok(text.startsWith('HTTP/1.1 400 Bad Request\r\n'), text);
+    assert.ok(text.includes('\r\nSec-WebSocket-Version: 13, 8\r\n'), text);
   });
 
   it('counts Content-Length in UTF-8 bytes', () => {
