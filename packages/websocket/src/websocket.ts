@@ -386,7 +386,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   get bufferedAmount(): number {
     return (this.driver?.bufferedAmount ?? 0) + (this.blobs?.bytes ?? 0) + this.bytesAfterClose;
   }
-  /** Whether `pause()` is in effect. */
+  /** Whether `pause()` is in effect. As in ws, it keeps its last value once CLOSED. */
   get isPaused(): boolean {
     return this.userPaused;
   }
@@ -628,16 +628,19 @@ export class WebSocket extends DualEventTarget implements DriverListener {
     });
   }
 
-  /** Stops reading from the peer (TCP backpressure) and holds events until `resume()`. */
+  /**
+   * Stops reading from the peer (TCP backpressure) and holds events until `resume()`.
+   * Does nothing while CONNECTING or once CLOSED (as in ws).
+   */
   pause(): void {
-    if (!this.driver) return;
+    if (this._readyState === 0 || this._readyState === 3 || !this.driver) return;
     this.userPaused = true;
     this.driver.pause();
   }
 
-  /** Resumes reading and delivers held events in order. */
+  /** Resumes reading and delivers held events in order. Does nothing while CONNECTING or once CLOSED. */
   resume(): void {
-    if (!this.driver) return;
+    if (this._readyState === 0 || this._readyState === 3 || !this.driver) return;
     this.userPaused = false;
     if (this.eventYield === undefined) this.driver.resume();
   }
