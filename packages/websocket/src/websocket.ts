@@ -173,11 +173,12 @@ export class WebSocket extends DualEventTarget implements DriverListener {
     if (address === null) return;
     let opts = options;
     let list = protocols;
-    if (typeof protocols === 'object' && !Array.isArray(protocols)) {
+    // As in ws, `null` is a (bad) subprotocol, not an options object.
+    if (typeof protocols === 'object' && protocols !== null && !Array.isArray(protocols)) {
       opts = protocols;
       list = undefined;
     }
-    const offered = list === undefined ? [] : typeof list === 'string' ? [list] : (list as string[]);
+    const offered = list === undefined ? [] : Array.isArray(list) ? list : [list as string];
     this.handshake = openClientHandshake(address, offered, opts ?? {}, {
       target: this,
       onRedirect: (url, req) => {
