@@ -23,6 +23,8 @@ export interface ErrorEventLike extends WebSocketEvent {
 type Handler = (event: never) => void;
 type ListenerOptions = { once?: boolean } | boolean;
 const kWrapped = Symbol('ieum.wrappedListener');
+/** The events of the WHATWG WebSocket interface. */
+const EVENT_TYPES: ReadonlySet<string> = new Set(['open', 'message', 'close', 'error']);
 const kAttribute = Symbol('ieum.attributeHandler');
 
 interface WrappedListener {
@@ -58,6 +60,9 @@ export abstract class DualEventTarget extends EventEmitter {
     options?: ListenerOptions,
   ): void {
     if (typeof listener !== 'function' && typeof listener?.handleEvent !== 'function') return;
+    // Only the WebSocket interface's events can be listened to (as in ws): a listener for any
+    // other type could never be called, so none is registered.
+    if (!EVENT_TYPES.has(type)) return;
     // Like EventTarget, adding the same listener twice has no effect.
     for (const l of this.listeners(type) as WrappedListener[]) {
       if (l[kWrapped] === listener && !l[kAttribute]) return;

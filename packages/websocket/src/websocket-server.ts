@@ -240,9 +240,9 @@ export class WebSocketServer extends EventEmitter {
   /** As in ws: running, then closing (`close()` called), then closed (`close` emitted). */
   private state: 'running' | 'closing' | 'closed' = 'running';
 
-  constructor(options: ServerOptions, callback?: () => void) {
+  constructor(options: ServerOptions = {}, callback?: () => void) {
     super();
-    for (const key of Object.keys(options ?? {})) {
+    for (const key of Object.keys(options)) {
       if (!KNOWN_OPTIONS.has(key)) throw argumentError(`Unknown WebSocketServer option "${key}"`);
     }
     const modes = [options.port !== undefined, options.server !== undefined, options.noServer === true];

@@ -116,17 +116,18 @@ const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
  * Create clients with `new WebSocket(url, protocols?, options?)`; servers create theirs.
  */
 export class WebSocket extends DualEventTarget implements DriverListener {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSING = 2;
-  static readonly CLOSED = 3;
+  // The ready-state constants are defined below the class, as ws defines them: enumerable,
+  // read-only and non-configurable, on the class and on the prototype.
+  declare static readonly CONNECTING: 0;
+  declare static readonly OPEN: 1;
+  declare static readonly CLOSING: 2;
+  declare static readonly CLOSED: 3;
   // ws 8's statics (`WebSocket.Server`, `WebSocket.createWebSocketStream`, ...): set in
   // index.ts, which can import the server without an import cycle.
   declare static Server: typeof WebSocketServer;
   declare static WebSocketServer: typeof WebSocketServer;
   declare static WebSocket: typeof WebSocket;
   declare static createWebSocketStream: typeof createWebSocketStream;
-  // On the prototype (defined below the class), not on every instance.
   declare readonly CONNECTING: 0;
   declare readonly OPEN: 1;
   declare readonly CLOSING: 2;
@@ -172,11 +173,12 @@ export class WebSocket extends DualEventTarget implements DriverListener {
     if (address === null) return;
     let opts = options;
     let list = protocols;
-    if (typeof protocols === 'object' && !Array.isArray(protocols)) {
+    // As in ws, `null` is a (bad) subprotocol, not an options object.
+    if (typeof protocols === 'object' && protocols !== null && !Array.isArray(protocols)) {
       opts = protocols;
       list = undefined;
     }
-    const offered = list === undefined ? [] : typeof list === 'string' ? [list] : (list as string[]);
+    const offered = list === undefined ? [] : Array.isArray(list) ? list : [list as string];
     this.handshake = openClientHandshake(address, offered, opts ?? {}, {
       target: this,
       onRedirect: (url, req) => {
@@ -385,7 +387,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   get bufferedAmount(): number {
     return (this.driver?.bufferedAmount ?? 0) + (this.blobs?.bytes ?? 0) + this.bytesAfterClose;
   }
-  /** Whether `pause()` is in effect. */
+  /** Whether `pause()` is in effect. As in ws, it keeps its last value once CLOSED. */
   get isPaused(): boolean {
     return this.userPaused;
   }
@@ -627,16 +629,19 @@ export class WebSocket extends DualEventTarget implements DriverListener {
     });
   }
 
-  /** Stops reading from the peer (TCP backpressure) and holds events until `resume()`. */
+  /**
+   * Stops reading from the peer (TCP backpressure) and holds events until `resume()`.
+   * Does nothing while CONNECTING or once CLOSED (as in ws).
+   */
   pause(): void {
-    if (!this.driver) return;
+    if (this._readyState === 0 || this._readyState === 3 || !this.driver) return;
     this.userPaused = true;
     this.driver.pause();
   }
 
-  /** Resumes reading and delivers held events in order. */
+  /** Resumes reading and delivers held events in order. Does nothing while CONNECTING or once CLOSED. */
   resume(): void {
-    if (!this.driver) return;
+    if (this._readyState === 0 || this._readyState === 3 || !this.driver) return;
     this.userPaused = false;
     if (this.eventYield === undefined) this.driver.resume();
   }
@@ -656,13 +661,34 @@ export declare namespace WebSocket {
   type Data = string | Buffer | ArrayBuffer | Buffer[];
 }
 
+// ws 8's property shapes, which code may inspect (for...in, Object.keys, descriptors): the
+// ready-state constants are enumerable and read-only on the class and its prototype; the
+// attributes are enumerable accessors of WebSocket.prototype (class getters are not enumerable).
+// Only descriptors change: property access costs the same.
 for (const [name, value] of [
   ['CONNECTING', 0],
   ['OPEN', 1],
   ['CLOSING', 2],
   ['CLOSED', 3],
 ] as const) {
+  Object.defineProperty(WebSocket, name, { value, enumerable: true });
   Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+}
+for (const name of [
+  'binaryType',
+  'bufferedAmount',
+  'extensions',
+  'isPaused',
+  'protocol',
+  'readyState',
+  'url',
+]) {
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
+}
+// The WHATWG handler attributes live on the base class: ws has them on WebSocket.prototype itself.
+for (const name of ['onopen', 'onerror', 'onclose', 'onmessage']) {
+  const inherited = Object.getOwnPropertyDescriptor(DualEventTarget.prototype, name)!;
+  Object.defineProperty(WebSocket.prototype, name, { ...inherited, enumerable: true });
 }
 
 const EMPTY = new Uint8Array(0);

@@ -81,7 +81,11 @@ export interface ClientOptions
   handshakeTimeout?: number;
   /** Same as `handshakeTimeout` when that is not set (ws ignores it; http.request's meaning). */
   timeout?: number;
-  /** Only 13 is supported (RFC 6455). */
+  /**
+   * The `Sec-WebSocket-Version` to send: 13 (RFC 6455, the default) or 8 (draft hybi-08, whose
+   * handshake is the same but names the origin header `Sec-WebSocket-Origin`), as in ws.
+   * Other values throw WS_ERR_INVALID_ARGUMENT.
+   */
   protocolVersion?: number;
   /** Verify the server's TLS certificate (wss). Default true. */
   rejectUnauthorized?: boolean;
@@ -167,6 +171,9 @@ const KNOWN_OPTIONS = new Set<string>([
   'perMessageDeflate',
 ]);
 
+/** The `Sec-WebSocket-Version` values a client may send (ws's): RFC 6455's 13, and hybi-08's 8. */
+const PROTOCOL_VERSIONS: readonly number[] = [8, 13];
+
 function parseUrl(address: string | URL): URL {
   let url: URL;
   try {
@@ -234,9 +241,14 @@ export function openClientHandshake(
   for (const key of Object.keys(options)) checkOptionName(key, KNOWN_OPTIONS);
   const firstUrl = parseUrl(address);
   validateProtocols(protocols);
-  if (options.protocolVersion !== undefined && options.protocolVersion !== 13) {
-    throw argumentError(`Unsupported protocol version ${options.protocolVersion} (only 13, RFC 6455)`);
+  const version = options.protocolVersion ?? 13;
+  if (!PROTOCOL_VERSIONS.includes(version)) {
+    throw argumentError(
+      `Unsupported protocol version: ${String(version)} (supported versions: ${PROTOCOL_VERSIONS.join(', ')})`,
+    );
   }
+  // Draft hybi-08 named the Origin header Sec-WebSocket-Origin (RFC 6455 §4.1 renamed it).
+  const originHeader = version === 8 ? 'Sec-WebSocket-Origin' : 'Origin';
   // Off unless asked for (ws clients offer it by default; see docs: differences from ws).
   const deflate = resolveDeflateOptions(options.perMessageDeflate);
   const shared = resolveConnectionSettings(options);
@@ -307,10 +319,10 @@ export function openClientHandshake(
     const headers: OutgoingHttpHeaders = chosen.headers;
     headers.Connection = 'Upgrade';
     headers.Upgrade = 'websocket';
-    headers['Sec-WebSocket-Version'] = '13';
+    headers['Sec-WebSocket-Version'] = String(version);
     headers['Sec-WebSocket-Key'] = key;
     if (protocols.length > 0) headers['Sec-WebSocket-Protocol'] = protocols.join(', ');
-    if (options.origin !== undefined) headers.Origin = options.origin;
+    if (options.origin !== undefined) headers[originHeader] = options.origin;
     if (offer !== undefined) headers['Sec-WebSocket-Extensions'] = offer;
 
     const request = (target.secure ? https : http).request({
