@@ -531,8 +531,23 @@ export class WebSocketServer extends EventEmitter {
       return;
     }
     // An unexpected failure in the application's hook: 500, details stay on this side.
-    this.emit('error', error);
+    this.reportHookError(error);
     reject(500);
+  }
+
+  /**
+   * Reports a failure of the application's own hook (`authorize`, `handleProtocols`, a `headers`
+   * listener) met while answering a client. A client decides when such a hook runs, so an
+   * `'error'` event with no listener (which Node turns into an exception) would let any client
+   * stop the process: without a listener the error becomes a process warning instead.
+   */
+  private reportHookError(error: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else
+      process.emitWarning(
+        error instanceof Error ? error : new Error(String(error)),
+        'WebSocketServerWarning',
+      );
   }
 
   private completeUpgrade(
@@ -554,16 +569,22 @@ export class WebSocketServer extends EventEmitter {
     if (handshake.protocols.length === 0) {
       protocol = undefined;
     } else if (this.options.handleProtocols) {
-      const chosen = this.options.handleProtocols(new Set(handshake.protocols), req);
+      let chosen: string | false | null | undefined;
+      try {
+        chosen = this.options.handleProtocols(new Set(handshake.protocols), req);
+      } catch (error) {
+        this.reportHookError(error);
+        reject(500);
+        return;
+      }
       // Like ws, any falsy value selects no subprotocol.
       if (chosen) {
         // RFC 6455 §4.2.2: the selected subprotocol must be one the client offered.
         if (!handshake.protocols.includes(chosen)) {
-          this.emit(
-            'error',
+          this.reportHookError(
             argumentError(`handleProtocols returned "${chosen}", which the client did not offer`),
           );
-          socket.destroy();
+          reject(500);
           return;
         }
         protocol = chosen;
@@ -588,8 +609,8 @@ export class WebSocketServer extends EventEmitter {
       this.emit('headers', lines, req);
       for (const line of lines) {
         if (/[\r\n]/.test(line)) {
-          this.emit('error', argumentError('A header line added in the "headers" event contains CR or LF'));
-          socket.destroy();
+          this.reportHookError(argumentError('A header line added in the "headers" event contains CR or LF'));
+          reject(500);
           return;
         }
       }
