@@ -52,7 +52,12 @@ rt.on('error', (error) => {
 const delay = monitorEventLoopDelay({ resolution: 5 });
 delay.enable();
 let cpu = process.cpuUsage();
+let last = Date.now();
 const sampler = setInterval(() => {
+  // How late this tick is: a loop frozen for seconds shows here even if the histogram does not.
+  const now = Date.now();
+  const late = Math.max(0, now - last - SAMPLE_EVERY_MS);
+  last = now;
   const m = process.memoryUsage();
   const used = process.cpuUsage(cpu);
   cpu = process.cpuUsage();
@@ -60,11 +65,11 @@ const sampler = setInterval(() => {
   for (const ws of rt.wss.clients) buffered += ws.bufferedAmount;
   send({
     type: 'sample',
-    at: Date.now(),
+    at: now,
     rssMiB: MiB(m.rss),
     heapMiB: MiB(m.heapUsed),
     externalMiB: MiB(m.external),
-    loopDelayMaxMs: Math.round(delay.max / 1e6),
+    loopDelayMaxMs: Math.max(late, Math.round(delay.max / 1e6)),
     loopDelayP99Ms: Math.round(delay.percentile(99) / 1e6),
     cpuMs: Math.round((used.user + used.system) / 1000),
     connections: rt.connections.size,
