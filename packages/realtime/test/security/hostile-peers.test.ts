@@ -1,152 +1,79 @@
 // Hostile peers (issue 13, "Done when"): the attacks of items 2, 3, 8, 9, 11 and 12 run at once
-// against one RealtimeServer, while a bystander measures its round-trip time. The server must
-// stay up, its RSS under RSS_BOUND_MIB, and the bystander's p99 under P99_BOUND_MS.
+// against one RealtimeServer while a bystander measures its round-trip time. The server must stay
+// up, its RSS under RSS_BOUND_MIB (documented in docs/security.md), and the bystander's p99 under
+// P99_BOUND_MS.
 //
-// Three processes: the server (bounded heap, so a crash or OOM is reported rather than taking the
-// runner down; RSS read from /proc), the attackers (attack/*.ts, one module per item), and this
-// one, which only runs the bystander and the sampler. Knobs, for reproducing and bisecting:
+// Three processes: the server (hostile/server-process.ts: heap capped, so a crash or an OOM abort
+// is reported instead of taking the test runner down; RSS read from /proc), the attackers
+// (hostile/attacker-process.ts, one module per item in hostile/attacks/), and this one, which only
+// runs the bystander and the sampler. Knobs, to replay or narrow a run:
 //   HOSTILE_SEED=<n>            replay a run (the seed is printed)
 //   HOSTILE_DURATION_MS=<ms>    attack window (default 20,000)
-//   HOSTILE_ATTACKS=a,b         run only these attacks (names in the report)
+//   HOSTILE_ATTACKS=a,b         run only these attacks (fallback, history, replay, presence,
+//                               pings, deflate), to find which one breaks a bound
 import assert from 'node:assert/strict';
-import { type ChildProcess, fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { WebSocket } from '@ieum/websocket';
-import { RealtimeClient, type WebSocketConstructor } from '../../src/client/index.js';
 import type { AttackerConfig, AttackerMessage } from './hostile/attacker-process.js';
 import { attacks } from './hostile/attacks/index.js';
+import {
+  bystander,
+  lastWords,
+  ms,
+  percentile,
+  procRss,
+  sortedRtts,
+  startProcess,
+  timeline,
+} from './hostile/harness.js';
 import type { ServerMessage, ServerSample } from './hostile/server-process.js';
 
-/** The documented bound (docs/security.md): the server's resident set, in MiB, under the attack. */
+/** The server's resident set under the attack, in MiB (docs/security.md). */
 const RSS_BOUND_MIB = 512;
 /** The bystander's 99th-percentile round trip under the attack, in milliseconds. */
 const P99_BOUND_MS = 250;
-/** V8 heap of the server process: above the RSS bound, so the bound is what reports first. */
+/** V8 heap of the server process: above the RSS bound, so that the bound is what fails first. */
 const SERVER_HEAP_MIB = 1024;
-/** Resident set at which the server is killed, to protect the machine (counts as a crash). */
+/** Resident set at which the server is killed to protect the machine (reported as a crash). */
 const KILL_RSS_MIB = 2048;
-/** One bystander request every this many milliseconds, whether or not earlier ones came back. */
+/** The bystander sends one request this often (ms), whether or not earlier ones came back. */
 const BYSTANDER_EVERY_MS = 25;
 const BYSTANDER_TIMEOUT_MS = 5000;
+/** Milliseconds of bystander before the attack (the machine's own noise) and after it. */
 const BASELINE_MS = 1500;
 const AFTER_MS = 2000;
 
 const durationMs = Number(process.env.HOSTILE_DURATION_MS ?? 20_000);
 const seed = Number(process.env.HOSTILE_SEED ?? Math.floor(Math.random() * 2 ** 32));
 const only = process.env.HOSTILE_ATTACKS?.split(',').map((s) => s.trim()) ?? attacks.map((a) => a.name);
-const root = fileURLToPath(new URL('../../../../', import.meta.url));
-const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-
-function start(file: string, heapMiB?: number): { child: ChildProcess; stderr: () => string } {
-  const child = fork(here(file), [], {
-    cwd: root,
-    execArgv: [
-      '--conditions=development',
-      '--import',
-      'tsx',
-      ...(heapMiB ? [`--max-old-space-size=${heapMiB}`] : []),
-    ],
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  let tail = '';
-  const keep = (c: Buffer) => {
-    tail = (tail + c.toString()).slice(-16_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  return { child, stderr: () => tail };
-}
-
-/** VmRSS and VmHWM (peak) of `pid` in MiB, from /proc; undefined where there is no /proc. */
-function procRss(pid: number): { rss: number; peak: number } | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-    return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
-  } catch {
-    return undefined;
-  }
-}
-
-const percentile = (sorted: number[], p: number) =>
-  sorted.length === 0
-    ? Number.NaN
-    : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-const ms = (n: number) => (Number.isFinite(n) ? `${Math.round(n)} ms` : Number.isNaN(n) ? 'n/a' : '∞');
-
-interface RoundTrip {
-  /** `performance.now()` when it was sent. */
-  sent: number;
-  /** Milliseconds, or Infinity for a request that failed or timed out. */
-  rtt: number;
-}
-
-/** A well-behaved client: one `echo` request every BYSTANDER_EVERY_MS, open loop. */
-function bystander(url: string) {
-  const client = new RealtimeClient(url, {
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
-    transports: ['websocket'],
-    reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
-    requestTimeoutMs: BYSTANDER_TIMEOUT_MS,
-  });
-  const trips: RoundTrip[] = [];
-  const disconnects: number[] = [];
-  client.on('disconnect', ({ code }: { code: number }) => disconnects.push(code));
-  let outstanding = 0;
-  const timer = setInterval(() => {
-    if (outstanding >= 400) return;
-    const trip: RoundTrip = { sent: performance.now(), rtt: Number.POSITIVE_INFINITY };
-    trips.push(trip);
-    outstanding++;
-    client
-      .request('echo', trips.length, { timeoutMs: BYSTANDER_TIMEOUT_MS })
-      .then(
-        () => {
-          trip.rtt = performance.now() - trip.sent;
-        },
-        () => {},
-      )
-      .finally(() => outstanding--);
-  }, BYSTANDER_EVERY_MS);
-  return {
-    client,
-    trips,
-    disconnects,
-    stop() {
-      clearInterval(timer);
-      client.close();
-    },
-  };
-}
 
 const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
+type Report = Extract<AttackerMessage, { type: 'report' }>;
 
 describe('hostile peers', () => {
   it('a mixed attack (items 2, 3, 8, 9, 11, 12) neither crashes the server, nor grows it past its RSS bound, nor starves a bystander', {
     timeout: durationMs + 90_000,
   }, async () => {
     console.log(`hostile peers: seed ${seed} (HOSTILE_SEED=${seed} replays it), attacks ${only.join(', ')}`);
-    const server = start('./hostile/server-process.ts', SERVER_HEAP_MIB);
+
+    // The server, and what it tells about itself.
+    const server = startProcess('./server-process.ts', SERVER_HEAP_MIB);
     const samples: ServerSample[] = [];
     let final: Extract<ServerMessage, { type: 'final' }> | undefined;
-    const listening = new Promise<{ port: number; pid: number }>((resolve, reject) => {
+    let exited: { code: number | null; signal: string | null; at: number } | undefined;
+    server.child.on('exit', (code, signal) => {
+      exited = { code, signal, at: performance.now() };
+    });
+    const { port, pid } = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
       server.child.on('message', (m: ServerMessage) => {
         if (m.type === 'listening') resolve(m);
         else if (m.type === 'sample') samples.push(m);
         else if (m.type === 'final') final = m;
       });
-      server.child.once('exit', () => reject(new Error(`server did not start:\n${server.stderr()}`)));
+      server.child.once('exit', () => reject(new Error(`the server did not start:\n${server.output()}`)));
     });
-    let exited: { code: number | null; signal: string | null; at: number } | undefined;
-    server.child.on('exit', (code, signal) => {
-      exited = { code, signal, at: performance.now() };
-    });
-    const { port, pid } = await listening;
 
-    // RSS from outside the server: it keeps counting while the server's event loop is frozen.
+    // Its RSS, read from outside: it keeps counting while the server's event loop is frozen.
     let rssMax = 0;
     let killed = false;
     const rssTimer = setInterval(() => {
@@ -159,50 +86,44 @@ describe('hostile peers', () => {
       }
     }, 100);
 
-    const by = bystander(`ws://127.0.0.1:${port}/realtime`);
-    const t0 = performance.now();
-    const t0Date = Date.now();
+    const by = bystander(`ws://127.0.0.1:${port}/realtime`, BYSTANDER_EVERY_MS, BYSTANDER_TIMEOUT_MS);
+    const start = { perf: performance.now(), date: Date.now() };
     await sleep(BASELINE_MS);
 
-    const attacker = start('./hostile/attacker-process.ts');
+    // The attack: every attacker at once, until the deadline (or until the server is gone).
+    const attacker = startProcess('./attacker-process.ts');
     attacker.child.on('error', () => {});
-    const config: AttackerConfig = { port, path: '/realtime', seed, durationMs, only };
     let attackStart = performance.now();
-    let attackEnd = Number.POSITIVE_INFINITY;
-    const report = await new Promise<Extract<AttackerMessage, { type: 'report' }> | undefined>((resolve) => {
-      const watchdog = setTimeout(() => {
-        attacker.child.kill('SIGKILL');
-        resolve(undefined);
-      }, durationMs + 45_000);
+    const report = await new Promise<Report | undefined>((settle) => {
+      const watchdog = setTimeout(() => resolve(undefined), durationMs + 45_000);
+      const resolve = (r: Report | undefined) => {
+        clearTimeout(watchdog);
+        settle(r);
+      };
       attacker.child.on('message', (m: AttackerMessage) => {
         if (m.type === 'started') attackStart = performance.now();
-        else {
-          clearTimeout(watchdog);
-          resolve(m);
-        }
+        else resolve(m);
       });
-      attacker.child.once('exit', () => {
-        clearTimeout(watchdog);
-        resolve(undefined);
-      });
+      // Its report may still be on the way when it exits.
+      attacker.child.once('exit', () => setTimeout(() => resolve(undefined), 1000));
       server.child.once('exit', () => attacker.child.connected && attacker.child.send({ type: 'stop' }));
+      const config: AttackerConfig = { port, path: '/realtime', seed, durationMs, only };
       attacker.child.send(config);
     });
-    attackEnd = Math.min(performance.now(), attackStart + durationMs);
-    if (attacker.child.exitCode === null) attacker.child.kill();
+    const attackEnd = Math.min(performance.now(), attackStart + durationMs);
+    if (attacker.child.exitCode === null) attacker.child.kill('SIGKILL');
 
+    // After: the server must still answer.
     await sleep(AFTER_MS);
-    let responsive = false;
-    if (!exited) {
-      responsive = await by.client.request('echo', 'after', { timeoutMs: 5000 }).then(
+    const responsive =
+      !exited &&
+      (await by.client.request('echo', 'after', { timeoutMs: 5000 }).then(
         () => true,
         () => false,
-      );
-    }
+      ));
     by.stop();
     clearInterval(rssTimer);
-    // What happened during the run; our own shutdown below is not a crash.
-    const died = exited;
+    const died = exited; // our own shutdown below is not a crash
     if (!died) {
       server.child.send({ type: 'final' });
       await Promise.race([
@@ -214,80 +135,51 @@ describe('hostile peers', () => {
       if (server.child.exitCode === null) server.child.kill('SIGKILL');
     }
 
-    // ---- the report --------------------------------------------------------------------------
+    // The numbers.
     const during = by.trips.filter((t) => t.sent >= attackStart && t.sent < attackEnd);
-    const before = by.trips.filter((t) => t.sent < attackStart);
-    const sorted = (list: RoundTrip[]) => list.map((t) => t.rtt).sort((a, b) => a - b);
-    const d = sorted(during);
-    const b = sorted(before);
-    const p99 = percentile(d, 99);
+    const rtts = sortedRtts(during);
+    const baseline = sortedRtts(by.trips.filter((t) => t.sent < attackStart));
+    const p99 = percentile(rtts, 99);
     const failed = during.filter((t) => !Number.isFinite(t.rtt)).length;
+    const serverState = died
+      ? `DIED at +${Math.round((died.at - attackStart) / 1000)} s of attack (code ${died.code}, signal ${died.signal}${killed ? `, killed above ${KILL_RSS_MIB} MiB` : ''})`
+      : `up, ${responsive ? 'answering' : 'NOT answering'} after the attack`;
     const lines = [
-      `hostile peers, seed ${seed}, ${Math.round(attackEnd - attackStart)} ms of attack`,
-      `bystander: baseline p50 ${ms(percentile(b, 50))} p99 ${ms(percentile(b, 99))} (${b.length} round trips); ` +
-        `under attack p50 ${ms(percentile(d, 50))} p99 ${ms(p99)} max ${ms(d.at(-1) ?? Number.NaN)} ` +
-        `(${d.length} round trips, ${failed} failed); disconnects [${by.disconnects.join(', ')}]`,
-      `server: RSS max ${Math.round(rssMax)} MiB (bound ${RSS_BOUND_MIB}), ` +
-        (died
-          ? `EXITED at +${Math.round((died.at - attackStart) / 1000)} s (code ${died.code}, signal ${died.signal}${killed ? `, killed above ${KILL_RSS_MIB} MiB` : ''})`
-          : `up, ${responsive ? 'responsive' : 'NOT responsive'} after the attack`) +
-        (final
-          ? `; disconnects by code ${JSON.stringify(final.disconnects)}; ${final.errors} errors reported`
-          : ''),
-      'per second: t  rss  heap  ext  buffered(MiB)  conns/sockets  loop-delay-max  cpu  bystander-p99',
+      `hostile peers: seed ${seed}, ${Math.round(attackEnd - attackStart)} ms of attack`,
+      `bystander: baseline p50 ${ms(percentile(baseline, 50))} p99 ${ms(percentile(baseline, 99))} ` +
+        `(${baseline.length} round trips); under attack p50 ${ms(percentile(rtts, 50))} p99 ${ms(p99)} ` +
+        `max ${ms(rtts.at(-1) ?? Number.NaN)} (${rtts.length} round trips, ${failed} failed); ` +
+        `its disconnects [${by.disconnects.join(', ')}]`,
+      `server: RSS max ${Math.round(rssMax)} MiB (bound ${RSS_BOUND_MIB}); ${serverState}` +
+        (final ? `; disconnects by code ${JSON.stringify(final.disconnects)}, ${final.errors} errors` : ''),
+      ...timeline(samples, by.trips, start, Math.ceil((BASELINE_MS + durationMs + AFTER_MS) / 1000)),
+      ...(report?.results ?? []).flatMap((r) => [
+        `attack ${r.name} (item ${r.item}): ${r.what}`,
+        `    ${JSON.stringify(r.report)}`,
+      ]),
+      ...(died ? [`server output:\n${lastWords(server.output())}`] : []),
+      ...(final?.lastErrors.length ? [`server errors: ${final.lastErrors.join(' | ')}`] : []),
     ];
-    for (let s = 0; s * 1000 < durationMs + BASELINE_MS + AFTER_MS; s++) {
-      const from = t0Date + s * 1000;
-      const inSecond = samples.filter((x) => x.at >= from && x.at < from + 1000);
-      if (inSecond.length === 0) {
-        lines.push(`  ${String(s).padStart(2)}s  (no sample: server loop blocked or gone)`);
-        continue;
-      }
-      const max = (k: keyof ServerSample) => Math.max(...inSecond.map((x) => x[k] as number));
-      const trips = sorted(by.trips.filter((t) => t.sent >= t0 + s * 1000 && t.sent < t0 + (s + 1) * 1000));
-      lines.push(
-        `  ${String(s).padStart(2)}s ${String(max('rssMiB')).padStart(6)} ${String(max('heapMiB')).padStart(6)} ` +
-          `${String(max('externalMiB')).padStart(6)} ${String(max('bufferedMiB')).padStart(7)} ` +
-          `${String(max('connections')).padStart(5)}/${String(max('sockets')).padEnd(4)} ` +
-          `${String(max('loopDelayMaxMs')).padStart(6)} ms ` +
-          `${String(Math.round(inSecond.reduce((n, x) => n + x.cpuMs, 0) / 10)).padStart(4)}% ` +
-          `${ms(percentile(trips, 99))}`,
-      );
-    }
-    for (const r of report?.results ?? []) {
-      lines.push(`attack ${r.name} (item ${r.item}): ${r.what}`);
-      lines.push(`  ${JSON.stringify(r.report)}`);
-    }
-    if (!report) lines.push('attackers: no report (the attacker process died or hung)');
-    if (died) {
-      // The first lines of what the server printed last (V8's "FATAL ERROR: ... heap out of memory").
-      const out = server.stderr().split('\n');
-      const fatal = out.findIndex((l) => /FATAL|Error|error/.test(l));
-      lines.push(
-        `server output:\n${out.slice(fatal === -1 ? -6 : fatal, fatal === -1 ? undefined : fatal + 6).join('\n')}`,
-      );
-    }
-    if (final?.lastErrors.length) lines.push(`server errors: ${final.lastErrors.join(' | ')}`);
     console.log(lines.join('\n'));
 
+    // The verdict: every bound broken, by name.
     const broken: string[] = [];
-    if (died || !responsive) {
-      broken.push(
-        died
-          ? `the server process died (code ${died.code}, signal ${died.signal}${killed ? `, RSS above ${KILL_RSS_MIB} MiB` : ''})`
-          : 'the server stopped answering the bystander after the attack',
-      );
-    }
+    if (died) broken.push(`the server process died: ${serverState}`);
+    else if (!responsive) broken.push('the server stopped answering the bystander after the attack');
     if (rssMax >= RSS_BOUND_MIB)
       broken.push(`RSS reached ${Math.round(rssMax)} MiB (bound ${RSS_BOUND_MIB} MiB)`);
     if (!(p99 < P99_BOUND_MS)) {
-      broken.push(
-        `bystander p99 ${ms(p99)} (bound ${P99_BOUND_MS} ms; ${failed} of ${d.length} round trips failed)`,
-      );
+      broken.push(`bystander p99 ${ms(p99)} (bound ${P99_BOUND_MS} ms; ${failed} of ${rtts.length} failed)`);
+    }
+    // A harness that did not attack proves nothing: an attacker that threw fails the run too.
+    if (!report) broken.push('the attackers gave no report (their process died or hung)');
+    for (const r of report?.results ?? []) {
+      if (r.report.crashed) broken.push(`attack ${r.name} threw: ${String(r.report.crashed).split('\n')[0]}`);
     }
     assert.ok(
       broken.length === 0,
-      `hostile peers broke ${broken.length} bound(s) [seed ${seed}, attacks ${only.join(',')}]:\n  - ${broken.join('\n  - ')}`,
+      `hostile peers broke ${broken.length} bound(s) [HOSTILE_SEED=${seed} HOSTILE_ATTACKS=${only.join(',')}]:\n` +
+        `  - ${broken.join('\n  - ')}`,
     );
   });
 });
