@@ -2,12 +2,13 @@
 // bodies are POSTed to them (and go on after the server closed them); `/open` is hammered too.
 // Nothing may be stored for such a session, and `/open` must be limited.
 import http from 'node:http';
-import { type Attack, type AttackContext, type AttackReport, count, every, running } from '../attack.js';
+import { type Attack, type AttackContext, type AttackReport, count, every } from '../attack.js';
 
 /** Body of each `send`: one line, just under the default `maxBodyBytes` (1 MiB). */
 const BODY_BYTES = 1_040_000;
-/** `send` requests in flight at once. */
+/** `send` requests in flight at once, each loop sending at most one every SEND_EVERY_MS. */
 const SEND_CONCURRENCY = 2;
+const SEND_EVERY_MS = 20;
 /** Milliseconds between `/open` requests (~50/s). */
 const OPEN_EVERY_MS = 20;
 
@@ -43,7 +44,7 @@ function post(
 export const fallbackFlood: Attack = {
   name: 'fallback',
   item: 2,
-  what: 'POST <path>/http/send with ~1 MiB bodies to sessions that never said hello; /open flood',
+  what: '~1 MiB POSTs to <path>/http/send (up to 100/s) for sessions that never said hello; /open at ~50/s',
   async run(ctx) {
     const report: AttackReport = {};
     const agent = new http.Agent({ keepAlive: true, maxSockets: SEND_CONCURRENCY + 2 });
@@ -61,18 +62,14 @@ export const fallbackFlood: Attack = {
         else tokens[ctx.rng.int(tokens.length)] = s;
       }
     };
-    const sendLoop = async () => {
-      while (running(ctx)) {
-        if (tokens.length === 0) {
-          await open();
-          continue;
-        }
+    const sendLoop = () =>
+      every(ctx, SEND_EVERY_MS, async () => {
+        if (tokens.length === 0) return open();
         const token = tokens[ctx.rng.int(tokens.length)]!;
         const r = await post(agent, ctx, `${base}/send?s=${token}`, body);
         count(report, `send ${r.status}`);
         if (r.status === 204) count(report, 'MiB accepted', body.length / 1048576);
-      }
-    };
+      });
     await Promise.all([
       every(ctx, OPEN_EVERY_MS, open),
       ...Array.from({ length: SEND_CONCURRENCY }, sendLoop),
