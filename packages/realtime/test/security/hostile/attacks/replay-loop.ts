@@ -1,6 +1,6 @@
-// Item 8: a channel with a big history, and a client that subscribes from offset 0 and
-// unsubscribes in a loop without reading what the replay sends it. Replays must be sliced, encoded
-// once per stored entry and codec, and stop for a client the server decided to close.
+// Item 8: a channel with a big history, and a client that subscribes from the oldest offset still
+// kept and unsubscribes in a loop, without reading what the replay sends it. Replays must be
+// sliced, encoded once per stored entry and codec, and stop for a client the server closed.
 import {
   type Attack,
   type AttackContext,
@@ -21,51 +21,93 @@ const PAIR_EVERY_MS = 50;
 /** The attacker drops its (stalled) connection and comes back this often. */
 const CYCLE_MS = 4000;
 
+interface Reply {
+  id: number;
+  ok: boolean;
+  d?: { ep?: string; off?: number; recovered?: boolean; reason?: string };
+  err?: { code: string };
+}
+
+/** A protocol connection whose requests resolve with their reply (undefined after `ms`). */
+async function requester(ctx: AttackContext, cid: string) {
+  const waiting = new Map<number, (r: Reply) => void>();
+  const conn = await protocolClient(ctx, { cid, onReply: (m) => waiting.get(m.id)?.(m as Reply) });
+  let next = 1;
+  return {
+    ...conn,
+    send(message: Record<string, unknown>, ms = 5000): Promise<Reply | undefined> {
+      const id = next++;
+      conn.ws.send(JSON.stringify({ ...message, id }));
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), ms);
+        waiting.set(id, (r) => {
+          clearTimeout(timer);
+          waiting.delete(id);
+          resolve(r);
+        });
+      });
+    },
+  };
+}
+
+/** Publishes the history; returns its epoch and last offset. */
+async function writeHistory(ctx: AttackContext, report: AttackReport) {
+  const writer = await requester(ctx, 'replay-writer');
+  const data = ctx.rng.text(HISTORY_CHARS);
+  const acks: Array<Promise<Reply | undefined>> = [];
+  for (let i = 0; i < HISTORY_MESSAGES && running(ctx); i++) {
+    if (i >= 100) await sleep(11);
+    acks.push(writer.send({ t: 'pub', ch: CHANNEL, ev: 'old', mid: `r${i}`, d: `${i}${data}` }, 15_000));
+  }
+  let last: { ep: string; off: number } | undefined;
+  for (const r of await Promise.all(acks)) {
+    count(report, r?.ok ? 'history stored' : `history refused ${r?.err?.code ?? '(no reply)'}`);
+    if (r?.ok && r.d?.ep && r.d.off !== undefined) last = { ep: r.d.ep, off: r.d.off };
+  }
+  writer.ws.close();
+  return last;
+}
+
+/**
+ * The oldest offset the server still replays from, probed with halving distances (history may
+ * be bounded in bytes: only part of what was written is kept). Reads what it gets meanwhile.
+ */
+async function oldestKept(ctx: AttackContext, last: { ep: string; off: number }) {
+  const probe = await requester(ctx, 'replay-probe');
+  try {
+    for (let n = last.off; n >= 1; n = Math.floor(n / 2)) {
+      const r = await probe.send({ t: 'sub', ch: CHANNEL, since: { ep: last.ep, off: last.off - n } });
+      await probe.send({ t: 'unsub', ch: CHANNEL });
+      if (r?.d?.recovered) return last.off - n;
+    }
+    return undefined;
+  } finally {
+    probe.ws.terminate();
+  }
+}
+
 export const replayLoop: Attack = {
   name: 'replay',
   item: 8,
-  what: `sub since offset 0 / unsub loops, never reading, on a channel of ${HISTORY_MESSAGES} × 128 KiB`,
-  async run(ctx: AttackContext) {
+  what: `sub from the oldest kept offset / unsub loops, never reading, on a channel of ${HISTORY_MESSAGES} × 128 KiB`,
+  async run(ctx) {
     const report: AttackReport = {};
-    let epoch = '';
-    let answered = 0;
+    let since: { ep: string; off: number } | undefined;
     try {
-      let done = () => {};
-      const allAnswered = new Promise<void>((r) => {
-        done = r;
-      });
-      const writer = await protocolClient(ctx, {
-        cid: 'replay-writer',
-        onReply: (m) => {
-          const d = (m as { d?: { ep: string } }).d;
-          if (m.ok && d) epoch = d.ep;
-          count(report, m.ok ? 'history stored' : `history refused ${m.err?.code}`);
-          if (++answered === HISTORY_MESSAGES) done();
-        },
-      });
-      const data = ctx.rng.text(HISTORY_CHARS);
-      for (let i = 0; i < HISTORY_MESSAGES; i++) {
-        if (i >= 100) await sleep(11);
-        writer.ws.send(
-          JSON.stringify({ t: 'pub', id: i, ch: CHANNEL, ev: 'old', mid: `r${i}`, d: `${i}${data}` }),
-        );
-      }
-      await Promise.race([allAnswered, sleep(15_000)]);
-      writer.ws.close();
+      const last = await writeHistory(ctx, report);
+      const oldest = last && (await oldestKept(ctx, last));
+      if (last && oldest !== undefined) since = { ep: last.ep, off: oldest };
+      report['messages replayed per sub'] = last && oldest !== undefined ? last.off - oldest : 0;
     } catch (error) {
       report.setup = (error as Error).message;
     }
-    if (!epoch) return report;
+    if (!since) return report;
 
-    let id = 1;
+    let cycle = 0;
     while (running(ctx)) {
-      let conn: Awaited<ReturnType<typeof protocolClient>>;
-      let firstReply: (m: { ok: boolean; d?: { recovered?: boolean; reason?: string } }) => void = () => {};
-      const replied = new Promise<{ ok: boolean; d?: { recovered?: boolean; reason?: string } }>((r) => {
-        firstReply = r;
-      });
+      let conn: Awaited<ReturnType<typeof requester>>;
       try {
-        conn = await protocolClient(ctx, { cid: `replay-${id}`, onReply: (m) => firstReply(m) });
+        conn = await requester(ctx, `replay-${cycle++}`);
       } catch {
         count(report, 'connect failed');
         await sleep(200);
@@ -76,23 +118,21 @@ export const replayLoop: Attack = {
       conn.closed.then(() => {
         open = false;
       });
-      const since = { ep: epoch, off: 0 };
       // The first subscription is read up to its reply (what did the server promise?), then the
-      // socket is never read again: the replay has nobody to go to.
-      conn.ws.send(JSON.stringify({ t: 'sub', id: id++, ch: CHANNEL, since }));
-      const first = await Promise.race([replied, sleep(5000).then(() => undefined)]);
+      // socket is never read again: the replays have nobody to go to.
+      const first = conn.send({ t: 'sub', ch: CHANNEL, since });
+      conn.ws.send(JSON.stringify({ t: 'unsub', id: 0, ch: CHANNEL }));
+      const reply = await first;
       conn.ws.pause();
-      if (!first) count(report, 'no sub reply in 5 s');
-      else if (!first.ok) count(report, 'sub refused');
-      else count(report, first.d?.recovered ? 'replays promised' : `not recovered (${first.d?.reason})`);
-      conn.ws.send(JSON.stringify({ t: 'unsub', id: id++, ch: CHANNEL }));
+      if (!reply) count(report, 'no sub reply in 5 s');
+      else count(report, reply.d?.recovered ? 'replays promised' : `not recovered (${reply.d?.reason})`);
       const cycleEnd = Date.now() + CYCLE_MS;
       await every(
         ctx,
         PAIR_EVERY_MS,
         () => {
-          conn.ws.send(JSON.stringify({ t: 'sub', id: id++, ch: CHANNEL, since }));
-          conn.ws.send(JSON.stringify({ t: 'unsub', id: id++, ch: CHANNEL }));
+          conn.ws.send(JSON.stringify({ t: 'sub', id: 0, ch: CHANNEL, since }));
+          conn.ws.send(JSON.stringify({ t: 'unsub', id: 0, ch: CHANNEL }));
           count(report, 'sub/unsub pairs sent');
         },
         () => open && Date.now() < cycleEnd,
