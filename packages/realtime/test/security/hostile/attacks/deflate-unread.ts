@@ -78,7 +78,8 @@ export const deflateUnread: Attack = {
       let open = true;
       conn.closed.then((code) => {
         open = false;
-        count(report, `feeder closed ${code}`);
+        // Closed by the server, not by us at the end.
+        if (running(ctx)) count(report, `feeder closed ${code}`);
       });
       await every(
         ctx,

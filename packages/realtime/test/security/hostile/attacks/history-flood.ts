@@ -49,7 +49,8 @@ export const historyFlood: Attack = {
       let open = true;
       conn.closed.then((code) => {
         open = false;
-        count(report, `closed ${code}`);
+        // Closed by the server, not by us at the end.
+        if (running(ctx)) count(report, `closed ${code}`);
       });
       await every(
         ctx,
