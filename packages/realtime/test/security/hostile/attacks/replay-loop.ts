@@ -1,6 +1,8 @@
-// Item 8: a channel with a big history, and a client that subscribes from the oldest offset still
-// kept and unsubscribes in a loop, without reading what the replay sends it. Replays must be
-// sliced, encoded once per stored entry and codec, and stop for a client the server closed.
+// Item 8: a client that subscribes from a channel's history and unsubscribes in a loop, never
+// reading what the replays send it. Each cycle first writes a fresh batch of big messages (history
+// may be bounded in bytes per channel and per process: other attackers' floods evict it), finds
+// the oldest of them the server still replays, then loops from there. Replays must be sliced, encoded once per stored entry and
+// codec, paced by the client's reading, and stop for a client the server closed.
 import {
   type Attack,
   type AttackContext,
@@ -13,12 +15,14 @@ import {
 } from '../attack.js';
 
 const CHANNEL = 'replay';
-/** History written first, at ~90 messages per second (under the rate limit): 250 × 128 KiB. */
-const HISTORY_MESSAGES = 250;
+/** History written at the start of each cycle: 120 × 128 KiB (15 MiB), within the rate-limit burst. */
+const BATCH_MESSAGES = 120;
+/** Distances from the newest offset tried, farthest first, until the server promises a replay. */
+const PROBES = [BATCH_MESSAGES, 60, 30, 15, 7];
 const HISTORY_CHARS = 128 * 1024;
 /** Milliseconds between sub/unsub pairs (~20 pairs, 40 messages, per second). */
 const PAIR_EVERY_MS = 50;
-/** The attacker drops its (stalled) connection and comes back this often. */
+/** The attacker drops its (stalled) connection, writes a new batch and comes back this often. */
 const CYCLE_MS = 4000;
 
 interface Reply {
@@ -50,82 +54,85 @@ async function requester(ctx: AttackContext, cid: string) {
   };
 }
 
-/** Publishes the history; returns its epoch and last offset. */
-async function writeHistory(ctx: AttackContext, report: AttackReport) {
-  const writer = await requester(ctx, 'replay-writer');
-  const data = ctx.rng.text(HISTORY_CHARS);
-  const acks: Array<Promise<Reply | undefined>> = [];
-  for (let i = 0; i < HISTORY_MESSAGES && running(ctx); i++) {
-    if (i >= 100) await sleep(11);
-    acks.push(writer.send({ t: 'pub', ch: CHANNEL, ev: 'old', mid: `r${i}`, d: `${i}${data}` }, 15_000));
-  }
+/** Publishes one batch of history; returns the position of its last message. */
+async function writeBatch(
+  writer: Awaited<ReturnType<typeof requester>>,
+  data: string,
+  cycle: number,
+  report: AttackReport,
+): Promise<{ ep: string; off: number } | undefined> {
+  const acks = Array.from({ length: BATCH_MESSAGES }, (_, i) =>
+    writer.send({ t: 'pub', ch: CHANNEL, ev: 'old', mid: `r${cycle}-${i}`, d: `${i}${data}` }, 10_000),
+  );
   let last: { ep: string; off: number } | undefined;
   for (const r of await Promise.all(acks)) {
     count(report, r?.ok ? 'history stored' : `history refused ${r?.err?.code ?? '(no reply)'}`);
     if (r?.ok && r.d?.ep && r.d.off !== undefined) last = { ep: r.d.ep, off: r.d.off };
   }
-  writer.ws.close();
   return last;
 }
 
 /**
- * The oldest offset the server still replays from, probed with halving distances (history may
- * be bounded in bytes: only part of what was written is kept). Reads what it gets meanwhile.
+ * Reads replies on `conn` until the server promises to replay from one of the PROBES distances
+ * behind `last` (what it replays meanwhile is read and dropped); undefined if it never does.
  */
-async function oldestKept(ctx: AttackContext, last: { ep: string; off: number }) {
-  const probe = await requester(ctx, 'replay-probe');
-  try {
-    for (let n = last.off; n >= 1; n = Math.floor(n / 2)) {
-      const r = await probe.send({ t: 'sub', ch: CHANNEL, since: { ep: last.ep, off: last.off - n } });
-      await probe.send({ t: 'unsub', ch: CHANNEL });
-      if (r?.d?.recovered) return last.off - n;
-    }
-    return undefined;
-  } finally {
-    probe.ws.terminate();
+async function oldestReplayed(
+  conn: Awaited<ReturnType<typeof requester>>,
+  last: { ep: string; off: number },
+) {
+  for (const n of PROBES) {
+    const since = { ep: last.ep, off: Math.max(0, last.off - n) };
+    const reply = conn.send({ t: 'sub', ch: CHANNEL, since });
+    conn.ws.send(JSON.stringify({ t: 'unsub', id: 0, ch: CHANNEL }));
+    if ((await reply)?.d?.recovered) return since;
   }
+  return undefined;
 }
 
 export const replayLoop: Attack = {
   name: 'replay',
   item: 8,
-  what: `sub from the oldest kept offset / unsub loops, never reading, on a channel of ${HISTORY_MESSAGES} × 128 KiB`,
+  what: `every 4 s, ${BATCH_MESSAGES} × 128 KiB written, then sub from the oldest replayed / unsub loops, never reading`,
   async run(ctx) {
     const report: AttackReport = {};
-    let since: { ep: string; off: number } | undefined;
-    try {
-      const last = await writeHistory(ctx, report);
-      const oldest = last && (await oldestKept(ctx, last));
-      if (last && oldest !== undefined) since = { ep: last.ep, off: oldest };
-      report['messages replayed per sub'] = last && oldest !== undefined ? last.off - oldest : 0;
-    } catch (error) {
-      report.setup = (error as Error).message;
-    }
-    if (!since) return report;
-
+    const data = ctx.rng.text(HISTORY_CHARS);
+    let writer: Awaited<ReturnType<typeof requester>> | undefined;
     let cycle = 0;
     while (running(ctx)) {
       let conn: Awaited<ReturnType<typeof requester>>;
+      let since: { ep: string; off: number } | undefined;
       try {
+        if (!writer) {
+          const w = await requester(ctx, 'replay-writer');
+          w.closed.then(() => {
+            if (writer === w) writer = undefined;
+          });
+          writer = w;
+        }
+        const last = await writeBatch(writer, data, cycle, report);
         conn = await requester(ctx, `replay-${cycle++}`);
+        since = last && (await oldestReplayed(conn, last));
+        if (last && since) report['messages per replay (last cycle)'] = last.off - since.off;
       } catch {
         count(report, 'connect failed');
+        writer?.ws.terminate();
+        writer = undefined;
         await sleep(200);
         continue;
       }
-      count(report, 'connections');
+      // From here on the socket is never read: the replays have nobody to go to.
+      conn.ws.pause();
+      if (!since) {
+        count(report, 'cycles without history to replay');
+        conn.ws.terminate();
+        await sleep(200);
+        continue;
+      }
+      count(report, 'cycles');
       let open = true;
       conn.closed.then(() => {
         open = false;
       });
-      // The first subscription is read up to its reply (what did the server promise?), then the
-      // socket is never read again: the replays have nobody to go to.
-      const first = conn.send({ t: 'sub', ch: CHANNEL, since });
-      conn.ws.send(JSON.stringify({ t: 'unsub', id: 0, ch: CHANNEL }));
-      const reply = await first;
-      conn.ws.pause();
-      if (!reply) count(report, 'no sub reply in 5 s');
-      else count(report, reply.d?.recovered ? 'replays promised' : `not recovered (${reply.d?.reason})`);
       const cycleEnd = Date.now() + CYCLE_MS;
       await every(
         ctx,
@@ -139,6 +146,7 @@ export const replayLoop: Attack = {
       );
       conn.ws.terminate();
     }
+    writer?.ws.terminate();
     return report;
   },
 };
