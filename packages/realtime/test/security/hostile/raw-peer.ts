@@ -36,8 +36,11 @@ export interface UpgradeOptions {
   path?: string;
   /** Subprotocol offered. Default `ieum.v1.json`. */
   protocol?: string;
-  /** Offer permessage-deflate. */
-  deflate?: boolean;
+  /**
+   * Offer permessage-deflate; `'no-context-takeover'` also asks the server not to keep its
+   * compression context between messages (RFC 7692 §7.1.1.1).
+   */
+  deflate?: boolean | 'no-context-takeover';
   timeoutMs?: number;
 }
 
@@ -65,7 +68,11 @@ export function upgrade(o: UpgradeOptions, rng: Rng): Promise<{ socket: net.Sock
         `Sec-WebSocket-Key: ${rng.bytes(16).toString('base64')}`,
         'Sec-WebSocket-Version: 13',
         `Sec-WebSocket-Protocol: ${o.protocol ?? 'ieum.v1.json'}`,
-        ...(o.deflate ? ['Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits'] : []),
+        ...(o.deflate
+          ? [
+              `Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits${o.deflate === 'no-context-takeover' ? '; server_no_context_takeover' : ''}`,
+            ]
+          : []),
       ];
       socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     });

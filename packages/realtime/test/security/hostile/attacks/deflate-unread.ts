@@ -1,6 +1,6 @@
-// Item 12: subscribers that negotiate permessage-deflate and never read, on a busy channel. Data
-// waiting to be compressed must count in `bufferedAmount`, so the outbound queue sees them fall
-// behind and the slow-consumer policy (4409) applies.
+// Item 12: subscribers that negotiate permessage-deflate (with and without context takeover) and
+// never read, on a busy channel. Data waiting to be compressed must count in `bufferedAmount`, so
+// the outbound queue sees them fall behind and the slow-consumer policy (4409) cuts them off.
 import type net from 'node:net';
 import {
   type Attack,
@@ -21,7 +21,9 @@ const FEED_CHARS = 128 * 1024;
 const FEED_EVERY_MS = 25;
 
 async function stalledSubscriber(ctx: AttackContext, n: number): Promise<net.Socket> {
-  const { socket, extensions } = await upgrade({ port: ctx.port, path: ctx.path, deflate: true }, ctx.rng);
+  // With and without context takeover: a server may compress a shared copy for the latter.
+  const deflate = n % 2 === 0 ? true : 'no-context-takeover';
+  const { socket, extensions } = await upgrade({ port: ctx.port, path: ctx.path, deflate }, ctx.rng);
   if (!extensions.includes('permessage-deflate')) {
     socket.destroy();
     throw new Error('the server did not accept permessage-deflate');
@@ -94,8 +96,24 @@ export const deflateUnread: Attack = {
       );
       conn.ws.terminate();
     }
-    // Closed by the server within the run: TCP closed (the close frame itself is never read).
-    report['subscribers cut'] = closed.size;
+    // A paused socket does not notice that the server closed it: drain what the kernel holds
+    // (discarded) and see which ones end within a second. Those the server cut off.
+    await Promise.all(
+      subscribers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.destroyed) return resolve();
+            const timer = setTimeout(resolve, 1000);
+            s.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            s.on('data', () => {});
+            s.resume();
+          }),
+      ),
+    );
+    report['subscribers cut by the server'] = closed.size;
     for (const s of subscribers) s.destroy();
     return report;
   },
