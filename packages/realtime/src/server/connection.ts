@@ -59,9 +59,6 @@ interface Subscription {
   presence: boolean;
 }
 
-/** Messages processed one after another; past this many waiting, the socket is paused. */
-const MAX_PENDING_INPUT = 64;
-
 /** Messages a history replay writes per event-loop turn (fewer once `highWaterBytes` are written). */
 const REPLAY_SLICE_MESSAGES = 100;
 
@@ -95,6 +92,8 @@ export class Connection {
   private readonly subscribeBucket: TokenBucket | undefined;
   private input: Promise<void> = Promise.resolve();
   private inputDepth = 0;
+  private inputBytes = 0;
+  private inputPaused = false;
   private lastSeen = Date.now();
   private helloTimer: NodeJS.Timeout | undefined;
   private expiryTimers: NodeJS.Timeout[] = [];
@@ -243,7 +242,11 @@ export class Connection {
       return;
     }
     // Everything else runs in arrival order: a publish after a subscribe sees the subscription.
-    if (++this.inputDepth > MAX_PENDING_INPUT) this.ws.pause();
+    // Messages run one after another; past `maxPendingInput` waiting, the socket is not read.
+    const size = bytes.length;
+    this.inputDepth++;
+    this.inputBytes += size;
+    this.throttleInput();
     this.input = this.input
       .then(() => this.process(message))
       .catch((error: Error) => {
@@ -251,8 +254,20 @@ export class Connection {
         this.fail(DisconnectCode.SERVER_ERROR, 'internal error');
       })
       .finally(() => {
-        if (--this.inputDepth === MAX_PENDING_INPUT) this.ws.resume();
+        this.inputDepth--;
+        this.inputBytes -= size;
+        this.throttleInput();
       });
+  }
+
+  /** Pauses reading while too much received input waits to be processed; resumes once it drains. */
+  private throttleInput(): void {
+    const max = this.server.options.maxPendingInput;
+    const over = this.inputDepth > max.messages || this.inputBytes > max.bytes;
+    if (over === this.inputPaused) return;
+    this.inputPaused = over;
+    if (over) this.ws.pause();
+    else this.ws.resume();
   }
 
   private async process(message: ClientMessage): Promise<void> {
@@ -262,7 +277,7 @@ export class Connection {
     }
     if ((message.t === 'sub' || message.t === 'unsub') && this.subscribeBucket) {
       // Over `subscribeRateLimit`, subscriptions wait their turn (and the client's later messages
-      // with them; past MAX_PENDING_INPUT its socket is paused) rather than fail.
+      // with them; past `maxPendingInput` its socket is paused) rather than fail.
       const wait = this.subscribeBucket.reserve();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       if (this.closing) return;

@@ -130,10 +130,17 @@ export interface RealtimeServerOptions {
   /** Per-connection message rate (close 4429 when exceeded), or `false` for none. */
   rateLimit?: Partial<RateLimit> | false;
   /**
+   * Received messages of one connection waiting to be processed (they run one after another, and
+   * a slow hook or a delayed `sub` holds the ones behind it). Past either bound the connection's
+   * socket is not read until they drain, so what the server holds per connection stays near
+   * `bytes` (plus one message) however fast the peer sends. Default 64 messages and 1 MiB.
+   */
+  maxPendingInput?: { messages?: number; bytes?: number };
+  /**
    * Per-connection rate of `sub` and `unsub` messages (each counts one), on top of `rateLimit`:
    * every one of them costs a history read and a presence change seen by every member. Beyond
    * it they wait their turn, in order, with the client's later messages (its socket is paused
-   * once 64 wait); nothing fails. Default 20 per second, burst `maxSubscriptionsPerConnection`
+   * past `maxPendingInput`); nothing fails. Default 20 per second, burst `maxSubscriptionsPerConnection`
    * (so a reconnect resubscribing every channel is not delayed); `false` for none.
    */
   subscribeRateLimit?: Partial<RateLimit> | false;
@@ -184,6 +191,7 @@ export interface ResolvedOptions {
   beforePublish: RealtimeServerOptions['beforePublish'];
   payload: PayloadLimits;
   maxSubscriptionsPerConnection: number;
+  maxPendingInput: { messages: number; bytes: number };
 }
 
 function originCheck(
@@ -287,6 +295,10 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
         options.maxSubscriptionsPerConnection,
         256,
       ),
+      maxPendingInput: {
+        messages: positive('maxPendingInput.messages', options.maxPendingInput?.messages, 64),
+        bytes: positive('maxPendingInput.bytes', options.maxPendingInput?.bytes, 1024 * 1024),
+      },
     };
     if (this.options.payload.maxPayloadDepth > MAX_PAYLOAD_DEPTH) {
       throw new RangeError(`RealtimeServer: maxPayloadDepth must be at most ${MAX_PAYLOAD_DEPTH}`);
