@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
 import WebSocket, { createWebSocketStream, WebSocketServer } from '@ieum/websocket';
+import express from 'express';
 import { waitFor } from '../helpers/net.js';
 
 type Tracked = WebSocket & { isAlive?: boolean };
@@ -254,6 +255,53 @@ describe('ws-compat: README patterns, import swapped', { timeout: 30_000 }, () =
     assert.equal((await waitFor<[Buffer]>(ws, 'message'))[0].toString(), 'echo hi');
     ws.terminate();
     await closeAll(wss);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('with a real express app: HTTP routes and an authenticated upgrade on one port', async () => {
+    // The common express pattern: app.listen() returns the http server; upgrades are checked
+    // against something an express route handed out (here a cookie) before handleUpgrade.
+    const app = express();
+    const tokens = new Set<string>();
+    app.post('/login', (_req, res) => {
+      const token = `t${tokens.size + 1}`;
+      tokens.add(token);
+      res.cookie('session', token).json({ ok: true });
+    });
+    app.get('/health', (_req, res) => {
+      res.json({ clients: wss.clients.size });
+    });
+    const wss = new WebSocketServer({ noServer: true });
+    wss.on('connection', (ws: WebSocket, _req: IncomingMessage, user: string) => {
+      ws.on('message', (data: Buffer) => ws.send(`${user}: ${data}`));
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await waitFor(server, 'listening');
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const token = /(?:^|;\s*)session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+      if (token === undefined || !tokens.has(token)) {
+        socket.write('HTTP/1.1 401 Unauthorized\r\n\r\n');
+        socket.destroy();
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req, token));
+    });
+    const base = `http://127.0.0.1:${portOf(server)}`;
+
+    const refused = new WebSocket(base.replace('http', 'ws'));
+    const [error] = await waitFor<[Error]>(refused, 'error');
+    assert.match(error.message, /401/);
+
+    const login = await fetch(`${base}/login`, { method: 'POST' });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    assert.match(cookie, /^session=t1$/);
+    const ws = new WebSocket(base.replace('http', 'ws'), { headers: { cookie } });
+    ws.on('open', () => ws.send('hi'));
+    assert.equal((await waitFor<[Buffer]>(ws, 'message'))[0].toString(), 't1: hi');
+    assert.deepEqual(await (await fetch(`${base}/health`)).json(), { clients: 1 });
+    ws.terminate();
+    await closeAll(wss);
+    server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
