@@ -321,7 +321,12 @@ export class HttpFallback {
     }
     const local = this.sessions.get(token);
     if (local) {
-      // The owner is here: straight to its connection, nothing stored.
+      // The owner is here: straight to its connection, nothing stored. While the connection is
+      // behind (it paused its input, as it pauses a WebSocket), this POST waits, like a TCP
+      // sender; the client posts one at a time, so a second one waiting at once is refused.
+      const ready = local.takesInput();
+      if (!ready) return answer(res, 429, 'a previous POST is still waiting', { 'retry-after': '1' });
+      await ready;
       if (local.state !== 'live') return answer(res, 410, 'session closed: open a new one');
       local.receive(lines);
     } else {
