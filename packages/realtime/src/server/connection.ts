@@ -108,6 +108,10 @@ export class Connection {
   private readonly queue: OutboundQueue;
   private readonly bucket: TokenBucket | undefined;
   private readonly subscribeBucket: TokenBucket | undefined;
+  /** `inputBytesPerSecond`: bytes the peer may send. */
+  private readonly inputBudget: TokenBucket | undefined;
+  /** Reading is stopped until the input byte budget has refilled (`inputBytesPerSecond`). */
+  private throttle: NodeJS.Timeout | undefined;
   private input: Promise<void> = Promise.resolve();
   private inputDepth = 0;
   private inputBytes = 0;
@@ -145,6 +149,7 @@ export class Connection {
     );
     this.bucket = o.rateLimit ? new TokenBucket(o.rateLimit) : undefined;
     this.subscribeBucket = o.subscribeRateLimit ? new TokenBucket(o.subscribeRateLimit) : undefined;
+    this.inputBudget = o.inputRateLimit ? new TokenBucket(o.inputRateLimit) : undefined;
     server.adopt(this);
     ws.on('message', (data, isBinary) => this.onData(data, isBinary));
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
@@ -243,6 +248,18 @@ export class Connection {
       this.fail(DisconnectCode.RATE_LIMITED, 'rate limit exceeded');
       return;
     }
+    if (this.inputBudget) {
+      // Over the byte budget, this message is still processed (it has been read) and reading
+      // stops until the budget has refilled: at most one message ahead of it.
+      const wait = this.inputBudget.reserve(bytes.length);
+      if (wait > 0 && !this.throttle) {
+        this.throttle = setTimeout(() => {
+          this.throttle = undefined;
+          if (!this.closing) this.throttleInput();
+        }, wait);
+        this.throttleInput();
+      }
+    }
     let message: ClientMessage;
     try {
       message = parseClientMessage(this.codec.decode(isBinary ? bytes : bytes.toString('utf8')));
@@ -278,10 +295,13 @@ export class Connection {
       });
   }
 
-  /** Pauses reading while too much received input waits to be processed; resumes once it drains. */
+  /**
+   * Pauses reading while too much received input waits to be processed, or while the input byte
+   * budget refills (`inputBytesPerSecond`); resumes once neither holds.
+   */
   private throttleInput(): void {
     const max = this.server.options.maxPendingInput;
-    const over = this.inputDepth > max.messages || this.inputBytes > max.bytes;
+    const over = this.throttle !== undefined || this.inputDepth > max.messages || this.inputBytes > max.bytes;
     if (over === this.inputPaused) return;
     this.inputPaused = over;
     if (over) this.ws.pause();
@@ -741,6 +761,7 @@ export class Connection {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.helloTimer);
+    clearTimeout(this.throttle);
     for (const t of this.expiryTimers) clearTimeout(t);
     this.queue.clear();
     for (const [id, r] of this.requests) {
