@@ -260,30 +260,51 @@ export class Connection {
         this.throttleInput();
       }
     }
-    let message: ClientMessage;
+    if (this.inputDepth === 0) {
+      // Nothing waiting: decoded now, so pings, pongs and replies act at once.
+      const message = this.decode(bytes, isBinary);
+      if (message && !this.actNow(message)) this.enqueue(() => this.process(message), bytes.length);
+      return;
+    }
+    // Behind earlier messages: kept as the bytes it arrived as until its turn. Decoded, a message
+    // can take ~60 times its size (1 MiB of MessagePack empty maps is a million objects), and up
+    // to `maxPendingInput` of them wait here.
+    this.enqueue(async () => {
+      if (this.closing) return;
+      const message = this.decode(bytes, isBinary);
+      if (message && !this.actNow(message)) await this.process(message);
+    }, bytes.length);
+  }
+
+  /** The message in `bytes`, or undefined after closing the connection with 4400. */
+  private decode(bytes: Buffer, isBinary: boolean): ClientMessage | undefined {
     try {
-      message = parseClientMessage(this.codec.decode(isBinary ? bytes : bytes.toString('utf8')));
+      return parseClientMessage(this.codec.decode(isBinary ? bytes : bytes.toString('utf8')));
     } catch (error) {
       this.fail(DisconnectCode.PROTOCOL_ERROR, (error as Error).message);
-      return;
+      return undefined;
     }
-    if (message.t === 'ping') {
-      this.send({ t: 'pong' });
-      return;
-    }
-    if (message.t === 'pong') return;
-    if (message.t === 'res') {
-      this.onReply(message);
-      return;
-    }
-    // Everything else runs in arrival order: a publish after a subscribe sees the subscription.
-    // Messages run one after another; past `maxPendingInput` waiting, the socket is not read.
-    const size = bytes.length;
+  }
+
+  /** Handles the messages that need no turn (heartbeats, replies); false for the others. */
+  private actNow(message: ClientMessage): boolean {
+    if (message.t === 'ping') this.send({ t: 'pong' });
+    else if (message.t === 'res') this.onReply(message);
+    else if (message.t !== 'pong') return false;
+    return true;
+  }
+
+  /**
+   * Runs `task` (for a message of `size` bytes) after the earlier messages, in arrival order: a
+   * publish after a subscribe sees the subscription. Past `maxPendingInput` waiting, the socket
+   * is not read.
+   */
+  private enqueue(task: () => Promise<void>, size: number): void {
     this.inputDepth++;
     this.inputBytes += size;
     this.throttleInput();
     this.input = this.input
-      .then(() => this.process(message))
+      .then(task)
       .catch((error: Error) => {
         this.server.reportError(error as Error);
         this.fail(DisconnectCode.SERVER_ERROR, 'internal error');
