@@ -70,7 +70,25 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const isShared = (data: Outgoing): data is SharedMessage =>
   typeof data !== 'string' && !(data instanceof Uint8Array);
 
-const truncateReason = (s: string) => (Buffer.byteLength(s) <= 123 ? s : `${s.slice(0, 100)}…`);
+/** Largest close reason in UTF-8 bytes (RFC 6455 §5.5: a control frame carries at most 125 bytes). */
+const MAX_REASON_BYTES = 123;
+
+/**
+ * `s` cut to fit a close frame, between code points, with `…` (3 bytes) marking the cut. Reasons
+ * quote what a peer sent (an unknown type, a hook's message), and `WebSocket.close` throws for a
+ * reason past 123 bytes: counted in UTF-16 units, 100 of them can be 300 bytes.
+ */
+function truncateReason(s: string): string {
+  if (Buffer.byteLength(s) <= MAX_REASON_BYTES) return s;
+  let out = '';
+  let bytes = 3;
+  for (const ch of s) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > MAX_REASON_BYTES) break;
+    out += ch;
+  }
+  return `${out}…`;
+}
 
 export class Connection {
   /** Session id, random, unique per connection. */
@@ -90,6 +108,10 @@ export class Connection {
   private readonly queue: OutboundQueue;
   private readonly bucket: TokenBucket | undefined;
   private readonly subscribeBucket: TokenBucket | undefined;
+  /** `inputBytesPerSecond`: bytes the peer may send. */
+  private readonly inputBudget: TokenBucket | undefined;
+  /** Reading is stopped until the input byte budget has refilled (`inputBytesPerSecond`). */
+  private throttle: NodeJS.Timeout | undefined;
   private input: Promise<void> = Promise.resolve();
   private inputDepth = 0;
   private inputBytes = 0;
@@ -127,6 +149,7 @@ export class Connection {
     );
     this.bucket = o.rateLimit ? new TokenBucket(o.rateLimit) : undefined;
     this.subscribeBucket = o.subscribeRateLimit ? new TokenBucket(o.subscribeRateLimit) : undefined;
+    this.inputBudget = o.inputRateLimit ? new TokenBucket(o.inputRateLimit) : undefined;
     server.adopt(this);
     ws.on('message', (data, isBinary) => this.onData(data, isBinary));
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
@@ -225,30 +248,63 @@ export class Connection {
       this.fail(DisconnectCode.RATE_LIMITED, 'rate limit exceeded');
       return;
     }
-    let message: ClientMessage;
+    if (this.inputBudget) {
+      // Over the byte budget, this message is still processed (it has been read) and reading
+      // stops until the budget has refilled: at most one message ahead of it.
+      const wait = this.inputBudget.reserve(bytes.length);
+      if (wait > 0 && !this.throttle) {
+        this.throttle = setTimeout(() => {
+          this.throttle = undefined;
+          if (!this.closing) this.throttleInput();
+        }, wait);
+        this.throttleInput();
+      }
+    }
+    if (this.inputDepth === 0) {
+      // Nothing waiting: decoded now, so pings, pongs and replies act at once.
+      const message = this.decode(bytes, isBinary);
+      if (message && !this.actNow(message)) this.enqueue(() => this.process(message), bytes.length);
+      return;
+    }
+    // Behind earlier messages: kept as the bytes it arrived as until its turn. Decoded, a message
+    // can take ~60 times its size (1 MiB of MessagePack empty maps is a million objects), and up
+    // to `maxPendingInput` of them wait here.
+    this.enqueue(async () => {
+      if (this.closing) return;
+      const message = this.decode(bytes, isBinary);
+      if (message && !this.actNow(message)) await this.process(message);
+    }, bytes.length);
+  }
+
+  /** The message in `bytes`, or undefined after closing the connection with 4400. */
+  private decode(bytes: Buffer, isBinary: boolean): ClientMessage | undefined {
     try {
-      message = parseClientMessage(this.codec.decode(isBinary ? bytes : bytes.toString('utf8')));
+      return parseClientMessage(this.codec.decode(isBinary ? bytes : bytes.toString('utf8')));
     } catch (error) {
       this.fail(DisconnectCode.PROTOCOL_ERROR, (error as Error).message);
-      return;
+      return undefined;
     }
-    if (message.t === 'ping') {
-      this.send({ t: 'pong' });
-      return;
-    }
-    if (message.t === 'pong') return;
-    if (message.t === 'res') {
-      this.onReply(message);
-      return;
-    }
-    // Everything else runs in arrival order: a publish after a subscribe sees the subscription.
-    // Messages run one after another; past `maxPendingInput` waiting, the socket is not read.
-    const size = bytes.length;
+  }
+
+  /** Handles the messages that need no turn (heartbeats, replies); false for the others. */
+  private actNow(message: ClientMessage): boolean {
+    if (message.t === 'ping') this.send({ t: 'pong' });
+    else if (message.t === 'res') this.onReply(message);
+    else if (message.t !== 'pong') return false;
+    return true;
+  }
+
+  /**
+   * Runs `task` (for a message of `size` bytes) after the earlier messages, in arrival order: a
+   * publish after a subscribe sees the subscription. Past `maxPendingInput` waiting, the socket
+   * is not read.
+   */
+  private enqueue(task: () => Promise<void>, size: number): void {
     this.inputDepth++;
     this.inputBytes += size;
     this.throttleInput();
     this.input = this.input
-      .then(() => this.process(message))
+      .then(task)
       .catch((error: Error) => {
         this.server.reportError(error as Error);
         this.fail(DisconnectCode.SERVER_ERROR, 'internal error');
@@ -260,10 +316,13 @@ export class Connection {
       });
   }
 
-  /** Pauses reading while too much received input waits to be processed; resumes once it drains. */
+  /**
+   * Pauses reading while too much received input waits to be processed, or while the input byte
+   * budget refills (`inputBytesPerSecond`); resumes once neither holds.
+   */
   private throttleInput(): void {
     const max = this.server.options.maxPendingInput;
-    const over = this.inputDepth > max.messages || this.inputBytes > max.bytes;
+    const over = this.throttle !== undefined || this.inputDepth > max.messages || this.inputBytes > max.bytes;
     if (over === this.inputPaused) return;
     this.inputPaused = over;
     if (over) this.ws.pause();
@@ -723,6 +782,7 @@ export class Connection {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.helloTimer);
+    clearTimeout(this.throttle);
     for (const t of this.expiryTimers) clearTimeout(t);
     this.queue.clear();
     for (const [id, r] of this.requests) {

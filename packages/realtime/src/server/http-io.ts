@@ -16,7 +16,15 @@ export function answer(
   res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(json ? body : `${body}\n`);
 }
 
-/** The body as UTF-8, or undefined (the rest drained, unkept) once it passes `limit` bytes. */
+/** The client went away before its request body ended: nothing to answer, and no server error. */
+export class RequestAborted extends Error {
+  override name = 'RequestAborted';
+}
+
+/**
+ * The body as UTF-8, or undefined (the rest drained, unkept) once it passes `limit` bytes.
+ * Rejects with `RequestAborted` when the client aborts the request before its body ends.
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -34,6 +42,6 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string | 
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on('error', (error) => reject(new RequestAborted(error.message)));
   });
 }

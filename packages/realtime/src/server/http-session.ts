@@ -12,12 +12,19 @@
 // Presence is the session's registry because reading it (`presenceList`) creates nothing, in
 // memory or in Redis: an unknown token costs one read-only lookup and no state.
 import { EventEmitter } from 'node:events';
+import { DisconnectCode } from '../protocol/disconnect-codes.js';
 import type { Adapter, AdapterEvent, PublishInput } from './adapter.js';
 import type { Transport } from './connection.js';
 
 export const upChannel = (token: string) => `$s:${token}:up`;
 export const downChannel = (token: string) => `$s:${token}:down`;
 export const stateChannel = (token: string) => `$s:${token}`;
+
+/**
+ * Client messages a session holds while its connection's input is paused (the connection pauses
+ * with 64 waiting; one POST holds at most `maxMessagesPerPost`, 100 by default).
+ */
+const MAX_HELD_MESSAGES = 1000;
 
 export type SessionState = 'unknown' | 'pending' | 'live' | 'closed';
 
@@ -66,6 +73,12 @@ export class HttpSession extends EventEmitter implements Transport {
   private unreadHead = 0;
   private unreadBytes = 0;
   private acked = 0;
+  /** Client messages the connection has not taken yet (it paused its input), oldest first. */
+  private held: string[] = [];
+  private heldHead = 0;
+  private paused = false;
+  /** The one POST waiting for the connection to take input again (see `takesInput`). */
+  private waiter: (() => void) | undefined;
 
   constructor(
     private readonly adapter: Adapter,
@@ -81,12 +94,56 @@ export class HttpSession extends EventEmitter implements Transport {
     return this.unreadBytes;
   }
 
-  /** Messages from the client: one POST's lines, in order. Ignored once closed. */
+  /**
+   * Messages from the client: one POST's lines, in order. Ignored once closed. While the
+   * connection's input is paused they wait here, at most `MAX_HELD_MESSAGES` (a POST to this
+   * process waits for `takesInput` first; POSTs relayed by other processes cannot): beyond, the
+   * session is closed with 4429.
+   */
   receive(lines: readonly unknown[]): void {
-    for (const line of lines) {
-      if (this.state === 'closed') return;
-      if (typeof line === 'string') this.emit('message', Buffer.from(line), false);
+    if (this.state === 'closed') return;
+    for (const line of lines) if (typeof line === 'string') this.held.push(line);
+    if (this.held.length - this.heldHead > MAX_HELD_MESSAGES) {
+      this.held = [];
+      this.heldHead = 0;
+      this.close(DisconnectCode.RATE_LIMITED, 'messages sent faster than they are processed');
+      return;
     }
+    this.drain();
+  }
+
+  /** Hands held messages to the connection until it pauses its input. */
+  private drain(): void {
+    while (!this.paused && this.heldHead < this.held.length && this.state !== 'closed') {
+      const line = this.held[this.heldHead]!;
+      this.held[this.heldHead++] = '';
+      this.emit('message', Buffer.from(line), false);
+    }
+    if (this.heldHead === this.held.length) {
+      this.held = [];
+      this.heldHead = 0;
+    }
+    if (!this.paused && this.held.length === 0) this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  /**
+   * Resolves once the connection takes input again (at once when it does, or when the session
+   * closes): a POST waits for it before handing its lines over, which is the HTTP fallback's
+   * backpressure (the client posts one request at a time). Undefined when another POST is
+   * already waiting: the caller refuses this one (429).
+   */
+  takesInput(): Promise<void> | undefined {
+    if (this.state === 'closed' || (!this.paused && this.held.length === 0)) return Promise.resolve();
+    if (this.waiter) return undefined;
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
   }
 
   private readonly onUp = (event: AdapterEvent) => {
@@ -215,8 +272,14 @@ export class HttpSession extends EventEmitter implements Transport {
     this.finish(1000, 'client closed');
   }
 
-  pause(): void {}
-  resume(): void {}
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.drain();
+  }
 
   private finish(code: number, reason: string): void {
     if (this.state === 'closed') return;
@@ -227,6 +290,9 @@ export class HttpSession extends EventEmitter implements Transport {
     this.unread = [];
     this.unreadHead = 0;
     this.unreadBytes = 0;
+    this.held = [];
+    this.heldHead = 0;
+    this.wake();
     for (const item of unread) item.done(new Error('session closed'));
     this.emit('close', code, Buffer.from(reason));
     if (!activation) {

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jsonCodec } from '../protocol/codec.js';
 import { Connection, type TransportKind } from './connection.js';
-import { answer, readBody } from './http-io.js';
+import { answer, RequestAborted, readBody } from './http-io.js';
 import { DownReader } from './http-reader.js';
 import { HttpSession, type SessionState, sharedState, upChannel } from './http-session.js';
 import { TokenBucket } from './rate-limit.js';
@@ -180,6 +180,8 @@ export class HttpFallback {
       return true;
     }
     r[1]().catch((error: Error) => {
+      // A client that aborted its POST is gone: there is nobody to answer and nothing went wrong.
+      if (error instanceof RequestAborted) return void res.destroy();
       this.server.reportError(error as Error);
       answer(res, 500, 'internal error');
     });
@@ -321,7 +323,12 @@ export class HttpFallback {
     }
     const local = this.sessions.get(token);
     if (local) {
-      // The owner is here: straight to its connection, nothing stored.
+      // The owner is here: straight to its connection, nothing stored. While the connection is
+      // behind (it paused its input, as it pauses a WebSocket), this POST waits, like a TCP
+      // sender; the client posts one at a time, so a second one waiting at once is refused.
+      const ready = local.takesInput();
+      if (!ready) return answer(res, 429, 'a previous POST is still waiting', { 'retry-after': '1' });
+      await ready;
       if (local.state !== 'live') return answer(res, 410, 'session closed: open a new one');
       local.receive(lines);
     } else {

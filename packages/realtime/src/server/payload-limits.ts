@@ -82,6 +82,8 @@ export function checkPayload(value: unknown, limits: PayloadLimits): PayloadChec
       continue;
     }
     if (v instanceof Date) {
+      // A MessagePack timestamp beyond a Date's range: JSON would carry null, MessagePack 1970.
+      if (Number.isNaN(v.getTime())) return unsupported('an invalid Date', bytes);
       bytes += 30;
       continue;
     }

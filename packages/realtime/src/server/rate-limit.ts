@@ -9,6 +9,9 @@ export interface RateLimit {
 
 export const DEFAULT_RATE_LIMIT: RateLimit = { messagesPerSecond: 100, burst: 200 };
 
+/** Default `inputBytesPerSecond`: 1 MiB/s per connection, as the HTTP fallback's `sendBytesPerSecond`. */
+export const DEFAULT_INPUT_BYTES_PER_SECOND = 1024 * 1024;
+
 /**
  * Default `subscribeRateLimit`: 20 `sub`/`unsub` per second, and at once as many as the default
  * `maxSubscriptionsPerConnection` (256; the server uses its own value), for a reconnect.
@@ -39,12 +42,12 @@ export class TokenBucket {
   }
 
   /**
-   * Reserves one token, even one not there yet, and returns the milliseconds until it is (0 when
-   * one was available). For callers that wait instead of refusing, one reservation at a time.
+   * Reserves `n` tokens (default one), even ones not there yet, and returns the milliseconds until
+   * they are (0 when they were available). For callers that wait instead of refusing.
    */
-  reserve(): number {
+  reserve(n = 1): number {
     this.refill();
-    this.tokens -= 1;
+    this.tokens -= n;
     return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.limit.messagesPerSecond) * 1000);
   }
 

@@ -22,7 +22,12 @@ import {
   type PayloadLimits,
 } from './payload-limits.js';
 import { DEFAULT_PRESENCE_FLUSH_INTERVAL_MS, PresenceFanout } from './presence-fanout.js';
-import { DEFAULT_RATE_LIMIT, DEFAULT_SUBSCRIBE_RATE_LIMIT, type RateLimit } from './rate-limit.js';
+import {
+  DEFAULT_INPUT_BYTES_PER_SECOND,
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_SUBSCRIBE_RATE_LIMIT,
+  type RateLimit,
+} from './rate-limit.js';
 import { RealtimeError } from './realtime-error.js';
 import { requestUrl } from './request-url.js';
 
@@ -130,6 +135,16 @@ export interface RealtimeServerOptions {
   /** Per-connection message rate (close 4429 when exceeded), or `false` for none. */
   rateLimit?: Partial<RateLimit> | false;
   /**
+   * Bytes per second one connection may send, sustained (WebSocket message payloads; HTTP
+   * fallback POST lines): beyond it the server stops reading the connection until the budget
+   * has refilled (TCP backpressure; nothing fails). Parsing and checking input costs CPU by the
+   * byte, and `rateLimit` counts messages, whatever their size. Default 1,048,576 (1 MiB/s);
+   * `false` for none.
+   */
+  inputBytesPerSecond?: number | false;
+  /** Bytes a connection may send at once after being idle. Default 2 × `maxMessageBytes`. */
+  inputBurstBytes?: number;
+  /**
    * Received messages of one connection waiting to be processed (they run one after another, and
    * a slow hook or a delayed `sub` holds the ones behind it). Past either bound the connection's
    * socket is not read until they drain, so what the server holds per connection stays near
@@ -185,6 +200,8 @@ export interface ResolvedOptions {
   requestTimeoutMs: number;
   outbound: OutboundLimits;
   rateLimit: RateLimit | false;
+  /** `inputBytesPerSecond` and `inputBurstBytes` as a bucket of bytes (`messagesPerSecond` is bytes). */
+  inputRateLimit: RateLimit | false;
   subscribeRateLimit: RateLimit | false;
   authenticate: Authenticate | undefined;
   authorizeChannel: RealtimeServerOptions['authorizeChannel'];
@@ -266,6 +283,21 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, 10_000),
       outbound,
       rateLimit: options.rateLimit === false ? false : { ...DEFAULT_RATE_LIMIT, ...options.rateLimit },
+      inputRateLimit:
+        options.inputBytesPerSecond === false
+          ? false
+          : {
+              messagesPerSecond: positive(
+                'inputBytesPerSecond',
+                options.inputBytesPerSecond,
+                DEFAULT_INPUT_BYTES_PER_SECOND,
+              ),
+              burst: positive(
+                'inputBurstBytes',
+                options.inputBurstBytes,
+                2 * positive('maxMessageBytes', options.maxMessageBytes, 1024 * 1024),
+              ),
+            },
       subscribeRateLimit:
         options.subscribeRateLimit === false
           ? false
