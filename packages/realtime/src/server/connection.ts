@@ -116,6 +116,9 @@ export class Connection {
   private inputDepth = 0;
   private inputBytes = 0;
   private inputPaused = false;
+  private handlersInFlight = 0;
+  /** Wakes the input waiting for a handler slot (`maxPendingInput.handlers`). */
+  private handlerReturned: (() => void) | undefined;
   private lastSeen = Date.now();
   private helloTimer: NodeJS.Timeout | undefined;
   private expiryTimers: NodeJS.Timeout[] = [];
@@ -416,7 +419,21 @@ export class Connection {
         return this.reply(message.id, await this.server.adapter.presenceList(message.ch));
       case 'emit':
         // Handlers run concurrently with later messages; only the reply waits for them.
-        void this.onEmit(message.ev, message.d, message.id);
+        // At `maxPendingInput.handlers` in flight, this message (and the input behind it, which
+        // then pauses the socket past `maxPendingInput`) waits until one returns.
+        while (this.handlersInFlight >= this.server.options.maxPendingInput.handlers) {
+          await new Promise<void>((resolve) => {
+            this.handlerReturned = resolve;
+          });
+          if (this.closing) return;
+        }
+        this.handlersInFlight++;
+        void this.onEmit(message.ev, message.d, message.id).finally(() => {
+          this.handlersInFlight--;
+          const wake = this.handlerReturned;
+          this.handlerReturned = undefined;
+          wake?.();
+        });
         return;
     }
   }
@@ -784,6 +801,9 @@ export class Connection {
     clearTimeout(this.helloTimer);
     clearTimeout(this.throttle);
     for (const t of this.expiryTimers) clearTimeout(t);
+    // Input waiting for a handler slot ends now, even if the handler never returns.
+    this.handlerReturned?.();
+    this.handlerReturned = undefined;
     this.queue.clear();
     for (const [id, r] of this.requests) {
       clearTimeout(r.timer);

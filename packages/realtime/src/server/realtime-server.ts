@@ -148,9 +148,12 @@ export interface RealtimeServerOptions {
    * Received messages of one connection waiting to be processed (they run one after another, and
    * a slow hook or a delayed `sub` holds the ones behind it). Past either bound the connection's
    * socket is not read until they drain, so what the server holds per connection stays near
-   * `bytes` (plus one message) however fast the peer sends. Default 64 messages and 1 MiB.
+   * `bytes` (plus one message) however fast the peer sends. `handlers` bounds the event
+   * handlers (`rt.handle`) of one connection running at once: they run concurrently with later
+   * messages, and at the bound the socket is not read until one returns. Default 64 messages,
+   * 1 MiB and 16 handlers.
    */
-  maxPendingInput?: { messages?: number; bytes?: number };
+  maxPendingInput?: { messages?: number; bytes?: number; handlers?: number };
   /**
    * Per-connection rate of `sub` and `unsub` messages (each counts one), on top of `rateLimit`:
    * every one of them costs a history read and a presence change seen by every member. Beyond
@@ -208,7 +211,7 @@ export interface ResolvedOptions {
   beforePublish: RealtimeServerOptions['beforePublish'];
   payload: PayloadLimits;
   maxSubscriptionsPerConnection: number;
-  maxPendingInput: { messages: number; bytes: number };
+  maxPendingInput: { messages: number; bytes: number; handlers: number };
 }
 
 function originCheck(
@@ -330,6 +333,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       maxPendingInput: {
         messages: positive('maxPendingInput.messages', options.maxPendingInput?.messages, 64),
         bytes: positive('maxPendingInput.bytes', options.maxPendingInput?.bytes, 1024 * 1024),
+        handlers: positive('maxPendingInput.handlers', options.maxPendingInput?.handlers, 16),
       },
     };
     if (this.options.payload.maxPayloadDepth > MAX_PAYLOAD_DEPTH) {

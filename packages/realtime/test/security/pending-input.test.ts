@@ -52,3 +52,36 @@ describe('received input waiting behind a slow hook', () => {
     assert.ok((await bytesIn()) >= SENT * MESSAGE, 'every publish was read once the hook returned');
   });
 });
+
+describe('event handlers that do not return', () => {
+  it('run at most maxPendingInput.handlers at once per connection; later events wait, none is lost', {
+    timeout: 20_000,
+  }, async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = 0;
+    const { server, url } = await startServer({ rateLimit: false });
+    server.handle('hang', async () => {
+      started++;
+      await held;
+      return 'done';
+    });
+    const c = client(url);
+    after(async () => {
+      c.close();
+      await server.close();
+    });
+    await opened(c);
+    const SENT = 200;
+    const replies = Array.from({ length: SENT }, (_, i) => c.request('hang', { i, pad: 'p'.repeat(1024) }));
+    while (started < 16) await new Promise((r) => setTimeout(r, 10));
+    // Time for the server to (wrongly) start the rest.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(started, 16, `${started} handlers were running at once; the bound is 16`);
+    release();
+    assert.deepEqual(new Set(await Promise.all(replies)), new Set(['done']));
+    assert.equal(started, SENT);
+  });
+});
