@@ -110,26 +110,67 @@ describe('channel counts are bounded', { timeout: 30_000 }, () => {
     c.close();
   });
 
-  it('channels beyond maxChannels are refused (too-many-channels); idle channels without history make room', async () => {
+  it('a flood of new channels at maxChannels evicts the least recently used idle ones, never refuses a new channel', async () => {
     const adapter = new MemoryAdapter({ maxChannels: 5 });
     const { server, url } = await startServer({ adapter });
     servers.push(server);
+    const victim = client(url);
+    const attacker = client(url);
+    // Someone else's idle channel with history, then a live one (subscribed) that must survive.
+    const old = await victim.channel('victim-idle').publish('e', 'kept until evicted');
+    const live: number[] = [];
+    const liveCh = victim.channel('victim-live');
+    liveCh.on('message', (m) => live.push(m.data as number));
+    await liveCh.subscribe();
+    // One client fills the limit with new channels, and keeps going.
+    for (let i = 0; i < 20; i++) await attacker.channel(`flood-${i}`).publish('e', i);
+    assert.equal(adapter.stats.channels, 5, 'never more than maxChannels');
+    // Everyone can still create channels; the least recently used idle ones made room.
+    const fresh = await victim.channel('victim-new').publish('e', 'new channel accepted');
+    assert.equal(fresh.offset, 1);
+    await server.publish('server-new', 'e', 1);
+    // The live channel kept working throughout.
+    await victim.channel('victim-live').publish('e', 42);
+    await until(() => live.includes(42), 5000, 'the live channel message');
+    // The evicted idle channel's history is gone: recovering from it is a reset, not a gap.
+    const r = await recoverFrom(url, 'victim-idle', { ep: old.epoch, off: 0 });
+    assert.equal(r.recovered, false);
+    assert.equal(r.reason, 'epoch-changed');
+    victim.close();
+    attacker.close();
+  });
+
+  it('a new channel is refused (too-many-channels) only when every channel at maxChannels is live', async () => {
+    const adapter = new MemoryAdapter({ maxChannels: 3 });
+    const { server, url } = await startServer({ adapter });
+    servers.push(server);
     const c = client(url);
-    // Subscribe/unsubscribe churn leaves idle channels with no history: they never block.
-    for (let i = 0; i < 20; i++) {
-      await c.channel(`churn-${i}`).subscribe();
-      await c.channel(`churn-${i}`).unsubscribe();
-    }
-    for (let i = 0; i < 5; i++) await c.channel(`kept-${i}`).publish('e', i);
-    assert.equal(adapter.stats.channels, 5);
-    // Five channels hold history nobody may lose: a sixth is refused, to publish or subscribe.
-    await assert.rejects(c.channel('sixth').publish('e', 1), { code: ErrorCodes.TOO_MANY_CHANNELS });
-    await assert.rejects(c.channel('sixth').subscribe(), { code: ErrorCodes.TOO_MANY_CHANNELS });
-    await assert.rejects(server.publish('sixth', 'e', 1), { code: ErrorCodes.TOO_MANY_CHANNELS });
+    for (const ch of ['a', 'b', 'c']) await c.channel(ch).subscribe();
+    await assert.rejects(c.channel('d').publish('e', 1), { code: ErrorCodes.TOO_MANY_CHANNELS });
+    await assert.rejects(c.channel('d').subscribe(), { code: ErrorCodes.TOO_MANY_CHANNELS });
+    await assert.rejects(server.publish('d', 'e', 1), { code: ErrorCodes.TOO_MANY_CHANNELS });
     assert.equal(c.state, 'open', 'a refusal is a failed reply, not a closed connection');
-    // Existing channels go on working.
-    const ack = await c.channel('kept-0').publish('e', 'again');
-    assert.equal(ack.offset, 2);
+    await c.channel('a').unsubscribe();
+    const ack = await c.channel('d').publish('e', 'room made by the idle channel');
+    assert.equal(ack.offset, 1);
     c.close();
+  });
+
+  it('one connection may start using at most channelRate new channels (too-many-new-channels)', async () => {
+    const { server, url } = await startServer({ channelRate: { channelsPerSecond: 0.001, burst: 5 } });
+    servers.push(server);
+    const c = client(url);
+    for (let i = 0; i < 5; i++) await c.channel(`n-${i}`).publish('e', i);
+    await assert.rejects(c.channel('n-5').publish('e', 5), { code: ErrorCodes.TOO_MANY_NEW_CHANNELS });
+    await assert.rejects(c.channel('n-6').subscribe(), { code: ErrorCodes.TOO_MANY_NEW_CHANNELS });
+    // Channels it used lately cost nothing again; others are not limited by this connection.
+    await c.channel('n-0').publish('e', 'again');
+    await c.channel('n-1').subscribe();
+    await c.channel('n-1').publish('e', 'subscribed');
+    const other = client(url);
+    await other.channel('n-5').publish('e', 'another connection');
+    assert.equal(c.state, 'open');
+    c.close();
+    other.close();
   });
 });

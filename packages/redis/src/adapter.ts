@@ -363,6 +363,18 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     return this.presence.list(channel);
   }
 
+  /**
+   * Deletes the channel's history and position now (its keys), unless this process listens to
+   * it; a later use starts it over under a new epoch. The HTTP fallback calls it for a session's
+   * channels once the session is over, so they do not stay for `channelTtlMs`. `DEL` is allowed
+   * at maxmemory: it frees memory.
+   */
+  async deleteChannel(channel: string): Promise<void> {
+    if (this.subscriptions.has(channel)) return;
+    const k = this.keys(channel);
+    await this.run(`delete of "${channel}"`, () => this.cmd.del(k.meta, k.hist));
+  }
+
   private stop(): void {
     this.currentStatus = 'closed';
     this.presence.stop();

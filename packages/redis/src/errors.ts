@@ -28,10 +28,16 @@ export type RedisAdapterErrorCode = (typeof RedisAdapterErrorCode)[keyof typeof 
 
 export class RedisAdapterError extends Error {
   readonly code: RedisAdapterErrorCode;
+  /**
+   * A refusal for lack of capacity (`REDIS_ERR_OUT_OF_MEMORY`): a realtime server closes what it
+   * ends with 1013 (try again later) rather than 1011 (see `isOverloaded` in @ieum/realtime).
+   */
+  readonly overloaded: boolean;
 
   constructor(code: RedisAdapterErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'RedisAdapterError';
     this.code = code;
+    this.overloaded = code === RedisAdapterErrorCode.OUT_OF_MEMORY;
   }
 }

@@ -61,6 +61,11 @@ export class Subscriptions {
     return [...this.topics.values()].map((t) => t.channel);
   }
 
+  /** Whether this process listens to `channel`. */
+  has(channel: string): boolean {
+    return this.topics.has(channelKeys(this.host.prefix, channel).topic);
+  }
+
   async add(channel: string, listener: Listener): Promise<void> {
     const keys = channelKeys(this.host.prefix, channel);
     let topic = this.topics.get(keys.topic);

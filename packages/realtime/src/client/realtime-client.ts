@@ -547,7 +547,6 @@ export class RealtimeClient extends Emitter<ClientEvents> {
 
   private onWelcome(m: Extract<ServerMessage, { t: 'welcome' }>): void {
     this.ready = true;
-    this.attempt = 0;
     this.sessionId = m.sid;
     this.user = m.user;
     this.heartbeatMs = m.hb;
@@ -682,6 +681,10 @@ export class RealtimeClient extends Emitter<ClientEvents> {
         this.failuresBeforeWelcome = 0;
       }
     }
+    // The backoff starts over after a connection that worked, unless the server closed it with
+    // 1013 (try again later: overloaded): then the delays keep growing across welcomes, so an
+    // overloaded server is not retried every few hundred milliseconds by every client.
+    if (this.ready && code !== DisconnectCode.TRY_AGAIN_LATER) this.attempt = 0;
     this.ws = undefined;
     this.ready = false;
     clearTimeout(this.deadTimer);

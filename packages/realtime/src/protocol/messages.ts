@@ -42,8 +42,12 @@ export const ErrorCodes = {
   UNSUPPORTED_PAYLOAD: 'unsupported-payload',
   /** The connection already has `maxSubscriptionsPerConnection` subscriptions. */
   TOO_MANY_SUBSCRIPTIONS: 'too-many-subscriptions',
-  /** The channel does not exist and the process already holds its limit of channels. */
+  /** The channel does not exist and the process already holds its limit of channels, all in use. */
   TOO_MANY_CHANNELS: 'too-many-channels',
+  /** The connection started using new channels faster than the server's `channelRate` allows. */
+  TOO_MANY_NEW_CHANNELS: 'too-many-new-channels',
+  /** A `pub.mid` is longer than the server's `maxMessageIdLength`. */
+  MESSAGE_ID_TOO_LONG: 'message-id-too-long',
 } as const;
 
 /** Messages a client sends. */

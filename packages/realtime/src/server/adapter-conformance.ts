@@ -56,6 +56,22 @@ export function adapterConformance(
       }
     });
 
+    it('deleteChannel (when implemented) forgets an idle channel: its history is gone, its epoch new', async () => {
+      const a = await create();
+      try {
+        if (!a.deleteChannel) return;
+        const ch = unique('deleted');
+        const old = await a.publish(ch, { ev: 'e', d: 1 });
+        await a.deleteChannel(ch);
+        const h = await a.history(ch, { epoch: old.epoch, offset: 0 });
+        assert.equal(h.ok, false, 'nothing to recover from');
+        assert.notEqual(h.position.epoch, old.epoch);
+        await a.deleteChannel(unique('never-used')); // nothing to delete: no error
+      } finally {
+        await a.close();
+      }
+    });
+
     it('returns the history after an offset, in order, and says why when it cannot', async () => {
       const a = await create();
       try {

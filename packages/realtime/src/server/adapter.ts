@@ -45,6 +45,11 @@ export interface PresenceChange {
   changed: boolean;
 }
 
+/**
+ * Adapters refuse for lack of capacity (memory, channels) with an error carrying
+ * `overloaded: true` (see `isOverloaded`): the server then closes the connection or HTTP session
+ * concerned with 1013 (try again later) instead of 1011, and the client retries with backoff.
+ */
 export interface Adapter {
   /**
    * Appends to the channel's history and delivers to every subscriber in every process. With a
@@ -67,6 +72,12 @@ export interface Adapter {
   /** Removes one connection; `changed` if it was the user's last. */
   presenceLeave(channel: string, user: string, connection: string): Promise<PresenceChange>;
   presenceList(channel: string): Promise<Array<{ user: string; info?: unknown }>>;
+  /**
+   * Optional: forgets the channel's history and position now, for channels that are over for good
+   * (an HTTP fallback session's channels once it is closed); without it they age out. A channel
+   * with subscribers or presence in this process may be left alone.
+   */
+  deleteChannel?(channel: string): Promise<void>;
   close(): Promise<void>;
 }
 

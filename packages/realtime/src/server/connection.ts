@@ -17,9 +17,11 @@ import {
   type SubscribeResult,
 } from '../protocol/messages.js';
 import type { ChannelEntry, PublishResult } from './adapter.js';
+import { ChannelRate } from './channel-rate.js';
 import { byteLength, OutboundQueue, type Outgoing, type SharedMessage } from './outbound-queue.js';
 import { checkPayload } from './payload-limits.js';
 import { TokenBucket } from './rate-limit.js';
+import { isOverloaded } from './realtime-error.js';
 import { type AuthResult, RealtimeError, type RealtimeServer } from './realtime-server.js';
 import { requestUrl } from './request-url.js';
 
@@ -112,6 +114,7 @@ export class Connection {
   private readonly inputBudget: TokenBucket | undefined;
   /** Reading is stopped until the input byte budget has refilled (`inputBytesPerSecond`). */
   private throttle: NodeJS.Timeout | undefined;
+  private readonly channelRate: ChannelRate | undefined;
   private input: Promise<void> = Promise.resolve();
   private inputDepth = 0;
   private inputBytes = 0;
@@ -153,6 +156,9 @@ export class Connection {
     this.bucket = o.rateLimit ? new TokenBucket(o.rateLimit) : undefined;
     this.subscribeBucket = o.subscribeRateLimit ? new TokenBucket(o.subscribeRateLimit) : undefined;
     this.inputBudget = o.inputRateLimit ? new TokenBucket(o.inputRateLimit) : undefined;
+    this.channelRate = o.channelRate
+      ? new ChannelRate(o.channelRate, (ch) => this.subscriptions.has(ch))
+      : undefined;
     server.adopt(this);
     ws.on('message', (data, isBinary) => this.onData(data, isBinary));
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
@@ -310,7 +316,10 @@ export class Connection {
       .then(task)
       .catch((error: Error) => {
         this.server.reportError(error as Error);
-        this.fail(DisconnectCode.SERVER_ERROR, 'internal error');
+        // An adapter out of capacity (Redis at maxmemory...): the client retries later, with backoff.
+        if (isOverloaded(error))
+          this.fail(DisconnectCode.TRY_AGAIN_LATER, 'server overloaded: try again later');
+        else this.fail(DisconnectCode.SERVER_ERROR, 'internal error');
       })
       .finally(() => {
         this.inputDepth--;
@@ -359,6 +368,8 @@ export class Connection {
             message: `at most ${max} subscriptions per connection: unsubscribe first`,
           });
         }
+        if (this.channelRate && !this.channelRate.admit(message.ch))
+          return this.reply(message.id, undefined, newChannelsRefused());
         try {
           await this.subscribe(message.ch, message.since, message.presence ?? false, message.id);
         } catch (error) {
@@ -375,6 +386,15 @@ export class Connection {
       case 'pub': {
         const denied = await this.denied(message.ch, 'publish');
         if (denied) return this.reply(message.id, undefined, denied);
+        const maxId = this.server.options.maxMessageIdLength;
+        if (message.mid.length > maxId) {
+          return this.reply(message.id, undefined, {
+            code: ErrorCodes.MESSAGE_ID_TOO_LONG,
+            message: `pub.mid may be at most ${maxId} characters`,
+          });
+        }
+        if (this.channelRate && !this.channelRate.admit(message.ch))
+          return this.reply(message.id, undefined, newChannelsRefused());
         let data = message.d;
         const hook = this.server.options.beforePublish;
         if (hook) {
@@ -458,6 +478,10 @@ export class Connection {
     if (hello.v !== PROTOCOL_VERSION) {
       return this.fail(DisconnectCode.PROTOCOL_ERROR, `unsupported protocol version ${hello.v}`);
     }
+    const maxId = this.server.options.maxMessageIdLength;
+    if (hello.cid.length > maxId) {
+      return this.fail(DisconnectCode.PROTOCOL_ERROR, `hello.cid may be at most ${maxId} characters`);
+    }
     this.clientId = hello.cid;
     const auth = await this.authenticate(hello.token ?? this.tokenFromRequest());
     if (!auth || this.closing) return;
@@ -491,6 +515,14 @@ export class Connection {
       // The user id becomes a storage key (presence): a lone surrogate would merge two users.
       if (!result || typeof result.user !== 'string' || result.user === '' || !isWellFormed(result.user)) {
         throw new Error('authenticate must return { user: non-empty, well-formed string }');
+      }
+      // `info` is stored with presence and sent to every member: the checks of a publish apply.
+      if (result.info !== undefined) {
+        const check = checkPayload(result.info, this.server.options.payload);
+        if (!check.ok) {
+          this.server.reportError(new Error(`authenticate returned presence info refused: ${check.message}`));
+          throw new Error(`presence info refused (${check.code})`);
+        }
       }
     } catch (error) {
       this.fail(DisconnectCode.UNAUTHORIZED, (error as Error).message || 'unauthorized');
@@ -824,6 +856,11 @@ export class Connection {
 }
 
 export { ProtocolViolation };
+
+const newChannelsRefused = (): ErrorBody => ({
+  code: ErrorCodes.TOO_MANY_NEW_CHANNELS,
+  message: 'new channels used too fast: retry later',
+});
 
 /**
  * Whether a stored message id (`user \0 clientId \0 messageId`) was published by `clientId`:

@@ -72,51 +72,76 @@ export class DownReader {
 
   /**
    * Reads the down channel after `since`, then follows it live; `write` gets each entry once, in
-   * order. Resolves with a stop function, or undefined (and answers 404/410) when it cannot.
+   * order, without a gap. Resolves with a stop function, or undefined (and answers 404/410) when
+   * it cannot. Should the channel lose continuity later (a new epoch, a skipped offset: its
+   * history is gone), `lost` is called once and nothing more is written: the reader ends, and
+   * the client's next request gets 410 (see `epoch`).
    */
   private async follow(
     token: string,
+    /** The session's down-channel epoch; another one (or none known) is history lost: 410. */
+    epoch: string | undefined,
     since: number,
     res: ServerResponse,
     write: (entries: ChannelEntry[]) => void,
+    lost: () => void,
   ): Promise<(() => void) | undefined> {
     const adapter = this.adapter;
     const channel = downChannel(token);
     let last = since;
-    let pending: ChannelEntry[] | undefined = [];
-    const deliver = (entries: ChannelEntry[]) => {
-      const fresh = entries.filter((e) => e.off > last);
-      if (fresh.length === 0) return;
-      last = fresh.at(-1)!.off;
-      write(fresh);
+    let broken = false;
+    let pending: AdapterEvent[] | undefined = [];
+    const deliver = (entries: ChannelEntry[], entryEpoch: string) => {
+      if (broken) return;
+      const fresh: ChannelEntry[] = [];
+      for (const e of entries) {
+        if (entryEpoch === epoch && e.off <= last) continue;
+        if (entryEpoch !== epoch || e.off !== last + 1) {
+          // Never a silent gap: what was written before the break still goes out, then the end.
+          broken = true;
+          break;
+        }
+        fresh.push(e);
+        last = e.off;
+      }
+      if (fresh.length > 0) write(fresh);
+      if (broken) lost();
     };
     const listener = (event: AdapterEvent) => {
       if (event.type !== 'message') return;
-      if (pending) pending.push(event.entry);
-      else deliver([event.entry]);
+      if (pending) pending.push(event);
+      else deliver([event.entry], event.epoch);
     };
     await adapter.subscribe(channel, listener);
     const stop = () => void adapter.unsubscribe(channel, listener).catch(() => {});
-    const { epoch } = await adapter.position(channel);
-    const h = await adapter.history(channel, { epoch, offset: since });
+    const h = await adapter.history(channel, { epoch: epoch ?? '', offset: since });
     if (h.position.offset === 0) {
       stop();
       answer(res, 404, 'unknown session: open a new one');
       return undefined;
     }
     if (!h.ok) {
+      // `epoch-changed`: the down channel lost its history (a Redis restart, an eviction) and
+      // with it what the client had not read. It must open a new session and resubscribe.
       stop();
       answer(res, 410, `session history lost (${h.reason}): open a new session`);
       return undefined;
     }
     const buffered = pending;
     pending = undefined;
-    deliver([...h.entries, ...buffered]);
+    deliver(h.entries, h.position.epoch);
+    for (const event of buffered) if (event.type === 'message') deliver([event.entry], event.epoch);
     return stop;
   }
 
   /** Streams the down channel as Server-Sent Events after `since`. */
-  async sse(res: ServerResponse, token: string, state: 'live' | 'closed', since: number): Promise<void> {
+  async sse(
+    res: ServerResponse,
+    token: string,
+    state: 'live' | 'closed',
+    epoch: string | undefined,
+    since: number,
+  ): Promise<void> {
     const { highWaterBytes, maxQueuedBytes } = this.outbound;
     const ack = this.acker(token, state);
     let started = false;
@@ -146,20 +171,32 @@ export class DownReader {
         writeOne(w.chunk, w.off, w.ev);
       }
     };
-    const stop = await this.follow(token, since, res, (entries) => {
-      for (const e of entries) {
-        if (ended) return;
-        const chunk = sseEvent(e);
-        if (!started || waiting.length > 0 || res.writableLength >= highWaterBytes) {
-          waiting.push({ chunk, off: e.off, ev: e.ev });
-          waitingBytes += chunk.length;
-          // The client resumes from its last event id on a new stream.
-          if (waitingBytes > maxQueuedBytes) end();
-        } else {
-          writeOne(chunk, e.off, e.ev);
+    // History lost under the stream: it ends after what it has; the client's next request gets 410.
+    const lost = () => {
+      if (waiting.length === 0) end();
+      else waiting.push({ chunk: '', off: 0, ev: 'close' });
+    };
+    const stop = await this.follow(
+      token,
+      epoch,
+      since,
+      res,
+      (entries) => {
+        for (const e of entries) {
+          if (ended) return;
+          const chunk = sseEvent(e);
+          if (!started || waiting.length > 0 || res.writableLength >= highWaterBytes) {
+            waiting.push({ chunk, off: e.off, ev: e.ev });
+            waitingBytes += chunk.length;
+            // The client resumes from its last event id on a new stream.
+            if (waitingBytes > maxQueuedBytes) end();
+          } else {
+            writeOne(chunk, e.off, e.ev);
+          }
         }
-      }
-    });
+      },
+      lost,
+    );
     if (!stop) return this.unclaim(token, end);
     if (ended || !current() || res.destroyed) {
       stop();
@@ -194,7 +231,13 @@ export class DownReader {
   }
 
   /** Answers with the down channel's entries after `since`, waiting for one if there are none. */
-  async poll(res: ServerResponse, token: string, state: 'live' | 'closed', since: number): Promise<void> {
+  async poll(
+    res: ServerResponse,
+    token: string,
+    state: 'live' | 'closed',
+    epoch: string | undefined,
+    since: number,
+  ): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     let answered = false;
     let stop: (() => void) | undefined;
@@ -213,12 +256,20 @@ export class DownReader {
     const end = () => reply([]);
     const current = this.claim(token, end);
     let early: ChannelEntry[] | undefined;
-    stop = await this.follow(token, since, res, (entries) => {
-      // Give messages published in the same tick a chance to join this answer.
-      if (early) return void early.push(...entries);
-      early = [...entries];
-      setImmediate(() => reply(early!));
-    });
+    stop = await this.follow(
+      token,
+      epoch,
+      since,
+      res,
+      (entries) => {
+        // Give messages published in the same tick a chance to join this answer.
+        if (early) return void early.push(...entries);
+        early = [...entries];
+        setImmediate(() => reply(early!));
+      },
+      // History lost: this answer ends with what it has; the next poll gets 410.
+      () => setImmediate(() => reply(early ?? [])),
+    );
     if (!stop) {
       answered = true;
       return this.unclaim(token, end);

@@ -6,15 +6,21 @@
 // - pending: the `open` request carried the hello; authentication runs. Nothing is written to the
 //   adapter, and the token is known to nobody but this process (it is the answer to `open`).
 // - live: authenticated. The session subscribes to its up channel, writes the `open` marker at
-//   offset 1 of its down channel and is present as user `live` in `$s:<token>`.
+//   offset 1 of its down channel and is present as user `live` in `$s:<token>`, with the down
+//   channel's epoch as its info.
 // - closed: present as `closed` (no longer `live`) for `closedRetentionMs`, so POSTs get 410 and
-//   streams can still read the final `close` entry; then forgotten.
+//   streams can still read the final `close` entry; then forgotten, and its channels deleted.
+// Continuity: the session's two channels must deliver every offset of one epoch. Should either
+// lose history (a Redis restart, an eviction), messages between the client and its connection
+// may be gone: the session ends (1012), readers refuse the new epoch (410), and the client opens
+// a new session, resubscribes and recovers or gets `reset`, as a WebSocket client would.
 // Presence is the session's registry because reading it (`presenceList`) creates nothing, in
 // memory or in Redis: an unknown token costs one read-only lookup and no state.
 import { EventEmitter } from 'node:events';
 import { DisconnectCode } from '../protocol/disconnect-codes.js';
 import type { Adapter, AdapterEvent, PublishInput } from './adapter.js';
 import type { Transport } from './connection.js';
+import { isOverloaded } from './realtime-error.js';
 
 export const upChannel = (token: string) => `$s:${token}:up`;
 export const downChannel = (token: string) => `$s:${token}:down`;
@@ -28,15 +34,30 @@ const MAX_HELD_MESSAGES = 1000;
 
 export type SessionState = 'unknown' | 'pending' | 'live' | 'closed';
 
-/** A session's state as every process sees it: one read-only presence lookup. */
-export async function sharedState(adapter: Adapter, token: string): Promise<SessionState> {
-  let live = false;
-  for (const member of await adapter.presenceList(stateChannel(token))) {
-    if (member.user === 'closed') return 'closed';
-    if (member.user === 'live') live = true;
-  }
-  return live ? 'live' : 'unknown';
+/** A session's state, and the epoch of its down channel (what its readers may serve). */
+export interface SharedState {
+  state: SessionState;
+  epoch?: string;
 }
+
+const epochOf = (info: unknown): string | undefined =>
+  typeof info === 'object' && info !== null && typeof (info as { ep?: unknown }).ep === 'string'
+    ? (info as { ep: string }).ep
+    : undefined;
+
+/** A session's state as every process sees it: one read-only presence lookup. */
+export async function sharedState(adapter: Adapter, token: string): Promise<SharedState> {
+  let live: SharedState | undefined;
+  for (const member of await adapter.presenceList(stateChannel(token))) {
+    if (member.user === 'closed') return { state: 'closed', epoch: epochOf(member.info) };
+    if (member.user === 'live') live = { state: 'live', epoch: epochOf(member.info) };
+  }
+  return live ?? { state: 'unknown' };
+}
+
+/** Close code for an adapter failure: 1013 (try again later) when it was out of capacity. */
+const adapterFailure = (error: unknown): [number, string] =>
+  isOverloaded(error) ? [1013, 'server overloaded: try again later'] : [1011, 'adapter failure'];
 
 export interface HttpSessionHooks {
   /** Milliseconds a closed session stays known as closed. */
@@ -63,6 +84,10 @@ interface Unread {
  */
 export class HttpSession extends EventEmitter implements Transport {
   state: SessionState = 'pending';
+  /** Epoch of the down channel, known once the `open` marker is written. */
+  downEpoch: string | undefined;
+  /** Where the up channel stands: each message must follow in this epoch, without a gap. */
+  private up: { epoch: string; offset: number } | undefined;
   /** How the session closed (for an `open` request that is still waiting). */
   closeInfo: { code: number; reason: string } | undefined;
   private activation: Promise<void> | undefined;
@@ -147,7 +172,17 @@ export class HttpSession extends EventEmitter implements Transport {
   }
 
   private readonly onUp = (event: AdapterEvent) => {
-    if (event.type !== 'message' || this.state !== 'live') return;
+    // Before its position is known nothing can have been posted: the token is not out yet.
+    const up = this.up;
+    if (event.type !== 'message' || this.state === 'closed' || !up) return;
+    if (event.epoch !== up.epoch || event.entry.off > up.offset + 1) {
+      // The up channel lost history: what the client posted through another process may be gone.
+      this.lost();
+      return;
+    }
+    if (event.entry.off <= up.offset) return;
+    up.offset = event.entry.off;
+    if (this.state !== 'live') return;
     const { ev, d } = event.entry;
     if (ev === 'm' && Array.isArray(d)) this.receive(d);
     else if (ev === 'ack' && typeof d === 'number') this.ack(d);
@@ -160,16 +195,19 @@ export class HttpSession extends EventEmitter implements Transport {
     const adapter = this.adapter;
     this.activation = (async () => {
       await adapter.subscribe(upChannel(this.token), this.onUp);
+      const up = await adapter.position(upChannel(this.token));
+      this.up = { epoch: up.epoch, offset: up.offset };
       // Offset 1 of the down channel: streams and polls start after it (`since=1`).
-      await adapter.publish(downChannel(this.token), { ev: 'open', d: null });
-      await adapter.presenceJoin(stateChannel(this.token), 'live', this.token);
+      const open = await adapter.publish(downChannel(this.token), { ev: 'open', d: null });
+      this.downEpoch = open.epoch;
+      await adapter.presenceJoin(stateChannel(this.token), 'live', this.token, { ep: open.epoch });
       if (this.state !== 'pending') return;
       this.state = 'live';
       this.emit('live');
     })();
     this.chain = this.activation.catch((error: Error) => {
       this.hooks.report(error);
-      this.finish(1011, 'adapter failure');
+      this.finish(...adapterFailure(error));
     });
   }
 
@@ -192,11 +230,14 @@ export class HttpSession extends EventEmitter implements Transport {
   private write(message: PublishInput): Promise<number | undefined> {
     const result = this.chain.then(async () => {
       if (this.state === 'closed' && message.ev !== 'close') return undefined;
-      return (await this.adapter.publish(downChannel(this.token), message)).offset;
+      const r = await this.adapter.publish(downChannel(this.token), message);
+      // A new epoch: the down channel lost what the client had not read yet.
+      if (r.epoch !== this.downEpoch) this.lost();
+      return r.offset;
     });
     this.chain = result.catch((error: Error) => {
       this.hooks.report(error);
-      this.finish(1011, 'adapter failure');
+      this.finish(...adapterFailure(error));
     });
     return result;
   }
@@ -281,6 +322,15 @@ export class HttpSession extends EventEmitter implements Transport {
     this.drain();
   }
 
+  /**
+   * One of the session's channels lost history: the session ends at once (1012, as a WebSocket
+   * connection whose channel lost history). Its readers refuse the new epoch (410), so the client
+   * opens a new session and resubscribes from its positions: recovered or `reset`, never a gap.
+   */
+  private lost(): void {
+    this.finish(1012, 'session history lost: reconnect');
+  }
+
   private finish(code: number, reason: string): void {
     if (this.state === 'closed') return;
     const activation = this.activation;
@@ -301,18 +351,26 @@ export class HttpSession extends EventEmitter implements Transport {
     }
     const adapter = this.adapter;
     const token = this.token;
+    const info = this.downEpoch === undefined ? undefined : { ep: this.downEpoch };
     void activation
       .catch(() => {})
       .then(async () => {
         await adapter.unsubscribe(upChannel(token), this.onUp);
+        // Nothing reads the up channel any more: its history goes now, not when it ages out.
+        await adapter.deleteChannel?.(upChannel(token));
         // `closed` before `live` goes: there is no moment at which the session looks unknown.
-        await adapter.presenceJoin(stateChannel(token), 'closed', token);
+        await adapter.presenceJoin(stateChannel(token), 'closed', token, info);
         await adapter.presenceLeave(stateChannel(token), 'live', token);
       })
       .catch((error: Error) => this.hooks.report(error))
       .finally(() => {
         setTimeout(() => {
-          adapter.presenceLeave(stateChannel(token), 'closed', token).catch(() => {});
+          // Readers may no longer ask (the session is unknown from here): its channels go.
+          void (async () => {
+            await adapter.presenceLeave(stateChannel(token), 'closed', token);
+            await adapter.deleteChannel?.(downChannel(token));
+            await adapter.deleteChannel?.(stateChannel(token));
+          })().catch(() => {});
           this.hooks.forget(this);
         }, this.hooks.closedRetentionMs).unref();
       });

@@ -16,7 +16,7 @@ import { jsonCodec } from '../protocol/codec.js';
 import { Connection, type TransportKind } from './connection.js';
 import { answer, RequestAborted, readBody } from './http-io.js';
 import { DownReader } from './http-reader.js';
-import { HttpSession, type SessionState, sharedState, upChannel } from './http-session.js';
+import { HttpSession, type SharedState, sharedState, upChannel } from './http-session.js';
 import { TokenBucket } from './rate-limit.js';
 import type { RealtimeServer } from './realtime-server.js';
 import { requestUrl } from './request-url.js';
@@ -196,9 +196,9 @@ export class HttpFallback {
   }
 
   /** This process's sessions from memory; others' from one read-only lookup. */
-  private state(token: string): Promise<SessionState> | SessionState {
+  private state(token: string): Promise<SharedState> | SharedState {
     const local = this.sessions.get(token);
-    return local ? local.state : sharedState(this.server.adapter, token);
+    return local ? { state: local.state, epoch: local.downEpoch } : sharedState(this.server.adapter, token);
   }
 
   /**
@@ -209,9 +209,9 @@ export class HttpFallback {
     token: string,
     res: ServerResponse,
     closedOk: boolean,
-  ): Promise<'live' | 'closed' | undefined> {
-    const state = await this.state(token);
-    if (state === 'live' || (state === 'closed' && closedOk)) return state;
+  ): Promise<{ state: 'live' | 'closed'; epoch: string | undefined } | undefined> {
+    const { state, epoch } = await this.state(token);
+    if (state === 'live' || (state === 'closed' && closedOk)) return { state, epoch };
     if (state === 'unknown') answer(res, 404, 'unknown session: open a new one');
     else if (state === 'pending') answer(res, 409, 'session not authenticated yet');
     else answer(res, 410, 'session closed: open a new one');
@@ -340,8 +340,7 @@ export class HttpFallback {
   private async closeSession(res: ServerResponse, url: URL): Promise<void> {
     const token = this.token(url, res);
     if (!token) return;
-    const state = await this.state(token);
-    if (state === 'closed') return void res.writeHead(204).end();
+    if ((await this.state(token)).state === 'closed') return void res.writeHead(204).end();
     if (!(await this.usable(token, res, false))) return;
     const local = this.sessions.get(token);
     if (local) local.clientClosed();
@@ -356,9 +355,9 @@ export class HttpFallback {
     how: 'sse' | 'poll',
   ): Promise<void> {
     const token = this.token(url, res);
-    const state = token && (await this.usable(token, res, true));
-    if (!token || !state) return;
-    await this.reader[how](res, token, state, this.since(req, url));
+    const usable = token && (await this.usable(token, res, true));
+    if (!token || !usable) return;
+    await this.reader[how](res, token, usable.state, usable.epoch, this.since(req, url));
   }
 
   private since(req: IncomingMessage, url: URL): number {

@@ -17,6 +17,7 @@ export type {
   PublishResult,
 } from './adapter.js';
 export { DEFAULT_DEDUPE, DEFAULT_HISTORY, DEFAULT_HISTORY_BYTES, DEFAULT_MAX_CHANNELS } from './adapter.js';
+export { type ChannelRateLimit, DEFAULT_CHANNEL_RATE } from './channel-rate.js';
 export { Connection } from './connection.js';
 export { type JwtOptions, jwtAuthenticator } from './jwt.js';
 export { MemoryAdapter, type MemoryAdapterOptions } from './memory-adapter.js';
@@ -24,6 +25,7 @@ export { type MetricsOptions, RealtimeMetrics } from './metrics.js';
 export { DEFAULT_OUTBOUND, type OutboundLimits, type SlowConsumerPolicy } from './outbound-queue.js';
 export { DEFAULT_PAYLOAD_DEPTH, MAX_PAYLOAD_DEPTH, type PayloadLimits } from './payload-limits.js';
 export { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limit.js';
+export { isOverloaded } from './realtime-error.js';
 export {
   type AuthContext,
   type Authenticate,

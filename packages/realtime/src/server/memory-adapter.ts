@@ -38,10 +38,12 @@ export interface MemoryAdapterOptions {
   /** Bounds of each channel's history and of all history together (see each field). */
   history?: Partial<HistoryLimits & HistoryByteLimits>;
   /**
-   * Channels held at once: those with subscribers or presence, and idle ones whose history has
-   * not aged out. At the limit, idle channels with no history left are forgotten to make room;
-   * if none is, a publish or subscribe that needs a new channel fails with `too-many-channels`
-   * (a `RealtimeError`; the client's publish or subscribe rejects with that code). Default 100,000.
+   * Channels held at once: those with subscribers or presence (live), and idle ones whose history
+   * has not aged out. At the limit, the least recently used idle channel is forgotten with its
+   * history to make room (a client recovering from it later gets `recovered: false`,
+   * `epoch-changed`). Only when every channel is live does a publish or subscribe that needs a new
+   * channel fail with `too-many-channels` (a `RealtimeError` marked `overloaded`; the client's
+   * publish or subscribe rejects with that code). Default 100,000.
    */
   maxChannels?: number;
   dedupe?: Partial<DedupeLimits>;
@@ -53,8 +55,6 @@ const newEpoch = () => randomBytes(6).toString('base64url');
 
 /** Estimated bytes of an entry besides its payload (object, offsets, time, map slot). */
 const ENTRY_OVERHEAD = 100;
-/** At the channel limit, idle channels are looked for at most this often (ms) unless one went idle. */
-const ROOM_SWEEP_INTERVAL_MS = 1000;
 
 export class MemoryAdapter implements Adapter {
   private readonly channels = new Map<string, ChannelState>();
@@ -66,9 +66,11 @@ export class MemoryAdapter implements Adapter {
   /** Every stored entry in publish order (so the process-wide oldest is first), and its size. */
   private readonly stored = new Map<ChannelEntry, { s: ChannelState; bytes: number }>();
   private totalBytes = 0;
-  /** When idle channels were last looked for at the channel limit, and whether one went idle since. */
-  private roomSweptAt = Number.NEGATIVE_INFINITY;
-  private wentIdle = false;
+  /**
+   * Channels with no listener and no presence, least recently used first (a channel moves to the
+   * end whenever it is used or goes idle): what the channel limit and the sweep forget first.
+   */
+  private readonly idle = new Map<string, ChannelState>();
   private readonly now: () => number;
   private closed = false;
 
@@ -91,11 +93,15 @@ export class MemoryAdapter implements Adapter {
     if (this.closed) throw new Error('MemoryAdapter is closed');
     let s = this.channels.get(channel);
     if (!s) {
-      if (this.channels.size >= this.maxChannels) this.makeRoom();
+      // Room is made by forgetting the least recently used idle channel, so a flood of new
+      // channels costs other users old idle history at worst, never their new channels.
+      const lru = this.channels.size >= this.maxChannels ? this.idle.keys().next() : undefined;
+      if (lru && !lru.done) this.forget(lru.value);
       if (this.channels.size >= this.maxChannels) {
         throw new RealtimeError(
           ErrorCodes.TOO_MANY_CHANNELS,
-          `the server holds its limit of ${this.maxChannels} channels; try again later`,
+          `the server holds its limit of ${this.maxChannels} channels, all in use; try again later`,
+          { overloaded: true },
         );
       }
       s = {
@@ -110,7 +116,23 @@ export class MemoryAdapter implements Adapter {
       this.channels.set(channel, s);
     }
     s.lastUsed = this.now();
+    this.markIdle(channel, s);
     return s;
+  }
+
+  /** Keeps `idle` in step with `s` after a use or a change of listeners or presence. */
+  private markIdle(channel: string, s: ChannelState): void {
+    this.idle.delete(channel);
+    if (s.listeners.size === 0 && s.presence.size === 0) this.idle.set(channel, s);
+  }
+
+  /** Forgets an idle channel and its history. */
+  private forget(channel: string): void {
+    const s = this.idle.get(channel);
+    if (!s) return;
+    this.dropOldest(s, s.entries.length);
+    this.idle.delete(channel);
+    this.channels.delete(channel);
   }
 
   private trim(s: ChannelState): void {
@@ -148,23 +170,6 @@ export class MemoryAdapter implements Adapter {
     }
   }
 
-  /**
-   * At the channel limit: forgets idle channels (no listener, no presence) that hold no history
-   * any more, since nothing can be recovered from them. Looked for at most once a second unless
-   * a channel went idle since, so refusals at the limit stay cheap.
-   */
-  private makeRoom(): void {
-    const now = this.now();
-    if (!this.wentIdle && now - this.roomSweptAt < ROOM_SWEEP_INTERVAL_MS) return;
-    this.roomSweptAt = now;
-    this.wentIdle = false;
-    for (const [name, s] of this.channels) {
-      if (s.listeners.size > 0 || s.presence.size > 0) continue;
-      this.trim(s);
-      if (s.entries.length === 0) this.channels.delete(name);
-    }
-  }
-
   private forgetOldIds(): void {
     const cutoff = this.now() - this.dedupe.maxAgeMs;
     for (const [mid, v] of this.seen) {
@@ -173,15 +178,25 @@ export class MemoryAdapter implements Adapter {
     }
   }
 
-  /** Drops channels nobody listens to whose history has aged out, so names cannot pile up. */
+  /**
+   * Forgets idle channels unused for longer than history lasts (their history has aged out), so
+   * names cannot pile up. `idle` is in order of last use: the walk stops at the first recent one.
+   */
   private sweep(): void {
     const cutoff = this.now() - this.limits.maxAgeMs;
-    for (const [name, s] of this.channels) {
-      if (s.listeners.size === 0 && s.presence.size === 0 && s.lastUsed < cutoff) {
-        this.trim(s);
-        if (s.entries.length === 0) this.channels.delete(name);
-      }
+    for (const [name, s] of this.idle) {
+      if (s.lastUsed >= cutoff) return;
+      this.forget(name);
     }
+  }
+
+  /**
+   * Forgets an idle channel (no subscriber, no presence) and its history now, as if it had never
+   * been used; a channel in use is left alone. For channels that are over for good (the HTTP
+   * fallback's session channels once the session is closed).
+   */
+  async deleteChannel(channel: string): Promise<void> {
+    this.forget(channel);
   }
 
   /** Estimated bytes of all stored history, and the number of channels held (tests, metrics). */
@@ -225,12 +240,17 @@ export class MemoryAdapter implements Adapter {
   }
 
   async subscribe(channel: string, listener: (event: AdapterEvent) => void): Promise<void> {
-    this.state(channel).listeners.add(listener);
+    const s = this.state(channel);
+    s.listeners.add(listener);
+    this.idle.delete(channel);
   }
 
   async unsubscribe(channel: string, listener: (event: AdapterEvent) => void): Promise<void> {
     const s = this.channels.get(channel);
-    if (s?.listeners.delete(listener) && s.listeners.size === 0) this.wentIdle = true;
+    if (s?.listeners.delete(listener)) {
+      s.lastUsed = this.now();
+      this.markIdle(channel, s);
+    }
   }
 
   async position(channel: string): Promise<ChannelPosition> {
@@ -268,6 +288,7 @@ export class MemoryAdapter implements Adapter {
       s.presence.set(user, member);
     }
     member.connections.add(connection);
+    this.idle.delete(channel);
     if (changed) this.emit(channel, { type: 'join', channel, user, ...(info === undefined ? {} : { info }) });
     return { changed };
   }
@@ -278,7 +299,8 @@ export class MemoryAdapter implements Adapter {
     if (!s || !member?.connections.delete(connection)) return { changed: false };
     if (member.connections.size > 0) return { changed: false };
     s.presence.delete(user);
-    if (s.presence.size === 0) this.wentIdle = true;
+    s.lastUsed = this.now();
+    this.markIdle(channel, s);
     this.emit(channel, { type: 'leave', channel, user });
     return { changed: true };
   }
@@ -292,6 +314,7 @@ export class MemoryAdapter implements Adapter {
   async close(): Promise<void> {
     this.closed = true;
     this.channels.clear();
+    this.idle.clear();
     this.seen.clear();
     this.stored.clear();
     this.totalBytes = 0;

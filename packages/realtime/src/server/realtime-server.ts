@@ -9,6 +9,7 @@ import { type Codec, jsonCodec, msgpackCodec, subprotocolFor } from '../protocol
 import { DisconnectCode } from '../protocol/disconnect-codes.js';
 import { ErrorCodes, isWellFormed, MAX_NAME_LENGTH } from '../protocol/messages.js';
 import type { Adapter, AdapterEvent, ChannelEntry } from './adapter.js';
+import { type ChannelRateLimit, DEFAULT_CHANNEL_RATE } from './channel-rate.js';
 import { Connection } from './connection.js';
 import { DEFAULT_REPLAY_CACHE_BYTES, EncodedCache } from './encoded-cache.js';
 import { HttpFallback, type HttpFallbackOptions } from './http-transport.js';
@@ -107,6 +108,19 @@ export interface RealtimeServerOptions {
    * `too-many-subscriptions` (unsubscribe first). Default 256.
    */
   maxSubscriptionsPerConnection?: number;
+  /**
+   * How fast one connection may start using channels (publishing or subscribing to a channel it
+   * is not subscribed to and has not used lately), which bounds the new channels it can create: a
+   * `pub` or `sub` beyond it fails with `too-many-new-channels` (retry later). Default 10 per
+   * second, burst 256; `false` for none.
+   */
+  channelRate?: Partial<ChannelRateLimit> | false;
+  /**
+   * Longest client id (`hello.cid`) and message id (`pub.mid`), in UTF-16 code units. They are
+   * remembered for deduplication (`dedupe.maxIds` of them), so this bounds that memory. Longer:
+   * a `pub` fails with `message-id-too-long`; a hello is refused (close 4400). Default 64.
+   */
+  maxMessageIdLength?: number;
   perMessageDeflate?: boolean | DeflateOptions;
   /** Codecs offered, chosen by subprotocol `ieum.v1.<name>`. Default JSON and MessagePack. */
   codecs?: Codec[];
@@ -212,6 +226,8 @@ export interface ResolvedOptions {
   payload: PayloadLimits;
   maxSubscriptionsPerConnection: number;
   maxPendingInput: { messages: number; bytes: number; handlers: number };
+  channelRate: ChannelRateLimit | false;
+  maxMessageIdLength: number;
 }
 
 function originCheck(
@@ -335,7 +351,16 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
         bytes: positive('maxPendingInput.bytes', options.maxPendingInput?.bytes, 1024 * 1024),
         handlers: positive('maxPendingInput.handlers', options.maxPendingInput?.handlers, 16),
       },
+      channelRate:
+        options.channelRate === false ? false : { ...DEFAULT_CHANNEL_RATE, ...options.channelRate },
+      maxMessageIdLength: positive('maxMessageIdLength', options.maxMessageIdLength, 64),
     };
+    if (this.options.channelRate) {
+      positive('channelRate.burst', this.options.channelRate.burst, 1);
+      if (!(this.options.channelRate.channelsPerSecond > 0)) {
+        throw new RangeError('RealtimeServer: channelRate.channelsPerSecond must be positive');
+      }
+    }
     if (this.options.payload.maxPayloadDepth > MAX_PAYLOAD_DEPTH) {
       throw new RangeError(`RealtimeServer: maxPayloadDepth must be at most ${MAX_PAYLOAD_DEPTH}`);
     }
