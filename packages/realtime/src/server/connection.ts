@@ -2,7 +2,7 @@
 // subscriptions with recovery, requests in both directions, heartbeats and limits.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { PreparedMessage } from '@ieum/websocket';
+import { isValidCloseCode, type PreparedMessage } from '@ieum/websocket';
 import type { Codec } from '../protocol/codec.js';
 import { DisconnectCode } from '../protocol/disconnect-codes.js';
 import {
@@ -184,6 +184,13 @@ export class Connection {
    * a peer that does not answer the close frame within `closeTimeoutMs` is cut off.
    */
   close(code: number = DisconnectCode.NORMAL, reason = ''): void {
+    // Checked before anything ends: a code the transport would refuse must not leave the
+    // connection released on this side and open on the wire.
+    if (!isValidCloseCode(code)) {
+      throw new RangeError(
+        `Connection.close: ${code} may not be sent in a close frame (RFC 6455 §7.4); use 1000, 1001 or a code from 3000-4999`,
+      );
+    }
     if (this.closing) return;
     this.release();
     this.ws.close(code, truncateReason(reason));
