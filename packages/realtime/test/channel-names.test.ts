@@ -74,4 +74,40 @@ describe('names must be well-formed UTF-16', { timeout: 20_000 }, () => {
     assert.equal(outcome, DisconnectCode.UNAUTHORIZED);
     c.close();
   });
+
+  it('refuses NUL in client and message ids, so two clients of one user cannot share a deduplication key', async () => {
+    const { server, url } = await startServer();
+    servers.push(server);
+    // The server keys deduplication by user, client id and message id joined with NUL:
+    // client "x\0y" publishing "z" and client "x" publishing "y\0z" would be one message.
+    const pub = { t: 'pub', id: 1, ch: 'ok', ev: 'e', d: 1 };
+    for (const message of [
+      { ...pub, mid: 'y\u0000z' },
+      { t: 'sub', id: 1, ch: 'a\u0000b' },
+    ]) {
+      const outcome = (await send(url, message)) as { code?: number; reason?: string };
+      assert.equal(outcome.code, DisconnectCode.PROTOCOL_ERROR, JSON.stringify(message));
+      assert.match(outcome.reason!, /without NUL/);
+    }
+    const ws = new WebSocket(url, 'ieum.v1.json');
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ t: 'hello', v: 1, cid: 'x\u0000y' }));
+    const [code] = (await new Promise((r) => ws.once('close', (...a) => r(a)))) as [number];
+    assert.equal(code, DisconnectCode.PROTOCOL_ERROR);
+    await assert.rejects(server.publish('a\u0000', 'e', 1), { code: ErrorCodes.BAD_REQUEST });
+  });
+
+  it('refuses (4401) a user id with NUL or longer than 200 characters from the authenticate hook', async () => {
+    for (const user of ['eve\u0000admin', 'u'.repeat(201)]) {
+      const { server, url } = await startServer({ authenticate: () => ({ user }) });
+      servers.push(server);
+      const c = client(url, { reconnect: false });
+      const outcome = await Promise.race([
+        opened(c).then(() => 'open'),
+        new Promise<number>((r) => c.once('disconnect', (i) => r(i.code))),
+      ]);
+      assert.equal(outcome, DisconnectCode.UNAUTHORIZED, JSON.stringify(user.slice(0, 20)));
+      c.close();
+    }
+  });
 });

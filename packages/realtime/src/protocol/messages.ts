@@ -126,11 +126,18 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
  */
 export const isWellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
 
+/**
+ * Whether `s` may be used as a name or id: well-formed and free of NUL. The server joins user,
+ * client and message ids with NUL into one deduplication key, so a NUL inside one of them could
+ * make two different triples one key (`x\0y` + `z` and `x` + `y\0z`).
+ */
+export const isValidName = (s: string): boolean => isWellFormed(s) && !s.includes('\u0000');
+
 /** Fields of client messages that hold names (which become storage keys). */
 const NAME_FIELDS = ['ch', 'ev', 'mid', 'key', 'cid'] as const;
 
 const isName = (x: unknown): x is string =>
-  typeof x === 'string' && x.length > 0 && x.length <= MAX_NAME_LENGTH && isWellFormed(x);
+  typeof x === 'string' && x.length > 0 && x.length <= MAX_NAME_LENGTH && isValidName(x);
 const isId = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 const isOffset = isId;
 
@@ -158,8 +165,8 @@ export function parseClientMessage(m: unknown): ClientMessage {
   for (const field of NAME_FIELDS) {
     const v = o[field];
     need(
-      typeof v !== 'string' || isWellFormed(v),
-      `${String(o.t)}.${field} must be well-formed UTF-16 (no lone surrogate)`,
+      typeof v !== 'string' || isValidName(v),
+      `${String(o.t)}.${field} must be well-formed UTF-16 (no lone surrogate) without NUL`,
     );
   }
   switch (o.t) {

@@ -9,7 +9,8 @@ import {
   type ClientMessage,
   type ErrorBody,
   ErrorCodes,
-  isWellFormed,
+  isValidName,
+  MAX_NAME_LENGTH,
   PROTOCOL_VERSION,
   ProtocolViolation,
   parseClientMessage,
@@ -519,9 +520,18 @@ export class Connection {
     try {
       result = await hook({ token, req: this.req });
       if (this.closing) return undefined;
-      // The user id becomes a storage key (presence): a lone surrogate would merge two users.
-      if (!result || typeof result.user !== 'string' || result.user === '' || !isWellFormed(result.user)) {
-        throw new Error('authenticate must return { user: non-empty, well-formed string }');
+      // The user id becomes a storage key (presence, deduplication): a lone surrogate or a NUL
+      // could merge two users, and its length is paid in every key.
+      if (
+        !result ||
+        typeof result.user !== 'string' ||
+        result.user === '' ||
+        result.user.length > MAX_NAME_LENGTH ||
+        !isValidName(result.user)
+      ) {
+        throw new Error(
+          `authenticate must return { user: a non-empty, well-formed string without NUL, at most ${MAX_NAME_LENGTH} characters }`,
+        );
       }
       // `info` is stored with presence and sent to every member: the checks of a publish apply.
       if (result.info !== undefined) {

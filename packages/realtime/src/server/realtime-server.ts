@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { type DeflateOptions, type WebSocket, WebSocketServer } from '@ieum/websocket';
 import { type Codec, jsonCodec, msgpackCodec, subprotocolFor } from '../protocol/codec.js';
 import { DisconnectCode } from '../protocol/disconnect-codes.js';
-import { ErrorCodes, isWellFormed, MAX_NAME_LENGTH } from '../protocol/messages.js';
+import { ErrorCodes, isValidName, MAX_NAME_LENGTH } from '../protocol/messages.js';
 import type { Adapter, AdapterEvent, ChannelEntry } from './adapter.js';
 import { type ChannelRateLimit, DEFAULT_CHANNEL_RATE } from './channel-rate.js';
 import { Connection } from './connection.js';
@@ -504,10 +504,10 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       ['channel', channel],
       ['event', event],
     ] as const) {
-      if (typeof name !== 'string' || name === '' || name.length > MAX_NAME_LENGTH || !isWellFormed(name)) {
+      if (typeof name !== 'string' || name === '' || name.length > MAX_NAME_LENGTH || !isValidName(name)) {
         throw new RealtimeError(
           ErrorCodes.BAD_REQUEST,
-          `the ${what} name must be a well-formed string of 1 to ${MAX_NAME_LENGTH} characters`,
+          `the ${what} name must be a well-formed string without NUL, of 1 to ${MAX_NAME_LENGTH} characters`,
         );
       }
     }
