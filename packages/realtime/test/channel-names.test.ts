@@ -92,7 +92,7 @@ describe('names must be well-formed UTF-16', { timeout: 20_000 }, () => {
     const ws = new WebSocket(url, 'ieum.v1.json');
     await new Promise((r) => ws.once('open', r));
     ws.send(JSON.stringify({ t: 'hello', v: 1, cid: 'x\u0000y' }));
-    const [code] = (await new Promise((r) => ws.once('close', (...a) => r(a)))) as [number];
+    const code = await new Promise<number>((r) => ws.once('close', (c: number) => r(c)));
     assert.equal(code, DisconnectCode.PROTOCOL_ERROR);
     await assert.rejects(server.publish('a\u0000', 'e', 1), { code: ErrorCodes.BAD_REQUEST });
   });
