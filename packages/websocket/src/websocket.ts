@@ -461,16 +461,7 @@ export class WebSocket extends DualEventTarget implements DriverListener {
     if (this.blobs === undefined) this.blobs = new BlobSends();
     this.blobs.read(
       blob,
-      (bytes) => {
-        const driver = this.driver!;
-        if (driver.socket.destroyed) {
-          if (callback) callback(new Error(BLOB_SOCKET_CLOSED));
-        } else if (!driver.connection.canSend) {
-          if (callback) callback(notOpenError(this._readyState));
-        } else {
-          write(bytes);
-        }
-      },
+      (bytes) => this.ifStillSendable(callback, () => write(bytes)),
       (error) => {
         if (callback) callback(error);
         if (this._readyState < 2) this._readyState = 2;
@@ -487,17 +478,19 @@ export class WebSocket extends DualEventTarget implements DriverListener {
 
   /** Queues a send behind the Blobs being read. */
   private afterBlobs(callback: SendCallback | undefined, run: () => void): void {
-    this.blobs!.push(() => {
-      // The connection may have closed while the Blob was read (ws's messages).
-      const driver = this.driver!;
-      if (driver.socket.destroyed) {
-        if (callback) callback(new Error(BLOB_SOCKET_CLOSED));
-      } else if (!driver.connection.canSend) {
-        if (callback) callback(notOpenError(this._readyState));
-      } else {
-        run();
-      }
-    });
+    this.blobs!.push(() => this.ifStillSendable(callback, run));
+  }
+
+  /** Runs a send delayed by a Blob, or fails its callback if the connection closed meanwhile (ws's messages). */
+  private ifStillSendable(callback: SendCallback | undefined, run: () => void): void {
+    const driver = this.driver!;
+    if (driver.socket.destroyed) {
+      if (callback) callback(new Error(BLOB_SOCKET_CLOSED));
+    } else if (!driver.connection.canSend) {
+      if (callback) callback(notOpenError(this._readyState));
+    } else {
+      run();
+    }
   }
 
   /** Sends a message prepared once for many connections (`WebSocketServer.prepare`). Server side only. */

@@ -35,6 +35,13 @@ const unsupported = (what: string, bytes: number): PayloadCheck => ({
   bytes,
 });
 
+const tooLarge = (limits: PayloadLimits, bytes: number): PayloadCheck => ({
+  ok: false,
+  code: ErrorCodes.PAYLOAD_TOO_LARGE,
+  message: `the payload is larger than ${limits.maxPayloadBytes} bytes`,
+  bytes,
+});
+
 /**
  * Walks `value` once (iteratively: any depth, no recursion) and returns its estimated size, or
  * why it may not be stored: deeper than `maxPayloadDepth`, larger than `maxPayloadBytes` (the
@@ -48,14 +55,7 @@ export function checkPayload(value: unknown, limits: PayloadLimits): PayloadChec
   while (values.length > 0) {
     const v = values.pop();
     const depth = depths.pop()!;
-    if (bytes > limits.maxPayloadBytes) {
-      return {
-        ok: false,
-        code: ErrorCodes.PAYLOAD_TOO_LARGE,
-        message: `the payload is larger than ${limits.maxPayloadBytes} bytes`,
-        bytes,
-      };
-    }
+    if (bytes > limits.maxPayloadBytes) return tooLarge(limits, bytes);
     switch (typeof v) {
       case 'string':
         bytes += Buffer.byteLength(v) + 2;
@@ -124,14 +124,7 @@ export function checkPayload(value: unknown, limits: PayloadLimits): PayloadChec
       depths.push(depth + 1);
     }
   }
-  if (bytes > limits.maxPayloadBytes) {
-    return {
-      ok: false,
-      code: ErrorCodes.PAYLOAD_TOO_LARGE,
-      message: `the payload is larger than ${limits.maxPayloadBytes} bytes`,
-      bytes,
-    };
-  }
+  if (bytes > limits.maxPayloadBytes) return tooLarge(limits, bytes);
   return { ok: true, bytes };
 }
 
