@@ -2,22 +2,14 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { WebSocket } from '@ieum/websocket';
 import { DisconnectCode, ErrorCodes, type RealtimeServer } from '../src/server/index.js';
-import { client, opened, startServer, until } from './helpers.js';
+import { client, opened, rawJsonClient, startServer, until } from './helpers.js';
 
 /** Sends `message` after hello on a raw JSON connection; resolves with the close code and reason, or the reply. */
 async function send(url: string, message: Record<string, unknown>) {
-  const ws = new WebSocket(url, 'ieum.v1.json');
-  const got: Array<Record<string, unknown>> = [];
-  let closed: { code: number; reason: string } | undefined;
-  ws.on('message', (d: Buffer) => got.push(JSON.parse(d.toString())));
-  ws.on('close', (code: number, reason: Buffer) => {
-    closed = { code, reason: reason.toString() };
-  });
-  await new Promise((r) => ws.once('open', r));
-  ws.send(JSON.stringify({ t: 'hello', v: 1, cid: 'names' }));
+  const { ws, got, closed } = await rawJsonClient(url, 'names');
   // JSON.stringify writes a lone surrogate as the escape \udXXX, which JSON.parse turns back into it.
   ws.send(JSON.stringify(message));
-  const outcome = await until(() => closed ?? got.find((m) => m.t === 'res'), 5000, 'a reply or a close');
+  const outcome = await until(() => closed() ?? got.find((m) => m.t === 'res'), 5000, 'a reply or a close');
   ws.close();
   return outcome;
 }

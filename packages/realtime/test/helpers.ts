@@ -272,3 +272,18 @@ export async function fallbackRoundTrip(
     `both servers served requests (${proxyCounts})`,
   );
 }
+
+/** A raw JSON-codec connection that has sent its hello; resolves once welcomed or closed. */
+export async function rawJsonClient(url: string, cid = 'raw', token?: string) {
+  const ws = new WebSocket(url, 'ieum.v1.json');
+  const got: Array<Record<string, unknown>> = [];
+  let closed: { code: number; reason: string } | undefined;
+  ws.on('message', (d: Buffer) => got.push(JSON.parse(d.toString())));
+  ws.on('close', (code: number, reason: Buffer) => {
+    closed = { code, reason: reason.toString() };
+  });
+  await new Promise((r) => ws.once('open', r));
+  ws.send(JSON.stringify({ t: 'hello', v: 1, cid, ...(token ? { token } : {}) }));
+  await until(() => closed ?? got.find((m) => m.t === 'welcome'), 5000, 'welcome or close');
+  return { ws, got, closed: () => closed };
+}

@@ -2,24 +2,8 @@
 // off), closed HTTP sessions free their channels, presence info and message ids are bounded.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { WebSocket } from '@ieum/websocket';
 import { DisconnectCode, ErrorCodes, MemoryAdapter, type RealtimeServer } from '../src/server/index.js';
-import { client, startServer, until } from './helpers.js';
-
-/** A raw JSON-codec connection that has sent its hello; resolves once welcomed or closed. */
-async function raw(url: string, cid = 'raw', token?: string) {
-  const ws = new WebSocket(url, 'ieum.v1.json');
-  const got: Array<Record<string, unknown>> = [];
-  let closed: { code: number; reason: string } | undefined;
-  ws.on('message', (d: Buffer) => got.push(JSON.parse(d.toString())));
-  ws.on('close', (code: number, reason: Buffer) => {
-    closed = { code, reason: reason.toString() };
-  });
-  await new Promise((r) => ws.once('open', r));
-  ws.send(JSON.stringify({ t: 'hello', v: 1, cid, ...(token ? { token } : {}) }));
-  await until(() => closed ?? got.find((m) => m.t === 'welcome'), 5000, 'welcome or close');
-  return { ws, got, closed: () => closed };
-}
+import { client, rawJsonClient as raw, startServer, until } from './helpers.js';
 
 describe('capacity refusals close with 1013 (try again later)', { timeout: 30_000 }, () => {
   const servers: RealtimeServer[] = [];
