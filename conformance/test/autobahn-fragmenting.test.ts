@@ -7,8 +7,8 @@ import { describe, it } from 'node:test';
 import { fragmented } from '../src/cases-large.js';
 import { OP } from '../src/frames.js';
 import { selectCases } from '../src/registry.js';
-import { runClientSuite, startServerSuite } from '../src/runner.js';
-import { assertConformant, ieum, ieumEcho } from './ieum-cli.js';
+import { runClientSuite } from '../src/runner.js';
+import { assertConformant, ieumEcho, runEchoClient } from './ieum-cli.js';
 
 const MiB = 1024 * 1024;
 const CASES = '9.3.1,9.4.1';
@@ -41,12 +41,6 @@ describe('Autobahn fragmenting (cases 9.3.1 and 9.4.1)', () => {
   });
 
   it('ieum echo-client passes them with default limits', { timeout: 120_000 }, async () => {
-    const suite = startServerSuite({ port: 0, cases: selectCases(CASES) });
-    const port = await suite.listening;
-    const run = ieum(['echo-client', `ws://127.0.0.1:${port}`, '--agent', 'ieum']);
-    const results = await suite.results;
-    assert.equal(await run.exited, 0, run.output());
-    suite.close();
-    assertConformant(results);
+    assertConformant(await runEchoClient(selectCases(CASES)));
   });
 });

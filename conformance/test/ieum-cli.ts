@@ -1,7 +1,8 @@
 // Starts `ieum echo` as a user runs it and checks a suite's results.
 import assert from 'node:assert/strict';
 import { type IeumProcess, ieum } from '../../packages/cli/test/run-ieum.js';
-import { type Result, summarize } from '../src/runner.js';
+import type { Case } from '../src/case-kinds.js';
+import { type Result, startServerSuite, summarize } from '../src/runner.js';
 
 export { type IeumProcess, ieum } from '../../packages/cli/test/run-ieum.js';
 
@@ -14,6 +15,20 @@ export async function ieumEcho(extra: string[] = []): Promise<{ run: IeumProcess
   const port = /:(\d+)\s*$/m.exec(run.output())?.[1];
   assert.ok(port, `ieum echo did not start: ${run.output()}`);
   return { run, url: `ws://127.0.0.1:${port}` };
+}
+
+/**
+ * fuzzingserver mode: serves `cases` and runs `ieum echo-client` (plus `extra`) against them, as a
+ * user would; resolves with the results once the client has exited with 0.
+ */
+export async function runEchoClient(cases: Case[], extra: string[] = []): Promise<Result[]> {
+  const suite = startServerSuite({ port: 0, cases });
+  const port = await suite.listening;
+  const run = ieum(['echo-client', `ws://127.0.0.1:${port}`, '--agent', 'ieum', ...extra]);
+  const results = await suite.results;
+  assert.equal(await run.exited, 0, run.output());
+  suite.close();
+  return results;
 }
 
 /** No FAILED case, and every UTF-8 failure fail-fast (no NON-STRICT). */

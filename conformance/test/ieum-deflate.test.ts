@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { allDeflateCases, selectCases } from '../src/registry.js';
-import { runClientSuite, startServerSuite } from '../src/runner.js';
-import { assertConformant, ieum, ieumEcho } from './ieum-cli.js';
+import { runClientSuite } from '../src/runner.js';
+import { assertConformant, ieumEcho, runEchoClient } from './ieum-cli.js';
 
 // Every case of sections 12 and 13, with at most 200 messages each (Autobahn sends 1000; the CLI
 // does too) so the suite stays a few minutes on a loaded 2-core machine.
@@ -26,12 +26,6 @@ describe('Autobahn-equivalent conformance of ieum with permessage-deflate', { co
   it('ieum echo-client --deflate passes sections 12 and 13 (fuzzingserver mode)', {
     timeout: 900_000,
   }, async () => {
-    const suite = startServerSuite({ port: 0, cases: deflateCases() });
-    const port = await suite.listening;
-    const run = ieum(['echo-client', `ws://127.0.0.1:${port}`, '--agent', 'ieum', '--deflate']);
-    const results = await suite.results;
-    assert.equal(await run.exited, 0, run.output());
-    suite.close();
-    assertConformant(results);
+    assertConformant(await runEchoClient(deflateCases(), ['--deflate']));
   });
 });
