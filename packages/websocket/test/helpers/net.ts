@@ -1,11 +1,14 @@
-// Test helpers: event waiting, raw sockets and throwaway TLS certificates.
+// Test helpers: event waiting, raw sockets, an echo server with a bystander, and throwaway TLS
+// certificates.
 import { execFileSync } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import WsClient from 'ws';
+import { type ServerOptions, WebSocketServer } from '../../src/index.js';
 
 /** Resolves with the event's arguments, or rejects after `ms` with a message naming the event. */
 export async function waitFor<T extends unknown[] = unknown[]>(
@@ -105,4 +108,33 @@ export function selfSignedCert(): { key: Buffer; cert: Buffer } {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * An echo server on 127.0.0.1 (extra `options` as given) with a well-behaved ws client, the
+ * bystander, connected: security tests check it keeps working through each attack. `close()`
+ * ends every connection and the server.
+ */
+export async function echoServerWithBystander(
+  options: ServerOptions = {},
+): Promise<{ wss: WebSocketServer; port: number; bystander: WsClient; close(): Promise<void> }> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...options });
+  wss.on('connection', (ws) => {
+    ws.on('error', () => {});
+    ws.on('message', (d, b) => ws.send(d, { binary: b }));
+  });
+  await waitFor(wss, 'listening');
+  const port = (wss.address() as AddressInfo).port;
+  const bystander = new WsClient(`ws://127.0.0.1:${port}`);
+  await waitFor(bystander, 'open');
+  return {
+    wss,
+    port,
+    bystander,
+    async close() {
+      bystander.terminate();
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
 }

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import WsClient from 'ws';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
+import type WsClient from 'ws';
+import { WebSocket, type WebSocketServer } from '../../src/index.js';
 import { computeAcceptKey } from '../../src/protocol/accept-key.js';
-import { maskedFrame, rawConnect, upgradeRequest, waitFor } from '../helpers/net.js';
+import { echoServerWithBystander, maskedFrame, rawConnect, upgradeRequest, waitFor } from '../helpers/net.js';
 
 const MiB = 1024 * 1024;
 /** Default readPauseBytes (1 MiB) plus one input chunk's worth of replies, with room to spare. */
@@ -49,23 +49,13 @@ describe('a peer that makes the server send and never reads', () => {
   let port: number;
   let bystander: WsClient;
 
+  let close: () => Promise<void>;
+
   before(async () => {
-    wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    wss.on('connection', (ws) => {
-      ws.on('error', () => {});
-      ws.on('message', (d, b) => ws.send(d, { binary: b }));
-    });
-    await waitFor(wss, 'listening');
-    port = (wss.address() as AddressInfo).port;
-    bystander = new WsClient(`ws://127.0.0.1:${port}`);
-    await waitFor(bystander, 'open');
+    ({ wss, port, bystander, close } = await echoServerWithBystander());
   });
 
-  after(async () => {
-    bystander.terminate();
-    for (const c of wss.clients) c.terminate();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
-  });
+  after(() => close());
 
   async function bystanderRoundTrip(): Promise<number> {
     const start = performance.now();

@@ -1,40 +1,25 @@
 // Known attacks on WebSocket servers, over real sockets: each is refused with the right status or
 // close code, and never disturbs another connection.
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import WsClient from 'ws';
-import { WebSocketServer } from '../../src/index.js';
-import { maskedFrame, rawConnect, upgradeRequest, waitFor } from '../helpers/net.js';
+import type WsClient from 'ws';
+import { echoServerWithBystander, maskedFrame, rawConnect, upgradeRequest, waitFor } from '../helpers/net.js';
 
 describe('server under attack', () => {
-  let wss: WebSocketServer;
   let port: number;
   let bystander: WsClient;
 
+  let close: () => Promise<void>;
+
   before(async () => {
-    wss = new WebSocketServer({
-      port: 0,
-      host: '127.0.0.1',
+    // The bystander is a well-behaved client that must keep working through every attack.
+    ({ port, bystander, close } = await echoServerWithBystander({
       handshakeTimeoutMs: 500,
       limits: { maxMessageBytes: 64 * 1024, maxFrameBytes: 64 * 1024, maxFragments: 100 },
-    });
-    wss.on('connection', (ws) => {
-      ws.on('error', () => {});
-      ws.on('message', (d, b) => ws.send(d, { binary: b }));
-    });
-    await waitFor(wss, 'listening');
-    port = (wss.address() as AddressInfo).port;
-    // A well-behaved client that must keep working through every attack.
-    bystander = new WsClient(`ws://127.0.0.1:${port}`);
-    await waitFor(bystander, 'open');
+    }));
   });
 
-  after(async () => {
-    bystander.terminate();
-    for (const c of wss.clients) c.terminate();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
-  });
+  after(() => close());
 
   async function bystanderStillWorks(): Promise<void> {
     bystander.send('still here?');
