@@ -703,7 +703,6 @@ function notOpenError(state: ReadyState): WebSocketError {
 /** Converts send/ping/pong data to bytes as ws does; throws WS_ERR_INVALID_ARGUMENT otherwise. */
 function toBytes(data: unknown): Uint8Array {
   if (typeof data === 'string') return Buffer.from(data);
-  if (typeof data === 'number') return Buffer.from(String(data));
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

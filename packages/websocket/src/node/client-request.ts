@@ -9,7 +9,7 @@ import { argumentError } from '../protocol/errors.js';
  * `net.connect()` / `tls.connect()`, as ws does. Every one listed here reaches the socket it
  * configures (a TLS option accepted and dropped would be a security hole).
  */
-export const REQUEST_OPTIONS: ReadonlySet<string> = new Set([
+const REQUEST_OPTIONS: ReadonlySet<string> = new Set([
   // http.request()
   'agent',
   'auth',

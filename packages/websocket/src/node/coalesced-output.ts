@@ -150,11 +150,12 @@ export class CoalescedOutput {
   }
 }
 
-function combine(callbacks: WriteCallback[]): WriteCallback {
+/** One callback that runs all of `callbacks` (the one itself when there is only one). */
+export function combine(callbacks: WriteCallback[]): WriteCallback {
   return callbacks.length === 1 ? callbacks[0]! : (error) => runAll(callbacks, error);
 }
 
 /** Runs every callback with the same argument. */
-export function runAll(callbacks: WriteCallback[], error?: Error | null): void {
+function runAll(callbacks: WriteCallback[], error?: Error | null): void {
   for (const callback of callbacks) callback(error);
 }

@@ -4,7 +4,7 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { encodeClosePayload } from '../protocol/close-frame.js';
 import type { Connection, ProtocolEvent, SendOptions } from '../protocol/connection.js';
 import { ErrorCode, WebSocketError } from '../protocol/errors.js';
-import { CoalescedOutput, runAll, type WriteCallback, writeCoalesced } from './coalesced-output.js';
+import { CoalescedOutput, combine, type WriteCallback, writeCoalesced } from './coalesced-output.js';
 
 // The listener's methods are keyed by symbols, so the public object that owns the driver can
 // implement them itself (no per-connection listener object or closures) without exposing them
@@ -188,10 +188,6 @@ export class ConnectionDriver {
       this.queuedSendBytes +
       (held === undefined ? 0 : held.bytes)
     );
-  }
-
-  get isPaused(): boolean {
-    return this.paused;
   }
 
   // ---- input ------------------------------------------------------------------------------
@@ -549,7 +545,7 @@ export class ConnectionDriver {
       this.flushNow(undefined);
     } else {
       this.waitCallbacks = undefined;
-      this.flushNow(callbacks.length === 1 ? callbacks[0] : (error) => runAll(callbacks, error));
+      this.flushNow(combine(callbacks));
     }
   }
 
@@ -634,11 +630,8 @@ export class ConnectionDriver {
     if (blocked === this.outputBlocked) return;
     this.outputBlocked = blocked;
     if (blocked) this.updateReading();
-    else if (!this.yielding) {
-      // Deliver what waited on a later turn: this may run inside a send() or a write callback.
-      this.yielding = true;
-      setImmediate(resumeAfterYield, this);
-    }
+    // Deliver what waited on a later turn: this may run inside a send() or a write callback.
+    else this.yieldTurn();
   }
 
   /** Ends our side of the transport once everything queued is written; starts the close timer. */
