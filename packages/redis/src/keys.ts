@@ -1,16 +1,8 @@
 // Where a channel lives in Redis. Every key of a channel carries the channel in a hash tag
 // (`{channel}`), so a channel's keys share one cluster slot and its scripts stay single-slot.
 import { createHash } from 'node:crypto';
+import { isWellFormed } from '@ieum/realtime/codec';
 import { RedisAdapterError, RedisAdapterErrorCode } from './errors.js';
-
-// A lone surrogate: a high one not followed by a low one, or a low one not preceded by a high one.
-// (String.prototype.isWellFormed does this from Node 20, but is not in the ES2022 typings.)
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** Whether `value` is well-formed UTF-16 (no lone surrogate). */
-export function wellFormed(value: string): boolean {
-  return !LONE_SURROGATE.test(value);
-}
 
 /**
  * Throws `REDIS_ERR_INVALID_NAME` unless `value` is well-formed UTF-16. Redis keys and members are
@@ -18,7 +10,7 @@ export function wellFormed(value: string): boolean {
  * `a\ud800`, `a\udfff` and `a\ufffd` would share one key (one channel, one user, one message id).
  */
 export function checkName(kind: string, value: string): void {
-  if (!wellFormed(value)) {
+  if (!isWellFormed(value)) {
     throw new RedisAdapterError(
       RedisAdapterErrorCode.INVALID_NAME,
       `RedisAdapter: the ${kind} ${JSON.stringify(value)} is not well-formed UTF-16 (it has a lone ` +

@@ -1,9 +1,9 @@
 // RedisAdapter's options: names, units, defaults, and the checks that reject bad values early.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { isWellFormed } from '@ieum/realtime/codec';
 import { DEFAULT_DEDUPE, DEFAULT_HISTORY, type HistoryLimits } from '@ieum/realtime/server';
 import type { RedisOptions } from 'ioredis';
-import { wellFormed } from './keys.js';
 
 export interface RedisAdapterOptions {
   /** Redis URL (`redis://`, `rediss://` for TLS). Default `process.env.REDIS_URL`, else `redis://127.0.0.1:6379`. */
@@ -93,7 +93,7 @@ export function resolveOptions(options: RedisAdapterOptions): ResolvedOptions {
     throw new RangeError('RedisAdapter: unavailableTimeoutMs must be a non-negative integer');
   }
   const keyPrefix = options.keyPrefix ?? 'ieum:';
-  if (!wellFormed(keyPrefix)) {
+  if (!isWellFormed(keyPrefix)) {
     throw new RangeError('RedisAdapter: keyPrefix must be well-formed UTF-16 (no lone surrogates)');
   }
   const nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;

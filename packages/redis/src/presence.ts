@@ -48,8 +48,7 @@ export class Presence {
     return this.host.sharded() ? '1' : '0';
   }
 
-  private async add(channel: string, m: Member): Promise<boolean> {
-    const k = this.keys(channel);
+  private async add(m: Member, k: ChannelKeys): Promise<boolean> {
     const changed = await this.host.connection.ieumPresenceJoin(
       k.users,
       k.counts,
@@ -67,7 +66,7 @@ export class Presence {
   }
 
   async join(channel: string, user: string, connection: string, info: unknown): Promise<PresenceChange> {
-    this.keys(channel); // refuses a malformed name before anything is remembered
+    const k = this.keys(channel); // refuses a malformed name before anything is remembered
     const member: Member = { user, connection, info };
     const key = presenceMember(user, connection);
     // Remembered before the script is sent, so a leave issued while it runs forgets it again
@@ -80,7 +79,7 @@ export class Presence {
     members.set(key, member);
     try {
       return {
-        changed: await this.host.run(`presence join in "${channel}"`, () => this.add(channel, member)),
+        changed: await this.host.run(`presence join in "${channel}"`, () => this.add(member, k)),
       };
     } catch (error) {
       if (this.mine.get(channel)?.get(key) === member) this.forget(channel, key);
@@ -141,7 +140,7 @@ export class Presence {
           )) as Buffer[];
           for (const raw of missing) {
             const m = this.mine.get(channel)?.get(raw.toString());
-            if (m) await this.add(channel, m);
+            if (m) await this.add(m, k);
           }
         }),
       );

@@ -10,6 +10,7 @@ export {
   type ClientMessage,
   type ErrorBody,
   ErrorCodes,
+  isWellFormed,
   MAX_NAME_LENGTH,
   type Position,
   PROTOCOL_VERSION,

@@ -136,7 +136,8 @@ export const isValidName = (s: string): boolean => isWellFormed(s) && !s.include
 /** Fields of client messages that hold names (which become storage keys). */
 const NAME_FIELDS = ['ch', 'ev', 'mid', 'key', 'cid'] as const;
 
-const isName = (x: unknown): x is string =>
+/** A name or id: a non-empty string of at most `MAX_NAME_LENGTH` characters, `isValidName`. */
+export const isName = (x: unknown): x is string =>
   typeof x === 'string' && x.length > 0 && x.length <= MAX_NAME_LENGTH && isValidName(x);
 const isId = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 const isOffset = isId;

@@ -9,7 +9,7 @@ import {
   type ClientMessage,
   type ErrorBody,
   ErrorCodes,
-  isValidName,
+  isName,
   MAX_NAME_LENGTH,
   PROTOCOL_VERSION,
   ProtocolViolation,
@@ -522,13 +522,7 @@ export class Connection {
       if (this.closing) return undefined;
       // The user id becomes a storage key (presence, deduplication): a lone surrogate or a NUL
       // could merge two users, and its length is paid in every key.
-      if (
-        !result ||
-        typeof result.user !== 'string' ||
-        result.user === '' ||
-        result.user.length > MAX_NAME_LENGTH ||
-        !isValidName(result.user)
-      ) {
+      if (!result || !isName(result.user)) {
         throw new Error(
           `authenticate must return { user: a non-empty, well-formed string without NUL, at most ${MAX_NAME_LENGTH} characters }`,
         );

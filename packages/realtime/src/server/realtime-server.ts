@@ -7,11 +7,12 @@ import type { Socket } from 'node:net';
 import { type DeflateOptions, type WebSocket, WebSocketServer } from '@ieum/websocket';
 import { type Codec, jsonCodec, msgpackCodec, subprotocolFor } from '../protocol/codec.js';
 import { DisconnectCode } from '../protocol/disconnect-codes.js';
-import { ErrorCodes, isValidName, MAX_NAME_LENGTH } from '../protocol/messages.js';
+import { ErrorCodes, isName, MAX_NAME_LENGTH } from '../protocol/messages.js';
 import type { Adapter, AdapterEvent, ChannelEntry } from './adapter.js';
 import { type ChannelRateLimit, DEFAULT_CHANNEL_RATE } from './channel-rate.js';
 import { Connection } from './connection.js';
 import { DEFAULT_REPLAY_CACHE_BYTES, EncodedCache } from './encoded-cache.js';
+import { answer } from './http-io.js';
 import { HttpFallback, type HttpFallbackOptions } from './http-transport.js';
 import { MemoryAdapter } from './memory-adapter.js';
 import { type MetricsOptions, RealtimeMetrics } from './metrics.js';
@@ -295,6 +296,12 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
     if (!['disconnect', 'drop', 'latest'].includes(outbound.policy)) {
       throw new RangeError(`RealtimeServer: outbound.policy must be 'disconnect', 'drop' or 'latest'`);
     }
+    const maxMessageBytes = positive('maxMessageBytes', options.maxMessageBytes, 1024 * 1024);
+    const maxSubscriptionsPerConnection = positive(
+      'maxSubscriptionsPerConnection',
+      options.maxSubscriptionsPerConnection,
+      DEFAULT_SUBSCRIBE_RATE_LIMIT.burst,
+    );
     this.options = {
       heartbeatIntervalMs: positive('heartbeatIntervalMs', options.heartbeatIntervalMs, 25_000),
       helloTimeoutMs: positive('helloTimeoutMs', options.helloTimeoutMs, 10_000),
@@ -311,11 +318,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
                 options.inputBytesPerSecond,
                 DEFAULT_INPUT_BYTES_PER_SECOND,
               ),
-              burst: positive(
-                'inputBurstBytes',
-                options.inputBurstBytes,
-                2 * positive('maxMessageBytes', options.maxMessageBytes, 1024 * 1024),
-              ),
+              burst: positive('inputBurstBytes', options.inputBurstBytes, 2 * maxMessageBytes),
             },
       subscribeRateLimit:
         options.subscribeRateLimit === false
@@ -323,11 +326,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
           : {
               ...DEFAULT_SUBSCRIBE_RATE_LIMIT,
               // A reconnect resubscribes every channel at once: that much is never delayed.
-              burst: positive(
-                'maxSubscriptionsPerConnection',
-                options.maxSubscriptionsPerConnection,
-                DEFAULT_SUBSCRIBE_RATE_LIMIT.burst,
-              ),
+              burst: maxSubscriptionsPerConnection,
               ...options.subscribeRateLimit,
             },
       authenticate: options.authenticate,
@@ -335,17 +334,9 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       beforePublish: options.beforePublish,
       payload: {
         maxPayloadDepth: positive('maxPayloadDepth', options.maxPayloadDepth, DEFAULT_PAYLOAD_DEPTH),
-        maxPayloadBytes: positive(
-          'maxPayloadBytes',
-          options.maxPayloadBytes,
-          positive('maxMessageBytes', options.maxMessageBytes, 1024 * 1024),
-        ),
+        maxPayloadBytes: positive('maxPayloadBytes', options.maxPayloadBytes, maxMessageBytes),
       },
-      maxSubscriptionsPerConnection: positive(
-        'maxSubscriptionsPerConnection',
-        options.maxSubscriptionsPerConnection,
-        256,
-      ),
+      maxSubscriptionsPerConnection,
       maxPendingInput: {
         messages: positive('maxPendingInput.messages', options.maxPendingInput?.messages, 64),
         bytes: positive('maxPendingInput.bytes', options.maxPendingInput?.bytes, 1024 * 1024),
@@ -387,7 +378,6 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
 
     const path = options.path ?? '/realtime';
     const metricsPath = options.metricsPath ?? false;
-    const maxMessageBytes = positive('maxMessageBytes', options.maxMessageBytes, 1024 * 1024);
     if (options.httpFallback !== false && options.httpFallback?.enabled !== false) {
       this.httpTransport = new HttpFallback(
         this,
@@ -404,19 +394,13 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
         try {
           if (this.handleRequest(req, res)) return;
           const url = requestUrl(req);
-          if (!url) {
-            res
-              .writeHead(400, { 'content-type': 'text/plain', connection: 'close' })
-              .end('bad request target\n');
-            return;
-          }
+          if (!url) return answer(res, 400, 'bad request target', { connection: 'close' });
           if (handler && url.pathname === metricsPath) return handler(req, res);
-          res.writeHead(426, { 'content-type': 'text/plain' }).end(`Connect with WebSocket to ${path}\n`);
+          answer(res, 426, `Connect with WebSocket to ${path}`);
         } catch (error) {
           // Nothing a request carries may take the process down.
           this.reportError(error as Error);
-          if (res.headersSent) res.destroy();
-          else res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error\n');
+          answer(res, 500, 'internal error');
         }
       });
       server = this.httpServer;
@@ -504,7 +488,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       ['channel', channel],
       ['event', event],
     ] as const) {
-      if (typeof name !== 'string' || name === '' || name.length > MAX_NAME_LENGTH || !isValidName(name)) {
+      if (!isName(name)) {
         throw new RealtimeError(
           ErrorCodes.BAD_REQUEST,
           `the ${what} name must be a well-formed string without NUL, of 1 to ${MAX_NAME_LENGTH} characters`,
