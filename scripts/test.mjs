@@ -25,7 +25,7 @@ if (selected.length === 0) {
 }
 const r = spawnSync(
   process.execPath,
-  ['--conditions=development', '--import', 'tsx', '--test', '--test-concurrency=1', ...selected],
+  ['--conditions=ieum-source', '--import', 'tsx', '--test', '--test-concurrency=1', ...selected],
   {
     cwd: root,
     stdio: 'inherit',

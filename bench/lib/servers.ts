@@ -86,7 +86,7 @@ function commandFor(spec: ServerSpec, env: ServerEnvironment): string[] {
   const args = spec.deflate ? ['--deflate', spec.deflate] : [];
   if (spec.runtime === 'bun') return [...env.prefix, bunBin, script, ...args];
   const node = [process.execPath, '--expose-gc'];
-  if (spec.name === 'ieum' && env.ieumFromSource) node.push('--conditions=development', '--import', 'tsx');
+  if (spec.name === 'ieum' && env.ieumFromSource) node.push('--conditions=ieum-source', '--import', 'tsx');
   return [...env.prefix, ...node, script, ...args];
 }
 

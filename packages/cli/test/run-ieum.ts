@@ -18,7 +18,7 @@ export interface IeumProcess {
 export function ieum(args: string[]): IeumProcess {
   const child = spawn(
     process.execPath,
-    ['--conditions=development', '--import', 'tsx', 'packages/cli/src/cli.ts', ...args],
+    ['--conditions=ieum-source', '--import', 'tsx', 'packages/cli/src/cli.ts', ...args],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(child);

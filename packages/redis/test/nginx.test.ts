@@ -29,7 +29,7 @@ function startNode(prefix: string, url: string): Promise<{ child: ChildProcess; 
   const child = spawn(
     process.execPath,
     [
-      '--conditions=development',
+      '--conditions=ieum-source',
       '--import',
       'tsx',
       'packages/redis/test/fixtures/node-process.ts',

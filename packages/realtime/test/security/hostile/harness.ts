@@ -18,7 +18,7 @@ export function startProcess(file: string, heapMiB?: number): { child: ChildProc
   const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], {
     cwd: root,
     execArgv: [
-      '--conditions=development',
+      '--conditions=ieum-source',
       '--import',
       'tsx',
       ...(heapMiB ? [`--max-old-space-size=${heapMiB}`] : []),
