@@ -37,7 +37,9 @@ if (process.argv.includes('--browser') && packages.length > 0) {
     }
   } else {
     for (const [path, name, why] of packages) {
-      console.error(`ieum: ${why} need ${path}. Install it (Debian: sudo apt-get install -y --no-install-recommends ${name}).`);
+      console.error(
+        `ieum: ${why} need ${path}. Install it (Debian: sudo apt-get install -y --no-install-recommends ${name}).`,
+      );
     }
   }
 }

@@ -20,7 +20,10 @@ const green = colour(32);
 const yellow = colour(33);
 const dim = colour(2);
 
-const seconds = (ms) => (ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s` : `${(ms / 1000).toFixed(1)}s`);
+const seconds = (ms) =>
+  ms >= 60_000
+    ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`
+    : `${(ms / 1000).toFixed(1)}s`;
 const indent = (text, by = '    ') => text.replace(/^/gm, by);
 
 function describeError(error) {
@@ -34,7 +37,10 @@ function describeError(error) {
       .join('\n');
     const extra = [];
     if (cause.code !== 'ERR_ASSERTION' && ('expected' in cause || 'actual' in cause)) {
-      extra.push(`expected: ${inspect(cause.expected, { depth: 4 })}`, `actual:   ${inspect(cause.actual, { depth: 4 })}`);
+      extra.push(
+        `expected: ${inspect(cause.expected, { depth: 4 })}`,
+        `actual:   ${inspect(cause.actual, { depth: 4 })}`,
+      );
     }
     if (cause.cause !== undefined) extra.push(`cause: ${inspect(cause.cause, { depth: 2 })}`);
     return [text, ...extra].join('\n');
@@ -151,7 +157,8 @@ class HumanReporter extends Transform {
         return this.result(type === 'test:pass', data);
       case 'test:complete':
         // Node reports a test file (run in its own process) only through test:complete.
-        if (data.nesting === 0 && data.name === data.file) this.fileDone(this.fileOf(data), data.details.passed, data);
+        if (data.nesting === 0 && data.name === data.file)
+          this.fileDone(this.fileOf(data), data.details.passed, data);
         return;
       case 'test:diagnostic':
         if (data.nesting === 0 && data.file === undefined) {
@@ -199,7 +206,10 @@ class HumanReporter extends Transform {
       this.failures.push(`${state.name} (the file itself)`);
       this.say(red(`✖ FAIL ${state.name}`));
       const error = data.details?.error;
-      const why = error?.cause === 'test failed' ? 'it failed outside any test (its output follows)' : describeError(error);
+      const why =
+        error?.cause === 'test failed'
+          ? 'it failed outside any test (its output follows)'
+          : describeError(error);
       this.say(indent(why));
     }
     if (!ok && state.output.length > 0) {

@@ -6,7 +6,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const roots = ['packages', 'conformance', 'examples', 'bench'].map((d) => join(root, d)).filter(existsSync);
+const roots = ['packages', 'conformance', 'examples', 'bench', 'test']
+  .map((d) => join(root, d))
+  .filter(existsSync);
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir)) {

@@ -32,7 +32,8 @@ for (const path of manifests) {
   const manifest = read(path);
   const where = path.slice(root.length);
   if (wanted !== undefined) manifest.version = wanted;
-  else if (manifest.version !== expected) problems.push(`${where}: version ${manifest.version}, not ${expected}`);
+  else if (manifest.version !== expected)
+    problems.push(`${where}: version ${manifest.version}, not ${expected}`);
   for (const field of ['dependencies', 'peerDependencies', 'devDependencies']) {
     for (const name of Object.keys(manifest[field] ?? {})) {
       if (!ours.has(name)) continue;
@@ -48,4 +49,8 @@ if (problems.length > 0) {
   for (const p of problems) console.error(`  ${p}`);
   process.exit(1);
 }
-console.log(wanted ? `every package is now at ${wanted}; run npm install to update the lock file` : `every package is at ${expected}`);
+console.log(
+  wanted
+    ? `every package is now at ${wanted}; run npm install to update the lock file`
+    : `every package is at ${expected}`,
+);
