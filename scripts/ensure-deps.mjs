@@ -21,11 +21,25 @@ if (process.argv.includes('--browser') && packages.length > 0) {
   const names = packages.map(([, name]) => name).join(' ');
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot && existsSync('/usr/bin/apt-get')) {
-    console.log(`ieum: installing Debian packages for the tests (apt-get install -y ${names})…`);
-    run(`apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${names}`);
+    console.log(`ieum: installing Debian packages for the tests (apt-get install ${names})…`);
+    try {
+      // Quiet unless it fails; no recommended extras (Chromium would pull in dozens).
+      execSync(`apt-get update -qq && apt-get install -y -qq --no-install-recommends ${names}`, {
+        cwd: root,
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+        stdio: 'pipe',
+      });
+    } catch (error) {
+      process.stderr.write(error.stdout ?? '');
+      process.stderr.write(error.stderr ?? '');
+      console.error(`ieum: apt-get install ${names} failed (above); install them and run the tests again.`);
+      process.exit(1);
+    }
   } else {
     for (const [path, name, why] of packages) {
-      console.error(`ieum: ${why} need ${path}. Install it (Debian: sudo apt-get install -y ${name}).`);
+      console.error(
+        `ieum: ${why} need ${path}. Install it (Debian: sudo apt-get install -y --no-install-recommends ${name}).`,
+      );
     }
   }
 }

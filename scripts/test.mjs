@@ -6,7 +6,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const roots = ['packages', 'conformance', 'examples', 'bench'].map((d) => join(root, d)).filter(existsSync);
+const roots = ['packages', 'conformance', 'examples', 'bench', 'test']
+  .map((d) => join(root, d))
+  .filter(existsSync);
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir)) {
@@ -23,9 +25,22 @@ if (selected.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
+// The reporter prints a line per file and hides passing tests' own output; set
+// IEUM_TEST_REPORTER=spec (or tap) for node's reporters, IEUM_TEST_VERBOSE=1 to see all output.
+const reporter = process.env.IEUM_TEST_REPORTER ?? join(root, 'scripts/test-reporter.mjs');
+console.log(`running ${selected.length} test files${filters.length ? ` matching ${filters.join(' ')}` : ''}`);
 const r = spawnSync(
   process.execPath,
-  ['--conditions=ieum-source', '--import', 'tsx', '--test', '--test-concurrency=1', ...selected],
+  [
+    '--conditions=ieum-source',
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=1',
+    `--test-reporter=${reporter}`,
+    '--test-reporter-destination=stdout',
+    ...selected,
+  ],
   {
     cwd: root,
     stdio: 'inherit',
