@@ -2,8 +2,8 @@
 // the two pieces history replays are paced with.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Codec, jsonCodec } from '../src/protocol/index.js';
-import type { ChannelEntry } from '../src/server/adapter.js';
+import type { ChannelEntry } from '../src/adapter/adapter.js';
+import { type Codec, jsonCodec } from '../src/codec/index.js';
 import { EncodedCache } from '../src/server/encoded-cache.js';
 import { OutboundQueue } from '../src/server/outbound-queue.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { adapterConformance } from '../src/server/adapter-conformance.js';
+import { adapterConformance } from '../src/adapter/conformance.js';
 import { MemoryAdapter } from '../src/server/index.js';
 
 adapterConformance('MemoryAdapter', () => new MemoryAdapter({ history: { maxMessages: 10 } }), {

@@ -12,7 +12,7 @@ import type {
   PresenceChange,
   PublishInput,
   PublishResult,
-} from '@ieum/realtime/server';
+} from '@ieum/realtime/adapter';
 import { Redis } from 'ioredis';
 import { RedisAdapterError, RedisAdapterErrorCode } from './errors.js';
 import { decodeStreamEntry, encodePayload } from './frames.js';

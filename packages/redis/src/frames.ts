@@ -1,6 +1,6 @@
 // What RedisAdapter stores and sends through pub/sub. Payloads are MessagePack, not JSON: channel
 // data can hold binary (`Uint8Array`, from MessagePack clients) that JSON would turn into objects.
-import type { AdapterEvent, ChannelEntry, PublishInput } from '@ieum/realtime/server';
+import type { AdapterEvent, ChannelEntry, PublishInput } from '@ieum/realtime/adapter';
 import { decode, encode } from '@msgpack/msgpack';
 
 const MESSAGE = 0x6d; // 'm' epoch \n offset \n time \n payload

@@ -1,8 +1,8 @@
 // RedisAdapter's options: names, units, defaults, and the checks that reject bad values early.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { DEFAULT_DEDUPE, DEFAULT_HISTORY, type HistoryLimits } from '@ieum/realtime/adapter';
 import { isWellFormed } from '@ieum/realtime/codec';
-import { DEFAULT_DEDUPE, DEFAULT_HISTORY, type HistoryLimits } from '@ieum/realtime/server';
 import type { RedisOptions } from 'ioredis';
 
 export interface RedisAdapterOptions {

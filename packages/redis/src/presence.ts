@@ -2,7 +2,7 @@
 // renews its own every presenceTtlMs/3 and sweeps everyone's expired members in the channels it
 // cares about, so the users of a process that died get their `leave` (from whichever process
 // sweeps first: the sweep is atomic, so exactly once).
-import type { PresenceChange } from '@ieum/realtime/server';
+import type { PresenceChange } from '@ieum/realtime/adapter';
 import type { Redis } from 'ioredis';
 import { decodeInfo, encodeInfo, encodeJoinFrame } from './frames.js';
 import { type ChannelKeys, channelKeys, presenceMember } from './keys.js';

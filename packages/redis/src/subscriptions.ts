@@ -2,7 +2,7 @@
 // listener, and the rule that keeps delivery gap-free: a subscription knows the position of the
 // last message it delivered, and fetches from history whatever pub/sub did not bring (the
 // connection was down, or a frame is missing), holding live frames back until it has.
-import type { AdapterEvent, ChannelEntry, ChannelPosition, HistoryResult } from '@ieum/realtime/server';
+import type { AdapterEvent, ChannelEntry, ChannelPosition, HistoryResult } from '@ieum/realtime/adapter';
 import type { Redis } from 'ioredis';
 import { RedisAdapterError, RedisAdapterErrorCode } from './errors.js';
 import { decodeFrame } from './frames.js';

@@ -1,8 +1,8 @@
 // The reconnecting realtime client, for browsers and Node (no Node API used). It resubscribes and
 // recovers channels after every reconnect, retries publishes with their ids until acknowledged
 // (the server deduplicates), drops duplicate deliveries by offset, and follows the disconnect table.
-import { type Codec, jsonCodec, subprotocolFor } from '../protocol/codec.js';
-import { DisconnectCode, disconnectAction } from '../protocol/disconnect-codes.js';
+import { type Codec, jsonCodec, subprotocolFor } from '../codec/codec.js';
+import { DisconnectCode, disconnectAction } from '../codec/disconnect-codes.js';
 import {
   type ClientMessage,
   type ErrorBody,
@@ -13,7 +13,7 @@ import {
   parseServerMessage,
   type ServerMessage,
   type SubscribeResult,
-} from '../protocol/messages.js';
+} from '../codec/messages.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { httpFallback } from './http-socket.js';

@@ -3,8 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isValidCloseCode, type PreparedMessage } from '@ieum/websocket';
-import type { Codec } from '../protocol/codec.js';
-import { DisconnectCode } from '../protocol/disconnect-codes.js';
+import type { ChannelEntry, PublishResult } from '../adapter/adapter.js';
+import { isOverloaded } from '../adapter/realtime-error.js';
+import type { Codec } from '../codec/codec.js';
+import { DisconnectCode } from '../codec/disconnect-codes.js';
 import {
   type ClientMessage,
   type ErrorBody,
@@ -16,15 +18,13 @@ import {
   parseClientMessage,
   type ServerMessage,
   type SubscribeResult,
-} from '../protocol/messages.js';
-import type { ChannelEntry, PublishResult } from './adapter.js';
+} from '../codec/messages.js';
+import { checkPayload } from '../codec/payload-limits.js';
+import { requestUrl } from '../transports/request-url.js';
 import { ChannelRate } from './channel-rate.js';
 import { byteLength, OutboundQueue, type Outgoing, type SharedMessage } from './outbound-queue.js';
-import { checkPayload } from './payload-limits.js';
 import { TokenBucket } from './rate-limit.js';
-import { isOverloaded } from './realtime-error.js';
 import { type AuthResult, RealtimeError, type RealtimeServer } from './realtime-server.js';
-import { requestUrl } from './request-url.js';
 
 /**
  * What a connection runs over: a WebSocket, or an HTTP fallback session (SSE or long polling)

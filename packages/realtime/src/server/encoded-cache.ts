@@ -1,8 +1,9 @@
 // Encoded copies of stored channel messages, shared by every connection of a process: a stored
 // message is encoded once per codec, whether it goes out live or in a history replay, however
 // many clients (re)subscribe. Bounded in bytes; least recently used copies go first.
-import type { Codec } from '../protocol/codec.js';
-import type { ChannelEntry } from './adapter.js';
+
+import type { ChannelEntry } from '../adapter/adapter.js';
+import type { Codec } from '../codec/codec.js';
 
 /** Default `replayCacheBytes`: 64 MiB. */
 export const DEFAULT_REPLAY_CACHE_BYTES = 64 * 1024 * 1024;

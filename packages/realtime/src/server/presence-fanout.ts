@@ -2,9 +2,9 @@
 // interval, each change encoded once per codec and framed once for every subscriber, and written
 // in bounded slices so a flood of joins and leaves cannot hold the event loop.
 import { WebSocketServer } from '@ieum/websocket';
-import type { Codec } from '../protocol/codec.js';
-import type { ServerMessage } from '../protocol/messages.js';
-import type { AdapterEvent } from './adapter.js';
+import type { AdapterEvent } from '../adapter/adapter.js';
+import type { Codec } from '../codec/codec.js';
+import type { ServerMessage } from '../codec/messages.js';
 import type { SharedMessage } from './outbound-queue.js';
 
 export type PresenceEvent = Extract<AdapterEvent, { type: 'join' | 'leave' }>;

@@ -5,24 +5,26 @@ import http, { type Server as HttpServer, type IncomingMessage, type ServerRespo
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { type DeflateOptions, type WebSocket, WebSocketServer } from '@ieum/websocket';
-import { type Codec, jsonCodec, msgpackCodec, subprotocolFor } from '../protocol/codec.js';
-import { DisconnectCode } from '../protocol/disconnect-codes.js';
-import { ErrorCodes, isName, MAX_NAME_LENGTH } from '../protocol/messages.js';
-import type { Adapter, AdapterEvent, ChannelEntry } from './adapter.js';
-import { type ChannelRateLimit, DEFAULT_CHANNEL_RATE } from './channel-rate.js';
-import { Connection } from './connection.js';
-import { DEFAULT_REPLAY_CACHE_BYTES, EncodedCache } from './encoded-cache.js';
-import { answer } from './http-io.js';
-import { HttpFallback, type HttpFallbackOptions } from './http-transport.js';
-import { MemoryAdapter } from './memory-adapter.js';
-import { type MetricsOptions, RealtimeMetrics } from './metrics.js';
-import { DEFAULT_OUTBOUND, type OutboundLimits } from './outbound-queue.js';
+import type { Adapter, AdapterEvent, ChannelEntry } from '../adapter/adapter.js';
+import { MemoryAdapter } from '../adapter/memory.js';
+import { RealtimeError } from '../adapter/realtime-error.js';
+import { type Codec, jsonCodec, msgpackCodec, subprotocolFor } from '../codec/codec.js';
+import { DisconnectCode } from '../codec/disconnect-codes.js';
+import { ErrorCodes, isName, MAX_NAME_LENGTH } from '../codec/messages.js';
 import {
   checkPayload,
   DEFAULT_PAYLOAD_DEPTH,
   MAX_PAYLOAD_DEPTH,
   type PayloadLimits,
-} from './payload-limits.js';
+} from '../codec/payload-limits.js';
+import { HttpFallback, type HttpFallbackOptions } from '../transports/http-fallback.js';
+import { answer } from '../transports/http-io.js';
+import { requestUrl } from '../transports/request-url.js';
+import { type ChannelRateLimit, DEFAULT_CHANNEL_RATE } from './channel-rate.js';
+import { Connection } from './connection.js';
+import { DEFAULT_REPLAY_CACHE_BYTES, EncodedCache } from './encoded-cache.js';
+import { type MetricsOptions, RealtimeMetrics } from './metrics.js';
+import { DEFAULT_OUTBOUND, type OutboundLimits } from './outbound-queue.js';
 import { DEFAULT_PRESENCE_FLUSH_INTERVAL_MS, PresenceFanout } from './presence-fanout.js';
 import {
   DEFAULT_INPUT_BYTES_PER_SECOND,
@@ -30,8 +32,6 @@ import {
   DEFAULT_SUBSCRIBE_RATE_LIMIT,
   type RateLimit,
 } from './rate-limit.js';
-import { RealtimeError } from './realtime-error.js';
-import { requestUrl } from './request-url.js';
 
 /** Who a connection is, as the authentication hook decided. */
 export interface AuthResult {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { WebSocket } from '@ieum/websocket';
 import { encode } from '@msgpack/msgpack';
-import { msgpackCodec } from '../../src/protocol/index.js';
+import { msgpackCodec } from '../../src/codec/index.js';
 import { MemoryAdapter, type RealtimeServer } from '../../src/server/index.js';
 import { startServer, until } from '../helpers.js';
 

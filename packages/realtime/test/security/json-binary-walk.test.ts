@@ -4,7 +4,7 @@
 // the walk must still find, in arrays and objects at any depth.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { jsonCodec, ProtocolViolation } from '../../src/protocol/index.js';
+import { jsonCodec, ProtocolViolation } from '../../src/codec/index.js';
 
 describe('the JSON codec finds $bin markers in arrays', () => {
   it('as elements, in nested arrays, and in objects inside arrays', () => {

@@ -2,8 +2,8 @@
 // is stored must encode with each of them, on every live delivery and every replay. (A payload too
 // deep for one codec used to be stored, then fail on each delivery: a poison message.)
 import { ExtData } from '@msgpack/msgpack';
-import { BINARY_MARKER, isBinaryMarker } from '../protocol/binary.js';
-import { ErrorCodes } from '../protocol/messages.js';
+import { BINARY_MARKER, isBinaryMarker } from './binary.js';
+import { ErrorCodes } from './messages.js';
 
 export interface PayloadLimits {
   /**

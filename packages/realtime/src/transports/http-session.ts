@@ -17,10 +17,10 @@
 // Presence is the session's registry because reading it (`presenceList`) creates nothing, in
 // memory or in Redis: an unknown token costs one read-only lookup and no state.
 import { EventEmitter } from 'node:events';
-import { DisconnectCode } from '../protocol/disconnect-codes.js';
-import type { Adapter, AdapterEvent, PublishInput } from './adapter.js';
-import type { Transport } from './connection.js';
-import { isOverloaded } from './realtime-error.js';
+import type { Adapter, AdapterEvent, PublishInput } from '../adapter/adapter.js';
+import { isOverloaded } from '../adapter/realtime-error.js';
+import { DisconnectCode } from '../codec/disconnect-codes.js';
+import type { Transport } from '../server/connection.js';
 
 export const upChannel = (token: string) => `$s:${token}:up`;
 export const downChannel = (token: string) => `$s:${token}:down`;

@@ -12,13 +12,13 @@
 // bytes, and each process serves at most one stream or poll per session, written with backpressure.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { jsonCodec } from '../protocol/codec.js';
-import { Connection, type TransportKind } from './connection.js';
+import { jsonCodec } from '../codec/codec.js';
+import { Connection, type TransportKind } from '../server/connection.js';
+import { TokenBucket } from '../server/rate-limit.js';
+import type { RealtimeServer } from '../server/realtime-server.js';
 import { answer, RequestAborted, readBody } from './http-io.js';
 import { DownReader } from './http-reader.js';
 import { HttpSession, type SharedState, sharedState, upChannel } from './http-session.js';
-import { TokenBucket } from './rate-limit.js';
-import type { RealtimeServer } from './realtime-server.js';
 import { requestUrl } from './request-url.js';
 
 export interface HttpFallbackOptions {

@@ -1,6 +1,7 @@
 // Adapter for a single process: history, dedupe and presence in memory, every limit bounded.
 import { randomBytes } from 'node:crypto';
-import { ErrorCodes } from '../protocol/messages.js';
+import { ErrorCodes } from '../codec/messages.js';
+import { payloadBytes } from '../codec/payload-limits.js';
 import {
   type Adapter,
   type AdapterEvent,
@@ -18,7 +19,6 @@ import {
   type PublishInput,
   type PublishResult,
 } from './adapter.js';
-import { payloadBytes } from './payload-limits.js';
 import { RealtimeError } from './realtime-error.js';
 
 interface ChannelState {
