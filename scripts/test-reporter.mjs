@@ -96,21 +96,25 @@ class HumanReporter extends Transform {
     this.push(`${text}\n`);
   }
 
+  /**
+   * The file now running. Files run one at a time; a test's own `file` may name the module that
+   * defined it (a shared suite), so results belong to the file whose run they arrive in.
+   */
   fileOf(data) {
-    if (data.file === undefined) return undefined;
-    let state = this.files.get(data.file);
-    if (state === undefined) {
-      state = new FileState(data.file);
-      this.files.set(data.file, state);
-    }
-    this.current = state;
-    state.lastEvent = Date.now();
-    return state;
+    if (this.current === undefined && data.file !== undefined) this.startFile(data.file);
+    if (this.current) this.current.lastEvent = Date.now();
+    return this.current;
+  }
+
+  startFile(file) {
+    this.current = new FileState(file);
+    this.files.set(file, this.current);
+    this.path = [];
   }
 
   progress() {
     const state = this.current;
-    if (state === undefined || this.files.get(state.file) !== state || state.closed) return;
+    if (state === undefined || state.closed) return;
     const quiet = Date.now() - state.lastEvent;
     if (quiet < progressEveryMs) return;
     const running = state.running ? ` › ${state.running}` : '';
@@ -136,6 +140,7 @@ class HumanReporter extends Transform {
   handle({ type, data }) {
     switch (type) {
       case 'test:dequeue': {
+        if (data.nesting === 0 && data.name === data.file) this.startFile(data.file);
         const state = this.fileOf(data);
         if (state && data.name !== data.file) state.running = data.name;
         return;
