@@ -14,7 +14,13 @@ import { Interpolator } from './interpolator.js';
 import { TICK_HZ } from './movement.js';
 import { Predictor } from './prediction.js';
 import { RenderClock } from './render-clock.js';
-import { decodeSnapshot, type EntityMap, type Snapshot, SnapshotError, snapshotBaseTick } from './snapshot-codec.js';
+import {
+  decodeSnapshot,
+  type EntityMap,
+  type Snapshot,
+  SnapshotError,
+  snapshotBaseTick,
+} from './snapshot-codec.js';
 
 /** Decoded snapshot states kept as bases for the next deltas. */
 const MAX_BASES = 64;

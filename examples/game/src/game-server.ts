@@ -71,10 +71,7 @@ export class GameServer {
   /** Called after every tick with its timing (the bench records them). */
   onTickSample: ((s: TickSample) => void) | undefined;
 
-  constructor(
-    rt: RealtimeServer,
-    options: GameServerOptions = {},
-  ) {
+  constructor(rt: RealtimeServer, options: GameServerOptions = {}) {
     const hz = options.snapshotHz ?? 20;
     if (!(hz >= 1 && hz <= TICK_HZ)) throw new RangeError(`snapshotHz must be within 1..${TICK_HZ}`);
     this.interval = Math.round(TICK_HZ / hz);

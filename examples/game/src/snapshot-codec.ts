@@ -87,7 +87,11 @@ export class SnapshotWriter {
    * Encodes `entities` as a delta against `base` (the state of snapshot `baseTick`, which the
    * client has), or in full when `base` is undefined. Returns a fresh copy of the bytes.
    */
-  encode(header: SnapshotHeader, entities: EntityMap, base?: { tick: number; entities: EntityMap }): Uint8Array {
+  encode(
+    header: SnapshotHeader,
+    entities: EntityMap,
+    base?: { tick: number; entities: EntityMap },
+  ): Uint8Array {
     this.at = 0;
     this.ensure(19);
     const v = this.view;
@@ -137,7 +141,10 @@ export class SnapshotWriter {
     if (fields & Field.score) this.u16(e.score);
     if (fields & Field.kind) v.setUint8(this.at++, e.kind);
     if (fields & Field.name) {
-      const { written } = utf8.encodeInto(e.name, this.bytes.subarray(this.at + 1, this.at + 1 + MAX_NAME_BYTES));
+      const { written } = utf8.encodeInto(
+        e.name,
+        this.bytes.subarray(this.at + 1, this.at + 1 + MAX_NAME_BYTES),
+      );
       v.setUint8(this.at, written);
       this.at += 1 + written;
     }
@@ -216,10 +223,15 @@ export function decodeSnapshot(bytes: Uint8Array, base?: EntityMap): Snapshot {
     at += 3;
     if (fields & ~ALL_FIELDS) throw new SnapshotError(`unknown field bits ${fields}`);
     const old = entities.get(id);
-    if (old === undefined && (fields & (Field.x | Field.y | Field.kind)) !== (Field.x | Field.y | Field.kind)) {
+    if (
+      old === undefined &&
+      (fields & (Field.x | Field.y | Field.kind)) !== (Field.x | Field.y | Field.kind)
+    ) {
       throw new SnapshotError(`entity ${id} is new but lacks a position or kind`);
     }
-    const e: EntityState = old ? { ...old } : { kind: Kind.player, x: 0, y: 0, vx: 0, vy: 0, score: 0, name: '' };
+    const e: EntityState = old
+      ? { ...old }
+      : { kind: Kind.player, x: 0, y: 0, vx: 0, vy: 0, score: 0, name: '' };
     if (fields & Field.x) {
       need(2);
       e.x = v.getUint16(at, true) / UNITS_PER_WORLD_UNIT;

@@ -7,7 +7,11 @@ export class SpatialGrid<T extends { x: number; y: number }> {
   private readonly cells: T[][];
 
   /** `cellSize` in world units; pick about the size of the queries. */
-  constructor(width: number, height: number, private readonly cellSize: number) {
+  constructor(
+    width: number,
+    height: number,
+    private readonly cellSize: number,
+  ) {
     this.cols = Math.max(1, Math.ceil(width / cellSize));
     this.rows = Math.max(1, Math.ceil(height / cellSize));
     this.cells = Array.from({ length: this.cols * this.rows }, () => []);

@@ -46,7 +46,11 @@ describe('prediction and reconciliation', () => {
     const seqs: number[] = [];
     for (let i = 0; i < MAX_QUEUED_INPUTS + 10; i++) seqs.push(predictor.apply(Buttons.right));
     // All of them arrive at once: the server keeps the newest MAX_QUEUED_INPUTS, drops the rest.
-    world.queueInputs(player, seqs[0]!, seqs.map(() => Buttons.right));
+    world.queueInputs(
+      player,
+      seqs[0]!,
+      seqs.map(() => Buttons.right),
+    );
     assert.equal(player.ackSeq, 10, 'dropped inputs count as handled');
     world.step();
     const correction = predictor.reconcile(player.ackSeq, player.body);

@@ -96,10 +96,15 @@ describe('slow consumers', () => {
     assert.ok(conn.queuedMessages <= 3, `one queued emit per event and key (${conn.queuedMessages})`);
     slow.ws.resume();
     const last = (ev: string) =>
-      slow.received.some((m) => m.t === 'emit' && (m as { ev?: string }).ev === ev && (m.d as { i: number }).i === 99);
+      slow.received.some(
+        (m) => m.t === 'emit' && (m as { ev?: string }).ev === ev && (m.d as { i: number }).i === 99,
+      );
     await until(() => last('snapshot') && last('score'), 10_000, 'the latest snapshot and score');
     const snapshots = slow.received.filter((m) => (m as { ev?: string }).ev === 'snapshot');
-    assert.ok(snapshots.length < 100, `superseded snapshots were dropped (${snapshots.length} of 100 arrived)`);
+    assert.ok(
+      snapshots.length < 100,
+      `superseded snapshots were dropped (${snapshots.length} of 100 arrived)`,
+    );
     slow.ws.close();
   });
 });

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The arena page: keyboard in, canvas and HUD out. All netcode lives in GameClient.
 import { GameClient } from '../game-client.js';
 import { Buttons, ORB_RADIUS, PLAYER_RADIUS } from '../movement.js';
