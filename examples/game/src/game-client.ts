@@ -52,7 +52,7 @@ export class GameClient {
   pingMs: number | undefined;
   /** Snapshots received, bytes received (snapshot payloads), corrections applied. */
   readonly stats = { snapshots: 0, bytes: 0, corrections: 0, fullSnapshots: 0 };
-  /** Called with (seq, milliseconds from sending input seq to its acknowledgement). */
+  /** Called with (seq, milliseconds from sending input `seq` to the first snapshot acknowledging it). */
   onAck: ((seq: number, ms: number) => void) | undefined;
   private readonly bases = new Map<number, EntityMap>();
   private readonly inputsPerMessage: number;
@@ -144,13 +144,13 @@ export class GameClient {
       const seq = predictor.apply(buttons);
       if (this.batch.length === 0) this.batchFirstSeq = seq;
       this.batch.push(buttons);
-      this.sentAt.set(seq, nowMs);
-      if (this.batch.length >= this.inputsPerMessage) this.flush();
+      if (this.batch.length >= this.inputsPerMessage) this.flush(nowMs);
     }
   }
 
-  private flush(): void {
+  private flush(nowMs: number): void {
     if (this.batch.length === 0) return;
+    for (let i = 0; i < this.batch.length; i++) this.sentAt.set(this.batchFirstSeq + i, nowMs);
     const message = encodeInput({
       ackTick: this.latest?.tick ?? 0,
       firstSeq: this.batchFirstSeq,

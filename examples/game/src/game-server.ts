@@ -22,7 +22,7 @@ export interface GameServerOptions {
   arena?: Arena;
   /** Orbs on the field. Default one per 40,000 square units (70 on the default arena). */
   orbs?: number;
-  /** Half-size of what a client is sent around its player, world units. Default 720 × 440. */
+  /** Half-size of what a client is sent around its player, world units. Default 560 × 340. */
   view?: { halfWidth: number; halfHeight: number };
   /** Seed of spawn positions. Default 1. */
   seed?: number;
@@ -81,7 +81,7 @@ export class GameServer {
       orbs: options.orbs ?? Math.round((arena.width * arena.height) / 40_000),
       seed: options.seed ?? 1,
     });
-    this.view = options.view ?? { halfWidth: 720, halfHeight: 440 };
+    this.view = options.view ?? { halfWidth: 560, halfHeight: 340 };
     this.maxPlayers = options.maxPlayers ?? 1000;
     this.loop = new FixedTimestepLoop({ hz: TICK_HZ, onTick: (info) => this.tick(info) });
     rt.on('connection', (c) => this.join(c));

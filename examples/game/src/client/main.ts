@@ -129,7 +129,7 @@ function draw(now: number): void {
   }
   ctx.shadowBlur = 0;
   ctx.textAlign = 'center';
-  ctx.font = '600 13px system-ui, sans-serif';
+  ctx.font = '600 15px system-ui, sans-serif';
   const disc = (x: number, y: number, id: number, label: string, own: boolean) => {
     ctx.fillStyle = `hsl(${hue(id)} 70% 58%)`;
     ctx.shadowColor = ctx.fillStyle;
