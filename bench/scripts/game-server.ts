@@ -19,6 +19,7 @@ let startedAt = 0;
 let bytesAt = 0;
 let wireAt = 0;
 let skippedAt = 0;
+let cpuAt = process.cpuUsage();
 app.game.onTickSample = (s) => {
   if (recording) samples.push(s);
 };
@@ -33,6 +34,7 @@ process.on('message', async (m: string) => {
     bytesAt = app.game.snapshotBytes;
     wireAt = await wireBytes();
     skippedAt = app.game.loop.skipped;
+    cpuAt = process.cpuUsage();
   } else if (m === 'stats') {
     recording = false;
     process.send!({
@@ -40,6 +42,11 @@ process.on('message', async (m: string) => {
       players: app.game.players,
       lateMs: samples.map((s) => s.lateMs),
       durationMs: samples.map((s) => s.durationMs),
+      cpuMs: samples.map((s) => s.cpuMs),
+      cpuSeconds: (() => {
+        const u = process.cpuUsage(cpuAt);
+        return (u.user + u.system) / 1e6;
+      })(),
       snapshotBytes: app.game.snapshotBytes - bytesAt,
       wireBytes: (await wireBytes()) - wireAt,
       skipped: app.game.loop.skipped - skippedAt,

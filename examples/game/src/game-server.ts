@@ -44,8 +44,13 @@ interface Client {
 export interface TickSample {
   /** Milliseconds the tick started after it was due. */
   lateMs: number;
-  /** Milliseconds the tick took (simulation and snapshots). */
+  /** Milliseconds the tick took (simulation and snapshots), wall clock. */
   durationMs: number;
+  /**
+   * Milliseconds of CPU the process used during the tick: the tick's cost without the time the
+   * process waited for a core (on a busy machine the wall clock includes that).
+   */
+  cpuMs: number;
 }
 
 const NAME = /^[\p{L}\p{N} _.-]{1,24}$/u;
@@ -148,6 +153,7 @@ export class GameServer {
 
   private tick(info: TickInfo): void {
     const started = performance.now();
+    const cpu = this.onTickSample ? process.cpuUsage() : undefined;
     this.world.step();
     const tick = this.world.tick;
     const players = this.clients.size;
@@ -170,6 +176,10 @@ export class GameServer {
         if (oldest === client.ackTick) client.ackTick = 0;
       }
     }
-    this.onTickSample?.({ lateMs: info.lateMs, durationMs: performance.now() - started });
+    if (this.onTickSample) {
+      const used = process.cpuUsage(cpu);
+      const durationMs = performance.now() - started;
+      this.onTickSample({ lateMs: info.lateMs, durationMs, cpuMs: (used.user + used.system) / 1000 });
+    }
   }
 }
