@@ -94,7 +94,7 @@ describe('game server', () => {
   it('closes a connection that sends a malformed input with 4400', async () => {
     const ws = new WebSocket(url, 'ieum.v1.msgpack');
     await new Promise((r) => ws.once('open', r));
-    ws.send(encode({ t: 'hello', v: 1, cid: 'bad-input', tok: 'eve' }));
+    ws.send(encode({ t: 'hello', v: 1, cid: 'bad-input', token: 'eve' }));
     ws.send(encode({ t: 'emit', ev: 'i', d: Uint8Array.of(2, 0, 0, 0, 0, 1, 0, 0, 0, 5, 0) }));
     const [code, reason] = await new Promise<[number, string]>((r) =>
       ws.once('close', (c, why) => r([c, why.toString()])),
