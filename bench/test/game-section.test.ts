@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { keepGameSection, replaceGameSection } from '../lib/game-section.js';
 
-describe('game section of docs/performance.md', () => {
+describe('game section of docs/performance.md', { timeout: 60_000 }, () => {
   it('is appended once, then replaced in place', () => {
     const once = replaceGameSection('# Performance\n\nbody\n', '| 100 | a |');
     assert.match(once, /^# Performance\n\nbody\n\n<!-- game:start[^\n]*-->\n## Game\n/);

@@ -6,7 +6,7 @@ import type { Browser } from 'playwright-core';
 import { launchChromium } from '../../../scripts/chromium.js';
 import { startGame } from '../server.js';
 
-describe('game in Chromium', () => {
+describe('game in Chromium', { timeout: 60_000 }, () => {
   let game: Awaited<ReturnType<typeof startGame>>;
   let browser: Browser;
 

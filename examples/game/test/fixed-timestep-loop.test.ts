@@ -28,7 +28,7 @@ function fakeTimers() {
   };
 }
 
-describe('fixed-timestep loop', () => {
+describe('fixed-timestep loop', { timeout: 60_000 }, () => {
   it('does not drift when every timer fires late', () => {
     const t = fakeTimers();
     const ticks: TickInfo[] = [];

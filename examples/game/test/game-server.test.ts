@@ -19,7 +19,7 @@ async function until(check: () => boolean, what: string, ms = 10_000): Promise<v
   }
 }
 
-describe('game server', () => {
+describe('game server', { timeout: 60_000 }, () => {
   let game: Awaited<ReturnType<typeof startGame>>;
   let url: string;
   const clients: GameClient[] = [];

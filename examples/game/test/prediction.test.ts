@@ -9,7 +9,7 @@ import { Predictor } from '../src/prediction.js';
 const arena: Arena = { width: 600, height: 400 };
 const seed = Number(process.env.SEED ?? Date.now() % 100_000);
 
-describe('prediction and reconciliation', () => {
+describe('prediction and reconciliation', { timeout: 60_000 }, () => {
   it(`agrees with the server to the bit under random inputs and latency (seed ${seed})`, () => {
     const random = seededRandom(seed);
     const world = new GameWorld({ arena, orbs: 5, seed });

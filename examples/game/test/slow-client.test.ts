@@ -15,7 +15,7 @@ async function until(check: () => boolean, what: string, ms: number): Promise<vo
   }
 }
 
-describe('game server and a slow client', () => {
+describe('game server and a slow client', { timeout: 60_000 }, () => {
   let game: Awaited<ReturnType<typeof startGame>>;
 
   before(async () => {

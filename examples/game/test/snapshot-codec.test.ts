@@ -35,7 +35,7 @@ const orb = (x: number, y: number): EntityState => ({
   name: '',
 });
 
-describe('snapshot codec', () => {
+describe('snapshot codec', { timeout: 60_000 }, () => {
   const full: EntityMap = new Map([
     [1, player(10, 20, { vx: 1.5, name: 'a' })],
     [0x8000, orb(100, 50.5)],
@@ -151,7 +151,7 @@ describe('snapshot codec', () => {
   });
 });
 
-describe('input codec', () => {
+describe('input codec', { timeout: 60_000 }, () => {
   it('writes numbered button masks byte for byte', () => {
     const bytes = encodeInput({ ackTick: 7, firstSeq: 9, buttons: [1, 9] });
     assert.equal(hex(bytes), '02' + '07000000' + '09000000' + '02' + '0109');
