@@ -20,7 +20,7 @@ describe('game in Chromium', { timeout: 60_000 }, () => {
     await new Promise<void>((r) => game.server.close(() => r()));
   });
 
-  it('plays: the canvas changes and the own player moves right with D held', {
+  it('plays: the canvas changes, the own player moves under held keys, and a restart is survived', {
     timeout: 60_000,
   }, async () => {
     const page = await browser.newPage({ viewport: { width: 960, height: 600 } });
@@ -67,5 +67,30 @@ describe('game in Chromium', { timeout: 60_000 }, () => {
     await page.waitForFunction("/^\\d+ ms$/.test(document.getElementById('ping')?.textContent ?? '')");
     assert.equal(await page.textContent('#players'), '1');
     assert.deepEqual(errors, []);
+
+    // A server restart: the page reconnects by itself, under the same name, as a new player.
+    const port = game.port;
+    await game.app.close();
+    await new Promise<void>((r) => game.server.close(() => r()));
+    game = await startGame({ port, host: '127.0.0.1' });
+    await page.waitForFunction(
+      "document.getElementById('state')?.textContent === 'open' && __game.client.latest !== undefined",
+      null,
+      { timeout: 20_000 },
+    );
+    const name = await page.evaluate<string>('localStorage.getItem("ieum-game-name")');
+    assert.equal([...game.app.game.world.players.values()][0]?.name, name, 'the same name after the restart');
+    await page.keyboard.down('KeyA');
+    const x0 = (await self()).x;
+    await page.waitForFunction(
+      (x) => (globalThis as unknown as { __game: { self(): { x: number } } }).__game.self().x < x - 40,
+      x0,
+      { timeout: 10_000 },
+    );
+    await page.keyboard.up('KeyA');
+    assert.deepEqual(
+      errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED/.test(e)),
+      [],
+    );
   });
 });
