@@ -5,7 +5,7 @@
 //   count × u8 button mask
 //
 // Little-endian. Consecutive inputs have consecutive sequence numbers; a client may batch several
-// steps in one message (the bench bots send three at 20 Hz, the page one or two per frame).
+// steps in one message (the bench bots send three at 20 Hz, the page one per step, 60 Hz).
 import { BUTTONS_MASK } from './movement.js';
 
 /** First byte of an input message. */
