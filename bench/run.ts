@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLOCK_TICKS, foreignCores, sampleMachine, waitQuiet } from './lib/cpu.js';
 import { DISTURBED_CORES, performanceDocument, QUIET_CORES, type RunInfo } from './lib/document.js';
+import { keepGameSection } from './lib/game-section.js';
 import {
   benchDir,
   buildDir,
@@ -229,9 +230,12 @@ function writeResults(
   const reference = columns.some((c) => c.name === 'ws') ? 'ws' : columns[0]!.name;
   const chart = ratioChart(rows, columns, reference, 'WebSocket servers: speed-up relative to ws (medians)');
   writeFileSync(join(outDir, 'performance.svg'), chart);
+  const doc = join(outDir, 'performance.md');
+  // The game section comes from bench/scripts/game.ts: kept as it is.
+  const previous = existsSync(doc) ? readFileSync(doc, 'utf8') : undefined;
   writeFileSync(
-    join(outDir, 'performance.md'),
-    performanceDocument(info, scenarios, rows, columns, 'performance.svg'),
+    doc,
+    keepGameSection(previous, performanceDocument(info, scenarios, rows, columns, 'performance.svg')),
   );
   const meta = scenarios.map(({ id, title, description, metrics }) => ({ id, title, description, metrics }));
   writeFileSync(

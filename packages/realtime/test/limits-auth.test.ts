@@ -78,6 +78,35 @@ describe('slow consumers', () => {
     );
     slow.ws.close();
   });
+
+  it('latest policy: a keyed emit replaces the queued emit of the same event and key', async () => {
+    const { server, url } = await startServer({
+      outbound: { maxQueuedMessages: 5, highWaterBytes: 1024, policy: 'latest' },
+    });
+    servers.push(server);
+    const slow = await stalledSubscriber(url, 'lobby');
+    const conn = [...server.connections.values()][0]!;
+    // Fill the socket, then send 100 snapshots under one key, and 100 under another event.
+    for (let i = 0; i < 300; i++) conn.emit('fill', big, { key: 'fill' });
+    for (let i = 0; i < 100; i++) {
+      conn.emit('snapshot', { i }, { key: 'state' });
+      conn.emit('score', { i }, { key: 'state' });
+    }
+    assert.equal(slow.closeCode(), 0, 'keyed emits never overflow the queue');
+    assert.ok(conn.queuedMessages <= 3, `one queued emit per event and key (${conn.queuedMessages})`);
+    slow.ws.resume();
+    const last = (ev: string) =>
+      slow.received.some(
+        (m) => m.t === 'emit' && (m as { ev?: string }).ev === ev && (m.d as { i: number }).i === 99,
+      );
+    await until(() => last('snapshot') && last('score'), 10_000, 'the latest snapshot and score');
+    const snapshots = slow.received.filter((m) => (m as { ev?: string }).ev === 'snapshot');
+    assert.ok(
+      snapshots.length < 100,
+      `superseded snapshots were dropped (${snapshots.length} of 100 arrived)`,
+    );
+    slow.ws.close();
+  });
 });
 
 describe('JWT authentication', () => {

@@ -201,9 +201,17 @@ export class Connection {
     this.close(code, reason);
   }
 
-  /** Sends a direct event to this connection only. */
-  emit(event: string, data: unknown): void {
-    this.send({ t: 'emit', ev: event, d: data ?? null });
+  /**
+   * Sends a direct event to this connection only. `key` names the value it carries for the
+   * `latest` slow-consumer policy: while this connection's outbound queue is backed up, a queued
+   * emit of the same event and key is replaced by this one, so a slow client gets the newest
+   * state instead of a backlog (game snapshots, gauges). Keys of emits never match keys of
+   * channel messages.
+   */
+  emit(event: string, data: unknown, options: { key?: string } = {}): void {
+    const message = this.codec.encode({ t: 'emit', ev: event, d: data ?? null });
+    // Channel keys are `<channel>\u0000<key>` and channel names hold no NUL: these cannot collide.
+    this.sendEncoded(message, options.key === undefined ? undefined : `\u0000${event}\u0000${options.key}`);
   }
 
   /** Sends an event and resolves with the client's reply (rejects on error, timeout or disconnect). */
