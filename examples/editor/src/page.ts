@@ -97,9 +97,8 @@ function renderWho(): void {
   const users = [...session.members].sort((a, b) => (a === name ? -1 : b === name ? 1 : a.localeCompare(b)));
   $('who').replaceChildren(
     ...users.map((u) => {
-      const s = document.createElement('span');
+      const s = document.createElement('li');
       s.textContent = [...u][0]!.toUpperCase();
-      s.setAttribute('role', 'listitem');
       s.title = u === name ? `${u} (you)` : u;
       s.style.background = colorOf(u);
       if (u === name) s.className = 'me';
