@@ -27,13 +27,13 @@ try {
   await joon.keyboard.type('- Do we need a beta channel?');
   await sara.waitForFunction("document.getElementById('text').value.includes('beta channel')");
   // Sara selects "migration guide".
-  await sara.evaluate(() => {
-    const t = document.getElementById('text') as HTMLTextAreaElement;
+  await sara.evaluate(`(() => {
+    const t = document.getElementById('text');
     const at = t.value.indexOf('migration guide');
     t.focus();
     t.setSelectionRange(at, at + 'migration guide'.length);
     t.dispatchEvent(new Event('select'));
-  });
+  })()`);
   await mina.waitForSelector('.caret[data-user=sara]');
   await mina.waitForSelector('.caret[data-user=joon]');
   await mina.waitForFunction("document.getElementById('state').textContent === 'all changes saved'");
