@@ -58,7 +58,8 @@ export class DocumentService {
   private readonly keepOps: number;
   private readonly snapshotEvery: number;
   private readonly maxDocumentChars: number;
-  private readonly maxOpComponents: number;
+  /** Largest operation accepted, in components. */
+  readonly maxOpComponents: number;
   private readonly maxOpsPerReply: number;
   private readonly maxOpenDocuments: number;
 

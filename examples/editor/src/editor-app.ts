@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import { type Adapter, type Connection, RealtimeError, RealtimeServer } from '@ieum/realtime/server';
 import { build } from 'esbuild';
-import { DocumentService } from './document-service.js';
+import { DocumentService, type DocumentServiceOptions } from './document-service.js';
 import type { DocumentStore } from './document-store.js';
 import { parseCursor, parseDocName, parseSubmit } from './parse-submit.js';
 import { type CursorUpdate, cursorChannel, docChannel, EditorEvents, type RemoteCursor } from './protocol.js';
@@ -28,11 +28,15 @@ export interface EditorAppOptions {
   store?: DocumentStore;
   /** Adapter of the editor's own RealtimeServer (e.g. a `RedisAdapter`). */
   adapter?: Adapter;
-  /** Passed to `DocumentService` (limits). */
-  keepOps?: number;
-  snapshotEvery?: number;
-  maxDocumentChars?: number;
+  /** Limits, passed to `DocumentService` (see its options for defaults). */
+  limits?: DocumentServiceLimits;
 }
+
+/** The `DocumentService` options that are limits. */
+export type DocumentServiceLimits = Pick<
+  DocumentServiceOptions,
+  'keepOps' | 'snapshotEvery' | 'maxDocumentChars' | 'maxOpComponents' | 'maxOpsPerReply' | 'maxOpenDocuments'
+>;
 
 export interface EditorApp {
   realtime: RealtimeServer;
@@ -87,9 +91,7 @@ export async function createEditorApp(options: EditorAppOptions): Promise<Editor
     });
   const service = new DocumentService({
     ...(options.store ? { store: options.store } : {}),
-    ...(options.keepOps !== undefined ? { keepOps: options.keepOps } : {}),
-    ...(options.snapshotEvery !== undefined ? { snapshotEvery: options.snapshotEvery } : {}),
-    ...(options.maxDocumentChars !== undefined ? { maxDocumentChars: options.maxDocumentChars } : {}),
+    ...options.limits,
     publish: (doc, op) => rt.publish(docChannel(doc), 'op', op),
     onError: (error) => rt.reportError(error),
   });
@@ -104,7 +106,7 @@ export async function createEditorApp(options: EditorAppOptions): Promise<Editor
     return service.open(parseDocName((data as { doc?: unknown } | null)?.doc));
   });
   rt.handle(EditorEvents.submit, (data: unknown, conn: Connection) =>
-    service.submit(parseSubmit(data, 10_000), needUser(conn)),
+    service.submit(parseSubmit(data, service.maxOpComponents), needUser(conn)),
   );
   rt.handle(EditorEvents.ops, async (data: unknown, conn: Connection) => {
     needUser(conn);

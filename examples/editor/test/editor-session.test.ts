@@ -58,7 +58,7 @@ describe('editor sessions over the realtime stack', () => {
       : Math.floor(Math.random() * 2 ** 31);
     const rand = prng(seed);
     const store = new MemoryDocumentStore(); // outlives both server processes, as a database would
-    let editor = await startEditor({ port: 0, host: '127.0.0.1', store, snapshotEvery: 10 });
+    let editor = await startEditor({ port: 0, host: '127.0.0.1', store, limits: { snapshotEvery: 10 } });
     const port = editor.port;
     stop = () => editor.close();
     const sessions: EditorSession[] = [];
@@ -95,21 +95,22 @@ describe('editor sessions over the realtime stack', () => {
           await editor.close();
           for (let k = 0; k < 12; k++) randomEdit(sessions[k % sessions.length]!);
           assert.ok(sessions.some((s) => s.pending));
-          editor = await startEditor({ port, host: '127.0.0.1', store, snapshotEvery: 10 });
+          editor = await startEditor({ port, host: '127.0.0.1', store, limits: { snapshotEvery: 10 } });
         }
       }
       // Once more, everyone types while the server is down; nothing else touches these words.
       await editor.close();
       for (const [i, s] of sessions.entries()) s.edit(insert(0, `<offline-${i}>`));
       assert.ok(sessions.every((s) => s.pending));
-      editor = await startEditor({ port, host: '127.0.0.1', store, snapshotEvery: 10 });
+      editor = await startEditor({ port, host: '127.0.0.1', store, limits: { snapshotEvery: 10 } });
       await waitFor('every session to settle on the server text', async () => {
         const server = await editor.app.service.open('shared');
         return sessions.every((s) => !s.pending && s.ot?.version === server.v && s.text === server.text);
       });
       const final = await editor.app.service.open('shared');
       for (const s of sessions) assert.equal(s.text, final.text);
-      for (const i of sessions.keys()) assert.ok(final.text.includes(`<offline-${i}>`), `offline edit ${i} lost`);
+      for (const i of sessions.keys())
+        assert.ok(final.text.includes(`<offline-${i}>`), `offline edit ${i} lost`);
       // Everyone sees everyone (presence), after the restart too.
       await waitFor('presence', () => sessions.every((s) => s.members.size === 4));
     } catch (error) {
