@@ -36,8 +36,12 @@ export async function startEditor(
     app,
     port: (server.address() as AddressInfo).port,
     async close() {
+      // Stop accepting first: clients reconnect at once, and one that got in while the realtime
+      // server was closing would keep the HTTP server open.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await app.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
     },
   };
 }

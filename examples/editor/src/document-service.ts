@@ -55,6 +55,7 @@ interface OpenDocument {
 export class DocumentService {
   readonly store: DocumentStore;
   private readonly docs = new Map<string, Promise<OpenDocument>>();
+  private closed = false;
   private readonly keepOps: number;
   private readonly snapshotEvery: number;
   private readonly maxDocumentChars: number;
@@ -171,9 +172,10 @@ export class DocumentService {
 
   /** Stores a snapshot of every open document and closes the store. */
   async close(): Promise<void> {
+    this.closed = true;
     for (const [name, p] of this.docs) {
       const d = await p.catch(() => undefined);
-      if (d && d.v > d.snapshotV) await this.run(name, (x) => this.snapshot(name, x)).catch(() => {});
+      if (d && d.v > d.snapshotV) await d.tail.then(() => this.snapshot(name, d));
     }
     this.docs.clear();
     await this.store.close();
@@ -204,6 +206,8 @@ export class DocumentService {
   }
 
   private get(doc: string): Promise<OpenDocument> {
+    // A closed service must not load (and then write) a document another process now serves.
+    if (this.closed) return Promise.reject(new RealtimeError('unavailable', 'the editor is shutting down'));
     let p = this.docs.get(doc);
     if (p) {
       // Most recently used last, so eviction takes the first idle one.

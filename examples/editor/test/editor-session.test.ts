@@ -52,11 +52,12 @@ describe('editor sessions over the realtime stack', () => {
     assert.deepEqual(diff('same', 'same'), []);
   });
 
-  it('converge through dropped connections and a server restart', { timeout: 90_000 }, async () => {
+  it('converge through dropped connections and a server restart', { timeout: 90_000 }, async (t) => {
     const seed = process.env.EDITOR_SEED
       ? Number(process.env.EDITOR_SEED)
       : Math.floor(Math.random() * 2 ** 31);
     const rand = prng(seed);
+    t.diagnostic(`EDITOR_SEED=${seed}`);
     const store = new MemoryDocumentStore(); // outlives both server processes, as a database would
     let editor = await startEditor({ port: 0, host: '127.0.0.1', store, limits: { snapshotEvery: 10 } });
     const port = editor.port;
