@@ -92,9 +92,9 @@ export class DocumentService {
    * answered with its version and not applied again. Throws `RealtimeError` with `too-old`,
    * `bad-op`, `document-too-large` or `bad-request`.
    */
-  submit(req: SubmitRequest, user?: string): Promise<SubmitReply> {
+  async submit(req: SubmitRequest, user?: string): Promise<SubmitReply> {
     parseOp(req.op, this.maxOpComponents);
-    return this.run(req.doc, async (d) => {
+    return await this.run(req.doc, async (d) => {
       const last = d.seqs.get(req.src);
       if (last && req.seq <= last.seq) return { v: last.v, duplicate: true };
       if (req.base > d.v)

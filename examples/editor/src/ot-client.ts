@@ -92,11 +92,9 @@ export class OtClient {
     const applied: Applied[] = [];
     for (let c = this.early.get(this.version + 1); c; c = this.early.get(this.version + 1)) {
       this.early.delete(c.v);
-      if (c.src === this.id) {
-        // Versions arrive in order and one operation is in flight: ours is its commit.
-        if (!this.inflight || c.seq !== this.inflight.seq) {
-          throw new Error(`operation ${c.v} claims to be ours (seq ${c.seq}) but is not in flight`);
-        }
+      if (c.src === this.id && this.inflight && c.seq === this.inflight.seq) {
+        // Versions arrive in order and one operation is in flight: this is its commit. (One of
+        // ours that is not in flight was dropped by `reset`: it is applied as anyone else's.)
         this.inflight = null;
         applied.push({ committed: c, own: true, op: [] });
       } else {
