@@ -3,11 +3,13 @@
 // channel epoch); edits made meanwhile are kept and merged, and every session ends with the
 // server's text. Seeded (EDITOR_SEED), the seed printed on failure.
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { RealtimeClient, type WebSocketConstructor } from '@ieum/realtime/client';
 import { WebSocket } from '@ieum/websocket';
 import { insert, remove } from 'ot-text-unicode';
-import { startEditor } from '../server.js';
+import { createEditorApp, startEditor } from '../server.js';
 import { codePointLength } from '../src/code-points.js';
 import { MemoryDocumentStore } from '../src/document-store.js';
 import { diff, EditorSession } from '../src/editor-session.js';
@@ -50,6 +52,38 @@ describe('editor sessions over the realtime stack', () => {
     assert.deepEqual(diff('abc', 'abXc'), [2, 'X']);
     assert.deepEqual(diff('héllo', 'hllo'), [1, { d: 1 }]);
     assert.deepEqual(diff('same', 'same'), []);
+  });
+
+  it('mounts under a base path of another HTTP server', { timeout: 20_000 }, async () => {
+    const server = http.createServer((req, res) => {
+      if (!app.handleRequest(req, res)) res.writeHead(404).end('not the editor');
+    });
+    const app = await createEditorApp({ server, basePath: '/editor' });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const page = await (await fetch(`${base}/editor/`)).text();
+      assert.match(page, /src="\/editor\/editor.js"/);
+      assert.match(page, /content="\/editor\/realtime"/);
+      assert.equal((await fetch(`${base}/editor/editor.js`)).status, 200);
+      assert.equal((await fetch(`${base}/`)).status, 404);
+      const client = new RealtimeClient(`${base.replace('http', 'ws')}/editor/realtime`, {
+        WebSocket: WebSocket as unknown as WebSocketConstructor,
+        token: 'eve',
+        reconnect: false,
+      });
+      clients.push(client);
+      const s = new EditorSession(client, 'mounted');
+      await s.start();
+      s.edit(insert(0, 'hi'));
+      await waitFor('the edit to commit', () => !s.pending);
+      assert.equal((await app.service.open('mounted')).text, 'hi');
+      client.close();
+    } finally {
+      await app.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   it('converge through dropped connections and a server restart', { timeout: 90_000 }, async (t) => {
