@@ -22,6 +22,8 @@ export interface EditorAppOptions {
    * where the token is the display name.
    */
   realtime?: RealtimeServer;
+  /** With `realtime`: the URL path of its endpoint, which the page connects to. Default `/realtime`. */
+  realtimePath?: string;
   /** URL prefix of the page, e.g. `/editor`. Default `''` (the page at `/`). */
   basePath?: string;
   /** Where documents survive restarts. Default: in memory. */
@@ -73,8 +75,8 @@ export async function createEditorApp(options: EditorAppOptions): Promise<Editor
   const base = (options.basePath ?? '').replace(/\/+$/, '');
   if (base !== '' && !/^\/[A-Za-z0-9/_-]+$/.test(base))
     throw new TypeError(`basePath must look like /editor, got ${base}`);
-  const realtimePath = `${base}/realtime`;
   const ownRealtime = options.realtime === undefined;
+  const realtimePath = ownRealtime ? `${base}/realtime` : (options.realtimePath ?? '/realtime');
   const rt =
     options.realtime ??
     new RealtimeServer({
