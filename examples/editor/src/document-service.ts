@@ -45,7 +45,7 @@ interface OpenDocument {
   /** The last `keepOps` committed operations. */
   ops: CommittedOp[];
   /** Per client: its last committed seq and that operation's version (retries are answered from here). */
-  seqs: Map<string, { seq: number; v: number }>;
+  seqs: Map<string, { seq: number; v: number; user: string | undefined }>;
   snapshotV: number;
   /** Tail of this document's queue of submits (they run one at a time). */
   tail: Promise<unknown>;
@@ -96,6 +96,9 @@ export class DocumentService {
     parseOp(req.op, this.maxOpComponents);
     return await this.run(req.doc, async (d) => {
       const last = d.seqs.get(req.src);
+      // A client id belongs to the user who first committed with it: nobody else can pass an
+      // operation off as its retry (the client would take it for the commit of its own).
+      if (last && last.user !== user) throw new RealtimeError('forbidden', 'src belongs to another user');
       if (last && req.seq <= last.seq) return { v: last.v, duplicate: true };
       if (req.base > d.v)
         throw new RealtimeError('bad-request', `base ${req.base} is ahead of version ${d.v}`);
@@ -144,7 +147,7 @@ export class DocumentService {
       d.text = next;
       d.v = committed.v;
       d.ops.push(committed);
-      d.seqs.set(req.src, { seq: req.seq, v: committed.v });
+      d.seqs.set(req.src, { seq: req.seq, v: committed.v, user });
       if (d.ops.length > this.keepOps) this.forget(d, d.ops.length - this.keepOps);
       if (d.v - d.snapshotV >= this.snapshotEvery) await this.snapshot(req.doc, d);
       try {
@@ -251,7 +254,7 @@ export class DocumentService {
         d.v = c.v;
       }
       d.ops.push(c);
-      d.seqs.set(c.src, { seq: c.seq, v: c.v });
+      d.seqs.set(c.src, { seq: c.seq, v: c.v, user: c.user });
     }
     if (d.ops.length > this.keepOps) this.forget(d, d.ops.length - this.keepOps);
     return d;

@@ -38,6 +38,9 @@ export type SessionEvents = {
   error: (error: Error) => void;
 };
 
+/** Failures after which the same submit is sent again; any other code is a refusal. */
+const TRANSIENT = new Set(['disconnected', 'timeout', 'handler-error', 'unavailable', 'too-many-channels']);
+
 function randomId(): string {
   const b = globalThis.crypto.getRandomValues(new Uint8Array(12));
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
@@ -242,11 +245,8 @@ export class EditorSession {
       .catch((error: RequestError) => {
         if (this.ot !== ot || attempt !== this.attempt) return;
         this.submitting = false;
-        if (
-          error.code === EditorErrors.TOO_OLD ||
-          error.code === EditorErrors.BAD_OP ||
-          error.code === EditorErrors.TOO_LARGE
-        ) {
+        if (!TRANSIENT.has(error.code)) {
+          // Refused (too-old, bad-op, document-too-large...): sending it again cannot help.
           this.fire('error', error);
           void this.reopen();
         } else if (this.client.state === 'open') {

@@ -172,7 +172,7 @@ area.addEventListener('scroll', drawCursors);
 window.addEventListener('resize', drawCursors);
 window.addEventListener('pagehide', () => session.close());
 
-session.on('change', () => showText(document.activeElement === area ? session.selection : undefined));
+session.on('change', () => showText(session.selection));
 session.on('reset', () => showText(undefined));
 session.on('update', () => {
   renderState();

@@ -38,6 +38,8 @@ describe('DocumentService', () => {
     assert.deepEqual(await s.submit(req), { v: 1, duplicate: true });
     assert.equal(published.length, 1);
     assert.equal((await s.open('d')).text, 'x');
+    // Someone else cannot pose as that client to fake the commit of its next operation.
+    await assert.rejects(s.submit({ ...req, seq: 2 }, 'mallory'), code('forbidden'));
   });
 
   it('refuses malformed operations, ones that do not fit, oversize documents, and too-old bases', async () => {
