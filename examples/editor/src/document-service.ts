@@ -22,8 +22,10 @@ export interface DocumentServiceOptions {
    * document's channel). Called in version order, one at a time per document.
    */
   publish: (doc: string, op: CommittedOp) => Promise<unknown> | undefined;
-  /** Operations kept per document, in memory and in the store: how far behind a client may be
-   * (offline edits included) and still be merged. Older: `too-old`. Default 10,000. */
+  /**
+   * Operations kept per document, in memory and in the store: how far behind a client may be
+   * (offline edits included) and still be merged. Older: `too-old`. Default 1,000.
+   */
   keepOps?: number;
   /** A snapshot is stored every this many operations (a restart replays at most this many). Default 100. */
   snapshotEvery?: number;
@@ -33,7 +35,10 @@ export interface DocumentServiceOptions {
   maxOpComponents?: number;
   /** Operations one `opsSince` call returns at most (the client asks again for the rest). Default 500. */
   maxOpsPerReply?: number;
-  /** Documents held in memory at once; the least recently used idle one is dropped (it stays stored). Default 1,000. */
+  /**
+   * Documents held in memory at once (each with its text and kept operations); past it the least
+   * recently used idle one is dropped from memory (it stays stored). Default 100.
+   */
   maxOpenDocuments?: number;
   /** Called with errors that do not fail a submit (a snapshot or publish that failed). */
   onError?: (error: Error) => void;
@@ -72,12 +77,12 @@ export class DocumentService {
         throw new RangeError(`${name} must be a positive integer, got ${x}`);
       return x;
     };
-    this.keepOps = positive('keepOps', options.keepOps, 10_000);
+    this.keepOps = positive('keepOps', options.keepOps, 1_000);
     this.snapshotEvery = positive('snapshotEvery', options.snapshotEvery, 100);
     this.maxDocumentChars = positive('maxDocumentChars', options.maxDocumentChars, 1_000_000);
     this.maxOpComponents = positive('maxOpComponents', options.maxOpComponents, 10_000);
     this.maxOpsPerReply = positive('maxOpsPerReply', options.maxOpsPerReply, 500);
-    this.maxOpenDocuments = positive('maxOpenDocuments', options.maxOpenDocuments, 1_000);
+    this.maxOpenDocuments = positive('maxOpenDocuments', options.maxOpenDocuments, 100);
   }
 
   /** The document's current text and version (what a late joiner starts from). */

@@ -188,6 +188,10 @@ session.on('lost', (text) => {
 });
 session.on('error', (error) => showNote(`The server refused an edit: ${error.message}`));
 client.on('state', () => renderState());
+client.on('disconnect', (info) => {
+  if (info.action === 'stop')
+    showNote(`The server closed the connection: ${info.reason || `code ${info.code}`}`);
+});
 
 session
   .start()
