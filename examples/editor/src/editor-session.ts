@@ -6,7 +6,7 @@
 import type { RealtimeClient, RequestError } from '@ieum/realtime/client';
 import { type TextOp, type as text } from 'ot-text-unicode';
 import { codePointLength } from './code-points.js';
-import { type Applied, OtClient, type Outgoing } from './ot-client.js';
+import { type Applied, OtClient, type OtClientState, type Outgoing } from './ot-client.js';
 import {
   type CommittedOp,
   cursorChannel,
@@ -38,6 +38,23 @@ export type SessionEvents = {
   error: (error: Error) => void;
 };
 
+/** `sessionStorage`-shaped storage. */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+export interface EditorSessionOptions {
+  /** The session's id; default random (or the saved session's, with `storage`). */
+  id?: string;
+  /**
+   * Where uncommitted edits are kept across a page reload, e.g. `sessionStorage` (per tab: two
+   * tabs must not share one). Written only while edits are pending, at most every 300 ms.
+   */
+  storage?: StorageLike;
+}
+
 /** Failures after which the same submit is sent again; any other code is a refusal. */
 const TRANSIENT = new Set(['disconnected', 'timeout', 'handler-error', 'unavailable', 'too-many-channels']);
 
@@ -64,12 +81,23 @@ export class EditorSession {
   private cursorTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
 
+  /** This session's id (`src` of its operations): random, or the saved session's. */
+  readonly id: string;
+  private readonly storage: StorageLike | undefined;
+  private readonly storageKey: string;
+  private saved: OtClientState | undefined;
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+
   constructor(
     readonly client: RealtimeClient,
     readonly doc: string,
-    /** This session's id (`src` of its operations); random by default. */
-    readonly id: string = randomId(),
-  ) {}
+    options: EditorSessionOptions = {},
+  ) {
+    this.storage = options.storage;
+    this.storageKey = `ieum-editor:${doc}`;
+    this.saved = this.load();
+    this.id = this.saved?.id ?? options.id ?? randomId();
+  }
 
   on<E extends keyof SessionEvents>(event: E, fn: SessionEvents[E]): this {
     let set = this.listeners.get(event);
@@ -126,8 +154,49 @@ export class EditorSession {
     });
     await docs.subscribe();
     await cursors.subscribe();
+    if (this.saved) {
+      // Edits left pending by a reload: resume from the saved version, catch up, send them.
+      this.ot = OtClient.restore(this.saved);
+      this.saved = undefined;
+      this.fire('reset', this.ot.text);
+      this.receive(this.early.splice(0));
+      await this.catchUp();
+      this.submit();
+      return;
+    }
     // Subscribed first, so nothing committed after the snapshot is missed (older ones are ignored).
     this.open((await this.client.request(EditorEvents.open, { doc: this.doc })) as Snapshot);
+  }
+
+  private load(): OtClientState | undefined {
+    try {
+      const raw = this.storage?.getItem(this.storageKey);
+      const s = raw ? (JSON.parse(raw) as OtClientState) : undefined;
+      return s && typeof s.id === 'string' && Number.isSafeInteger(s.v) && typeof s.server === 'string'
+        ? s
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Keeps the pending edits in `storage` (or forgets them once committed), soon. */
+  private persist(): void {
+    if (!this.storage || this.saveTimer) return;
+    this.saveTimer = setTimeout(() => this.persistNow(), 300);
+  }
+
+  /** Writes the pending edits to `storage` now (also done by `close`, e.g. when the page is hidden). */
+  persistNow(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    if (!this.storage || !this.ot) return;
+    try {
+      if (this.ot.pending) this.storage.setItem(this.storageKey, JSON.stringify(this.ot.save()));
+      else this.storage.removeItem(this.storageKey);
+    } catch {
+      // Storage full or refused: the edits stay in memory, as without storage.
+    }
   }
 
   /** Applies a local edit (code point positions) and submits it when nothing is in flight. */
@@ -136,6 +205,7 @@ export class EditorSession {
     this.ot.edit(op);
     if (selection) this.selection = selection;
     this.submit();
+    this.persist();
     this.fire('update');
   }
 
@@ -166,6 +236,7 @@ export class EditorSession {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.cursorTimer);
+    this.persistNow();
     if (this.ot && this.client.state === 'open') {
       this.client.emit(EditorEvents.cursor, { doc: this.doc, src: this.id, v: this.ot.version, sel: null });
     }
@@ -178,6 +249,7 @@ export class EditorSession {
     } else this.ot = new OtClient(this.id, snapshot);
     this.submitting = false;
     this.attempt++;
+    this.persist();
     this.fire('reset', this.ot.text);
     const early = this.early;
     this.early = [];
@@ -220,6 +292,7 @@ export class EditorSession {
       this.scheduleCursor();
     }
     if (ot.gap !== null) void this.catchUp();
+    if (acked) this.persist();
     this.fire('update');
   }
 

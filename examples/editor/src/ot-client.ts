@@ -24,6 +24,17 @@ export interface Applied {
   op: TextOp;
 }
 
+/** What a client must keep to survive a page reload with its uncommitted edits (JSON-safe). */
+export interface OtClientState {
+  id: string;
+  /** The server's version and text the pending operations are based on. */
+  v: number;
+  server: string;
+  inflight: { op: TextOp; seq: number } | null;
+  buffer: TextOp | null;
+  seq: number;
+}
+
 /** How many committed operations a client keeps to place cursors sent at older versions. */
 export const RECENT_OPS = 256;
 
@@ -32,6 +43,8 @@ export class OtClient {
   text: string;
   /** The last server version applied. */
   version: number;
+  /** The server's text at `version` (what the pending operations apply to). */
+  private server: string;
   private inflight: { op: TextOp; seq: number } | null = null;
   private buffer: TextOp | null = null;
   private seq = 0;
@@ -46,6 +59,30 @@ export class OtClient {
   ) {
     this.text = snapshot.text;
     this.version = snapshot.v;
+    this.server = snapshot.text;
+  }
+
+  /** A client with the pending edits of a saved state (after a reload); catch it up, then retry. */
+  static restore(state: OtClientState): OtClient {
+    const c = new OtClient(state.id, { v: state.v, text: state.server });
+    c.inflight = state.inflight;
+    c.buffer = state.buffer;
+    c.seq = state.seq;
+    if (state.inflight) c.text = text.apply(c.text, state.inflight.op);
+    if (state.buffer) c.text = text.apply(c.text, state.buffer);
+    return c;
+  }
+
+  /** The state to save so that `restore` can resume the pending edits. */
+  save(): OtClientState {
+    return {
+      id: this.id,
+      v: this.version,
+      server: this.server,
+      inflight: this.inflight,
+      buffer: this.buffer,
+      seq: this.seq,
+    };
   }
 
   /** Whether local edits are still waiting to be committed. */
@@ -114,6 +151,7 @@ export class OtClient {
         this.text = text.apply(this.text, op);
         applied.push({ committed: c, own: false, op });
       }
+      this.server = text.apply(this.server, c.op);
       this.version = c.v;
       this.recent.push(c);
       if (this.recent.length > RECENT_OPS) this.recent.shift();
@@ -149,6 +187,7 @@ export class OtClient {
     const lost = this.pending ? this.text : null;
     this.text = snapshot.text;
     this.version = snapshot.v;
+    this.server = snapshot.text;
     this.inflight = null;
     this.buffer = null;
     this.early.clear();

@@ -46,7 +46,8 @@ const client = new RealtimeClient(
     token: name,
   },
 );
-const session = new EditorSession(client, doc);
+// sessionStorage: edits typed offline survive a reload of this tab.
+const session = new EditorSession(client, doc, { storage: sessionStorage });
 document.title = `${doc} · ieum editor`;
 
 function showNote(text: string): void {

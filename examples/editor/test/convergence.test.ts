@@ -117,6 +117,10 @@ async function round(seed: number, clients = 5, steps = 400): Promise<void> {
     // Recovery may hand over what the channel also delivers: duplicates, any order.
     s.inbox.push(...ops);
   };
+  // A page reload while offline: the client comes back from its saved state (as JSON).
+  const reload = (s: SimClient) => {
+    s.ot = OtClient.restore(JSON.parse(JSON.stringify(s.ot.save())));
+  };
   const disconnect = (s: SimClient) => {
     s.connected = false;
     s.conn++;
@@ -137,7 +141,10 @@ async function round(seed: number, clients = 5, steps = 400): Promise<void> {
     else if (r < 0.88) await process();
     else if (r < 0.94) {
       if (s.connected) disconnect(s);
-      else await reconnect(s);
+      else {
+        if (rand() < 0.3) reload(s);
+        await reconnect(s);
+      }
     } else if (s.connected && s.ot.gap !== null) await catchUp(s);
   }
   // Everyone back online; run until nothing moves.

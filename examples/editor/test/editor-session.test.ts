@@ -86,12 +86,59 @@ describe('editor sessions over the realtime stack', () => {
     }
   });
 
+  it('edits typed offline survive a reload of the page (storage) and merge once', {
+    timeout: 30_000,
+  }, async () => {
+    const store = new MemoryDocumentStore();
+    let editor = await startEditor({ port: 0, host: '127.0.0.1', store });
+    const port = editor.port;
+    try {
+      const saved = new Map<string, string>();
+      const storage = {
+        getItem: (k: string) => saved.get(k) ?? null,
+        setItem: (k: string, v: string) => void saved.set(k, v),
+        removeItem: (k: string) => void saved.delete(k),
+      };
+      const connect = () => {
+        const c = new RealtimeClient(`ws://127.0.0.1:${port}/realtime`, {
+          WebSocket: WebSocket as unknown as WebSocketConstructor,
+          token: 'ann',
+          reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+        });
+        clients.push(c);
+        return c;
+      };
+      const first = new EditorSession(connect(), 'reload', { storage });
+      await first.start();
+      first.edit(insert(0, 'saved. '));
+      await waitFor('the first edit to commit', () => !first.pending);
+      await editor.close();
+      first.edit(insert(7, 'typed offline'));
+      first.close(); // the tab is closed while offline
+      first.client.close();
+      assert.ok(saved.has('ieum-editor:reload'));
+
+      editor = await startEditor({ port, host: '127.0.0.1', store });
+      const again = new EditorSession(connect(), 'reload', { storage });
+      assert.equal(again.id, first.id);
+      await again.start();
+      await waitFor('the offline edit to commit', () => !again.pending);
+      assert.equal((await editor.app.service.open('reload')).text, 'saved. typed offline');
+      assert.equal(again.text, 'saved. typed offline');
+      await waitFor('the saved state to be dropped', () => !saved.has('ieum-editor:reload'));
+    } finally {
+      await editor.close();
+    }
+  });
+
   it('converge through dropped connections and a server restart', { timeout: 90_000 }, async (t) => {
     const seed = process.env.EDITOR_SEED
       ? Number(process.env.EDITOR_SEED)
       : Math.floor(Math.random() * 2 ** 31);
     const rand = prng(seed);
     t.diagnostic(`EDITOR_SEED=${seed}`);
+    const t0 = Date.now();
+    const phase = (what: string) => t.diagnostic(`${what} after ${Date.now() - t0} ms`);
     const store = new MemoryDocumentStore(); // outlives both server processes, as a database would
     let editor = await startEditor({ port: 0, host: '127.0.0.1', store, limits: { snapshotEvery: 10 } });
     const port = editor.port;
@@ -131,10 +178,13 @@ describe('editor sessions over the realtime stack', () => {
           for (let k = 0; k < 12; k++) randomEdit(sessions[k % sessions.length]!);
           assert.ok(sessions.some((s) => s.pending));
           editor = await startEditor({ port, host: '127.0.0.1', store, limits: { snapshotEvery: 10 } });
+          phase('first restart');
         }
       }
+      phase('random edits');
       // Once more, everyone types while the server is down; nothing else touches these words.
       await editor.close();
+      phase('second stop');
       for (const [i, s] of sessions.entries()) s.edit(insert(0, `<offline-${i}>`));
       assert.ok(sessions.every((s) => s.pending));
       editor = await startEditor({ port, host: '127.0.0.1', store, limits: { snapshotEvery: 10 } });
@@ -142,6 +192,7 @@ describe('editor sessions over the realtime stack', () => {
         const server = await editor.app.service.open('shared');
         return sessions.every((s) => !s.pending && s.ot?.version === server.v && s.text === server.text);
       });
+      phase('settled');
       const final = await editor.app.service.open('shared');
       for (const s of sessions) assert.equal(s.text, final.text);
       for (const i of sessions.keys())
