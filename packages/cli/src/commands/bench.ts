@@ -20,9 +20,10 @@ export interface BenchFlags extends ClientFlags {
 
 const EXAMPLES = `
 Every message must come back: point it at an echo endpoint of your server (or \`ieum serve\`).
-Latency is the round trip of each message, measured from when it was due to be sent (so a
-server that falls behind the --rate shows its queueing). Percentiles come from an HDR-style
-histogram (within 1.6 %). Exit status: 0 ok, 1 could not connect, 3 errors during the run.
+Latency is the round trip of each message. With --in-flight (closed loop) each connection sends
+its next message when a reply comes back; with --rate (open loop) messages are sent on schedule
+whatever the server does, so a server that falls behind shows its queueing in the latency.
+Percentiles come from an HDR-style histogram (within 1.6 %). Exit status: 0 ok, 1 could not connect, 3 errors during the run.
 
 Examples:
   $ ieum bench ws://localhost:8080                          # 10 connections, 1 in flight, 10 s
@@ -105,22 +106,28 @@ export async function runBench(urlText: string, flags: BenchFlags): Promise<numb
   if (rampLeft > 0) await new Promise((r) => setTimeout(r, rampLeft));
 
   generator.startMeasuring();
+  const cpuStart = process.cpuUsage();
   const started = performance.now();
   await new Promise<void>((resolve) => {
-    const ticker = setInterval(
-      () => {
-        const elapsed = performance.now() - started;
-        const c = generator.takeInterval();
-        status(progressLine(elapsed, flags.duration, generator.open, c));
-        if (elapsed >= flags.duration || interrupted || generator.open === 0) {
-          clearInterval(ticker);
-          resolve();
-        }
-      },
-      Math.min(1000, flags.duration),
-    );
+    let last = started;
+    const end = (): void => {
+      clearInterval(ticker);
+      clearTimeout(deadline);
+      resolve();
+    };
+    const deadline = setTimeout(end, flags.duration);
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      const c = generator.takeInterval();
+      status(progressLine(now - started, flags.duration, generator.open, c, (now - last) / 1000));
+      last = now;
+      if (interrupted || generator.open === 0) end();
+    }, 1000);
   });
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  // Share of one core this process used while measuring: near 1, the tool may be the bottleneck.
+  const clientCpu = round((cpu.user + cpu.system) / 1e6 / seconds, 2);
   await generator.stop();
   process.removeListener('SIGINT', onSigint);
   status('');
@@ -156,6 +163,7 @@ export async function runBench(urlText: string, flags: BenchFlags): Promise<numb
       closedEarly: generator.closedEarly.length,
       closeCodes: [...new Set(generator.closedEarly.map((c) => c.code))],
     },
+    clientCpu,
     interrupted,
   };
   if (flags.json) console.log(JSON.stringify(result, null, 2));
@@ -169,6 +177,7 @@ export async function runBench(urlText: string, flags: BenchFlags): Promise<numb
         `  messages    ${humanCount(t.sent)} sent, ${humanCount(t.received)} echoed${t.skipped ? `, ${humanCount(t.skipped)} skipped (server behind)` : ''}`,
         `  throughput  ${humanCount(result.messagesPerSecond)} msg/s, ${humanBytes(result.bytesPerSecond)}/s each way (payload)`,
         `  latency ms  min ${l.min}  p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  p99.9 ${l.p999}  max ${l.max}`,
+        `  bench cpu   ${Math.round(clientCpu * 100)} % of one core${clientCpu > 0.9 ? ' (near saturation: the numbers may be the limit of this tool, not of the server)' : ''}`,
         `  errors      ${errors === 0 ? 'none' : `${generator.connectFailures} connections failed, ${generator.closedEarly.length} closed early (codes ${result.errors.closeCodes.join(', ') || '-'})`}`,
       ].join('\n'),
     );
@@ -178,10 +187,16 @@ export async function runBench(urlText: string, flags: BenchFlags): Promise<numb
   return errors > 0 ? 3 : 0;
 }
 
-function progressLine(elapsed: number, total: number, open: number, c: LoadCounters): string {
+function progressLine(
+  elapsed: number,
+  total: number,
+  open: number,
+  c: LoadCounters,
+  seconds: number,
+): string {
   const s = Math.min(elapsed, total) / 1000;
   return (
-    `${s.toFixed(0)}/${(total / 1000).toFixed(0)} s | ${humanCount(open)} open | ${humanCount(c.received)} msg/s | ` +
+    `${s.toFixed(0)}/${(total / 1000).toFixed(0)} s | ${humanCount(open)} open | ${humanCount(c.received / seconds)} msg/s | ` +
     `p50 ${ms(c.latency.percentile(50))} ms p99 ${ms(c.latency.percentile(99))} ms`
   );
 }

@@ -14,7 +14,7 @@ export const ConnectExit = {
   OK: 0,
   /** Could not connect: refused, TLS, DNS, or the server did not switch to WebSocket. */
   CONNECT_FAILED: 1,
-  /** The connection ended with an error close code (1002-1015 but 1005, or 3000-4999). */
+  /** The server (or the network) ended the connection with another code (1002-1015, 3000-4999). */
   CLOSED_WITH_ERROR: 3,
 } as const;
 
@@ -44,8 +44,8 @@ Pipe mode (stdin is not a terminal, or --pipe): each stdin line is one message; 
 received is one stdout line (binary in --show encoding); diagnostics go to stderr. At the end
 of stdin the connection closes after --wait. --jsonl prints one JSON object per event instead.
 
-Exit status: 0 closed normally (1000, 1001, or by you), 1 could not connect, 3 closed with an
-error code (e.g. 1002, 1006, 1011, 4xxx).
+Exit status: 0 closed by you, or by the server with 1000 or 1001; 1 could not connect; 3 the
+server or the network ended it otherwise (e.g. 1002, 1006, 1011, 4xxx).
 
 Examples:
   $ ieum connect ws://localhost:8080
@@ -223,7 +223,6 @@ export async function runConnect(urlText: string, flags: ConnectFlags): Promise<
 }
 
 function exitStatus(code: number, closedByUs: boolean): number {
-  if (code === 1000 || code === 1001) return ConnectExit.OK;
-  if (code === 1005 && closedByUs) return ConnectExit.OK;
+  if (closedByUs || code === 1000 || code === 1001) return ConnectExit.OK;
   return ConnectExit.CLOSED_WITH_ERROR;
 }

