@@ -113,14 +113,23 @@ export async function runRealtime(urlText: string, flags: RealtimeFlags): Promis
   });
   let welcomed = false;
   let failure: string | undefined;
-  let finish: (status: number) => void = () => {};
+  let settled = false;
+  let resolveDone: (status: number) => void = () => {};
   const done = new Promise<number>((resolve) => {
-    finish = resolve;
+    resolveDone = resolve;
   });
+  const finish = (status: number): void => {
+    if (settled) return;
+    settled = true;
+    resolveDone(status);
+  };
   const fail = (message: string): void => {
-    failure ??= message;
-    client.close();
+    // Once, and not after the end: close() fails pending subscriptions, whose error listeners
+    // land here again.
+    if (settled) return;
+    failure = message;
     finish(1);
+    client.close();
   };
   client.on('state', (state) => {
     if (state === 'open') {

@@ -130,6 +130,8 @@ export async function startServe(flags: ServeFlags): Promise<RunningServe> {
     ...(flags.deflate ? { perMessageDeflate: true } : {}),
     limits: { maxMessageBytes: flags.maxMessageBytes },
   });
+  // The HTTP server's errors (e.g. EADDRINUSE) are re-emitted here; the listen below reports them.
+  wss.on('error', () => {});
   const stats = new Stats();
   const tty = process.stdout.isTTY === true && flags.status !== false && flags.quiet !== true;
   const log = (line: string): void => {
