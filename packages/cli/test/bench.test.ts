@@ -53,6 +53,18 @@ describe('ieum bench', { timeout: 60_000 }, () => {
     s.server.close();
   });
 
+  it('splits the connections over --workers threads and merges their counts and histograms', async () => {
+    const s = await echoServer();
+    const run = ieum(['bench', s.url, '-c', '5', '-w', '2', '-d', '1s', '--json']);
+    assert.equal(await run.exited, 0, run.output());
+    const r = JSON.parse(run.stdout()) as BenchJson & { workers: number };
+    assert.equal(r.workers, 2);
+    assert.equal(r.opened, 5);
+    assert.ok(r.received > 0 && r.sent >= r.received);
+    assert.ok(r.latencyMs.p50 <= r.latencyMs.max);
+    s.server.close();
+  });
+
   it('sends text messages at a --rate, with deflate, and prints a readable report', async () => {
     const s = await echoServer();
     const run = ieum([

@@ -1,7 +1,9 @@
+import { availableParallelism } from 'node:os';
 import { type Command, Option } from 'commander';
 import { type ClientFlags, clientOptions, parseWebSocketUrl } from '../lib/client-options.js';
 import { humanBytes, humanCount } from '../lib/format.js';
-import { type LoadCounters, LoadGenerator } from '../lib/load-generator.js';
+import { type LoadCounters, LoadGenerator, type LoadOptions } from '../lib/load-generator.js';
+import { type Load, LoadPool } from '../lib/load-pool.js';
 import { bytes, collect, duration, positiveInt } from '../lib/parsers.js';
 import { UserError } from '../lib/user-error.js';
 
@@ -16,7 +18,11 @@ export interface BenchFlags extends ClientFlags {
   subprotocol?: string[];
   json?: boolean;
   progress?: boolean;
+  workers: number;
 }
+
+/** Default threads: half the cores (the other half for the server under test), 1 to 4. */
+const DEFAULT_WORKERS = Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
 
 const EXAMPLES = `
 Every message must come back: point it at an echo endpoint of your server (or \`ieum serve\`).
@@ -54,6 +60,12 @@ export function registerBench(program: Command): void {
     .option('--origin <origin>', 'send this Origin header')
     .option('--insecure', 'wss: do not verify the server certificate')
     .option('--ca <file>', 'wss: trust this CA certificate (PEM)')
+    .option(
+      '-w, --workers <n>',
+      `threads generating load (default: half the cores, here ${DEFAULT_WORKERS})`,
+      positiveInt,
+      DEFAULT_WORKERS,
+    )
     .option('--json', 'print the result as one JSON object on stdout')
     .option('--no-progress', 'no progress line on stderr')
     .addHelpText('after', EXAMPLES)
@@ -65,7 +77,7 @@ export function registerBench(program: Command): void {
 /** Runs the benchmark and prints the report; resolves with the exit status. */
 export async function runBench(urlText: string, flags: BenchFlags): Promise<number> {
   const url = parseWebSocketUrl(urlText);
-  const generator = new LoadGenerator({
+  const load: LoadOptions = {
     url: url.href,
     protocols: flags.subprotocol ?? [],
     client: { ...clientOptions(flags), maxPayload: Math.max(flags.size * 2, 1024 * 1024) },
@@ -77,7 +89,9 @@ export async function runBench(urlText: string, flags: BenchFlags): Promise<numb
     rampUpMs: flags.rampUp,
     durationMs: flags.duration,
     maxOutstanding: 10_000,
-  });
+  };
+  const threads = Math.min(flags.workers, flags.connections);
+  const generator: Load = threads > 1 ? new LoadPool(load, threads) : new LoadGenerator(load);
   const tty = process.stderr.isTTY === true && flags.progress !== false;
   const status = (text: string): void => {
     if (tty) process.stderr.write(`\r\x1b[K${text}`);
@@ -90,9 +104,8 @@ export async function runBench(urlText: string, flags: BenchFlags): Promise<numb
 
   const rampStart = performance.now();
   const rampTicker = setInterval(() => {
-    const c = generator.takeInterval();
     status(
-      `ramping up: ${generator.open}/${flags.connections} connections | ${humanCount(c.received)} msg/s`,
+      `ramping up: ${((performance.now() - rampStart) / 1000).toFixed(0)} s, opening ${flags.connections} connections`,
     );
   }, 1000);
   await generator.connect();
@@ -116,9 +129,9 @@ export async function runBench(urlText: string, flags: BenchFlags): Promise<numb
       resolve();
     };
     const deadline = setTimeout(end, flags.duration);
-    const ticker = setInterval(() => {
+    const ticker = setInterval(async () => {
       const now = performance.now();
-      const c = generator.takeInterval();
+      const c = await generator.takeInterval();
       status(progressLine(now - started, flags.duration, generator.open, c, (now - last) / 1000));
       last = now;
       if (interrupted || generator.open === 0) end();
@@ -126,7 +139,8 @@ export async function runBench(urlText: string, flags: BenchFlags): Promise<numb
   });
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuStart);
-  // Share of one core this process used while measuring: near 1, the tool may be the bottleneck.
+  // Cores this process (all its threads) used while measuring: near `threads`, the tool may be
+  // the bottleneck.
   const clientCpu = round((cpu.user + cpu.system) / 1e6 / seconds, 2);
   await generator.stop();
   process.removeListener('SIGINT', onSigint);
@@ -164,6 +178,7 @@ export async function runBench(urlText: string, flags: BenchFlags): Promise<numb
       closeCodes: [...new Set(generator.closedEarly.map((c) => c.code))],
     },
     clientCpu,
+    workers: threads,
     interrupted,
   };
   if (flags.json) console.log(JSON.stringify(result, null, 2));
@@ -177,7 +192,7 @@ export async function runBench(urlText: string, flags: BenchFlags): Promise<numb
         `  messages    ${humanCount(t.sent)} sent, ${humanCount(t.received)} echoed${t.skipped ? `, ${humanCount(t.skipped)} skipped (server behind)` : ''}`,
         `  throughput  ${humanCount(result.messagesPerSecond)} msg/s, ${humanBytes(result.bytesPerSecond)}/s each way (payload)`,
         `  latency ms  min ${l.min}  p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  p99.9 ${l.p999}  max ${l.max}`,
-        `  bench cpu   ${Math.round(clientCpu * 100)} % of one core${clientCpu > 0.9 ? ' (near saturation: the numbers may be the limit of this tool, not of the server)' : ''}`,
+        `  bench cpu   ${Math.round(clientCpu * 100)} % of one core, ${threads} thread${threads > 1 ? 's' : ''}${clientCpu > 0.9 * threads ? ' (near saturation: the numbers may be the limit of this tool, not of the server)' : ''}`,
         `  errors      ${errors === 0 ? 'none' : `${generator.connectFailures} connections failed, ${generator.closedEarly.length} closed early (codes ${result.errors.closeCodes.join(', ') || '-'})`}`,
       ].join('\n'),
     );

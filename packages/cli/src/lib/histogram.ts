@@ -11,7 +11,7 @@ export class Histogram {
   count = 0;
   min = Number.POSITIVE_INFINITY;
   max = 0;
-  private sum = 0;
+  sum = 0;
 
   constructor(counts?: Float64Array) {
     this.counts = counts ?? new Float64Array(Histogram.SUB * 2 + Histogram.SUB * 48);
@@ -41,6 +41,21 @@ export class Histogram {
     this.sum += v;
     if (v < this.min) this.min = v;
     if (v > this.max) this.max = v;
+  }
+
+  /** A plain copy that survives `postMessage` (see `Histogram.from`). */
+  snapshot(): HistogramSnapshot {
+    return { counts: this.counts.slice(), count: this.count, min: this.min, max: this.max, sum: this.sum };
+  }
+
+  /** The histogram a `snapshot()` was taken of. */
+  static from(s: HistogramSnapshot): Histogram {
+    const h = new Histogram(s.counts);
+    h.count = s.count;
+    h.min = s.min;
+    h.max = s.max;
+    h.sum = s.sum;
+    return h;
   }
 
   /** Adds `other`'s counts to this one. */
@@ -76,4 +91,13 @@ export class Histogram {
     this.min = Number.POSITIVE_INFINITY;
     this.max = 0;
   }
+}
+
+/** A histogram as plain data, for sending between threads. */
+export interface HistogramSnapshot {
+  counts: Float64Array;
+  count: number;
+  min: number;
+  max: number;
+  sum: number;
 }
