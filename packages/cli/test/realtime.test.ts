@@ -75,6 +75,7 @@ describe('ieum realtime', { timeout: 60_000 }, () => {
     assert.match(members.stdout(), /room:p present: (alice, bob|bob, alice)/);
     bob.child.kill('SIGINT');
     await watch.waitFor(/room:p - bob left/);
+    assert.doesNotMatch(watch.output(), /\+ alice joined/, 'a user listed as present is not announced again');
     watch.child.kill('SIGINT');
     await Promise.all([bob.exited, watch.exited]);
   });

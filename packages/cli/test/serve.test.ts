@@ -1,5 +1,6 @@
 // `ieum serve` end to end: the CLI as a child process, talked to by the independent ws client.
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import WsClient from 'ws';
 import { selfSignedCert, waitFor } from '../../websocket/test/helpers/net.js';
-import { type IeumProcess, ieum } from './run-ieum.js';
+import { type IeumProcess, ieum, ieumCommand, root } from './run-ieum.js';
 
 async function started(args: string[]): Promise<{ run: IeumProcess; url: string }> {
   const run = ieum(['serve', '--port', '0', ...args]);
@@ -142,5 +143,40 @@ describe('ieum serve', { timeout: 60_000 }, () => {
       assert.doesNotMatch(run.output(), /\n\s+at /);
     }
     busy.close();
+  });
+});
+
+// The status line is drawn only on a terminal: tmux gives the server a real pty.
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+describe('ieum serve on a terminal', {
+  timeout: 60_000,
+  skip: hasTmux ? false : 'tmux is not installed',
+}, () => {
+  const socket = `ieum-serve-test-${process.pid}`;
+  const tmux = (...args: string[]): string =>
+    execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+  after(() => spawnSync('tmux', ['-L', socket, 'kill-server']));
+
+  it('shows a live status line with connections and message rates', async () => {
+    const command = [...ieumCommand, 'serve', '--port', '0'].map((a) => `'${a}'`).join(' ');
+    tmux('new-session', '-d', '-s', 'serve', '-x', '120', '-y', '10', '-c', root, command);
+    let text = '';
+    const screen = async (pattern: RegExp): Promise<RegExpMatchArray> => {
+      const end = Date.now() + 20_000;
+      for (;;) {
+        text = tmux('capture-pane', '-p', '-t', 'serve');
+        const m = pattern.exec(text);
+        if (m) return m;
+        if (Date.now() > end) throw new Error(`timed out waiting for ${pattern}:\n${text}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const [, url] = await screen(/ on (ws:\/\/\S+?); /);
+    const c = await open(url!);
+    c.send('x');
+    await next(c);
+    await screen(/connections 1 \| in \d+ msg\/s [\d.]+ k?B\/s \| out \d+ msg\/s/);
+    assert.doesNotMatch(text, /connected \(1 open\)/, 'no per-connection log lines on a terminal');
+    c.close();
   });
 });

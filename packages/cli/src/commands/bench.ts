@@ -52,19 +52,26 @@ export function registerBench(program: Command): void {
     )
     .option('--size <bytes>', 'payload bytes per message (e.g. 64, 4k)', bytes, 64)
     .addOption(new Option('--payload <kind>', 'message type').choices(['binary', 'text']).default('binary'))
-    .option('-d, --duration <duration>', 'how long to measure (e.g. 10s, 1m)', duration, 10_000)
-    .option('--ramp-up <duration>', 'open the connections gradually over this time first', duration, 0)
+    .addOption(
+      new Option('-d, --duration <duration>', 'how long to measure (e.g. 10s, 1m)')
+        .argParser(duration)
+        .default(10_000, '10s'),
+    )
+    .addOption(
+      new Option('--ramp-up <duration>', 'open the connections gradually over this time first')
+        .argParser(duration)
+        .default(0, '0s'),
+    )
     .option('--deflate', 'offer permessage-deflate compression (RFC 7692)')
     .option('-H, --header <header>', "request header 'Name: value' (repeatable)", collect)
     .option('-s, --subprotocol <name>', 'offer a subprotocol (repeatable)', collect)
     .option('--origin <origin>', 'send this Origin header')
     .option('--insecure', 'wss: do not verify the server certificate')
     .option('--ca <file>', 'wss: trust this CA certificate (PEM)')
-    .option(
-      '-w, --workers <n>',
-      `threads generating load (default: half the cores, here ${DEFAULT_WORKERS})`,
-      positiveInt,
-      DEFAULT_WORKERS,
+    .addOption(
+      new Option('-w, --workers <n>', 'threads generating load')
+        .argParser(positiveInt)
+        .default(DEFAULT_WORKERS, `half the cores, 1 to 4: here ${DEFAULT_WORKERS}`),
     )
     .option('--json', 'print the result as one JSON object on stdout')
     .option('--no-progress', 'no progress line on stderr')
@@ -188,7 +195,7 @@ export async function runBench(urlText: string, flags: BenchFlags): Promise<numb
       flags.rate !== undefined ? `${humanCount(flags.rate)} msg/s` : `${flags.inFlight} in flight each`;
     console.log(
       [
-        `${url.href}: ${result.opened} connections, ${mode}, ${humanBytes(flags.size)} ${flags.payload}${flags.deflate ? ', deflate' : ''}, ${result.seconds} s${interrupted ? ' (interrupted)' : ''}`,
+        `${url.href}: ${result.opened} connections, ${mode}, ${humanCount(flags.size)} B ${flags.payload}${flags.deflate ? ', deflate' : ''}, ${result.seconds} s${interrupted ? ' (interrupted)' : ''}`,
         `  messages    ${humanCount(t.sent)} sent, ${humanCount(t.received)} echoed${t.skipped ? `, ${humanCount(t.skipped)} skipped (server behind)` : ''}`,
         `  throughput  ${humanCount(result.messagesPerSecond)} msg/s, ${humanBytes(result.bytesPerSecond)}/s each way (payload)`,
         `  latency ms  min ${l.min}  p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  p99.9 ${l.p999}  max ${l.max}`,

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { runEchoClient } from '../echo-client.js';
 import { startEchoServer } from '../echo-server.js';
 import { parseWebSocketUrl } from '../lib/client-options.js';
@@ -11,7 +11,11 @@ export function registerConformance(program: Command): void {
     .description('run a WebSocket server that echoes every message back (Autobahn fuzzingclient target)')
     .requiredOption('-p, --port <port>', 'port to listen on', port)
     .option('-H, --host <host>', 'address to bind', '127.0.0.1')
-    .option('--max-message-bytes <bytes>', 'largest message accepted (e.g. 64m)', bytes, 64 * 1024 * 1024)
+    .addOption(
+      new Option('--max-message-bytes <bytes>', 'largest message accepted (e.g. 64m)')
+        .argParser(bytes)
+        .default(64 * 1024 * 1024, '64m'),
+    )
     .option('--deflate', 'accept permessage-deflate (RFC 7692) offers')
     .addHelpText('after', '\nExamples:\n  $ ieum echo --port 9001\n  $ ieum echo --port 9001 --deflate')
     .action(async (opts: { port: number; host: string; maxMessageBytes: number; deflate?: boolean }) => {

@@ -82,13 +82,16 @@ export function registerConnect(program: Command): void {
     .option('-v, --verbose', "show the server's handshake response, pings and pongs")
     .option('--jsonl', 'pipe mode output: one JSON object per event (open, message, close)')
     .option('--pipe', 'pipe mode even when stdin is a terminal')
-    .option('--wait <duration>', 'pipe mode: keep receiving this long after stdin ends', duration, 0)
+    .addOption(
+      new Option('--wait <duration>', 'pipe mode: keep receiving this long after stdin ends')
+        .argParser(duration)
+        .default(0, '0s'),
+    )
     .option('--max-message-bytes <bytes>', 'largest message accepted (e.g. 64m)', bytes)
-    .option(
-      '--handshake-timeout <duration>',
-      'give up if the server has not answered by then',
-      duration,
-      10_000,
+    .addOption(
+      new Option('--handshake-timeout <duration>', 'give up if the server has not answered by then')
+        .argParser(duration)
+        .default(10_000, '10s'),
     )
     .addHelpText('after', HELP)
     .action(async (url: string, flags: ConnectFlags) => {

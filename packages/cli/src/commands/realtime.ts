@@ -167,6 +167,8 @@ export async function runRealtime(urlText: string, flags: RealtimeFlags): Promis
         `${ch.name} #${m.offset} ${m.event} ${JSON.stringify(m.data)}${m.own ? ' (own)' : ''}`,
       ),
     );
+    // A join may repeat the member list that was just printed (our own join, for one).
+    const shown = new Set<string>();
     ch.on('subscribed', (r) => {
       const recovered =
         r.recovered === undefined
@@ -176,6 +178,8 @@ export async function runRealtime(urlText: string, flags: RealtimeFlags): Promis
             : `; history lost (${r.reason}): some messages were missed`;
       note(`subscribed to ${ch.name} at ${r.ep}:${r.off}${recovered}`);
       if (flags.presence && r.members) {
+        shown.clear();
+        for (const m of r.members) shown.add(m.user);
         out(
           { type: 'members', channel: ch.name, members: r.members },
           `${ch.name} present: ${r.members.map((m) => m.user).join(', ') || '(nobody)'}`,
@@ -183,12 +187,15 @@ export async function runRealtime(urlText: string, flags: RealtimeFlags): Promis
       }
     });
     ch.on('reset', (reason) => note(`${ch.name}: history reset (${reason}); messages may be missing`));
-    ch.on('join', (m) =>
-      out({ type: 'join', channel: ch.name, user: m.user }, `${ch.name} + ${m.user} joined`),
-    );
-    ch.on('leave', (m) =>
-      out({ type: 'leave', channel: ch.name, user: m.user }, `${ch.name} - ${m.user} left`),
-    );
+    ch.on('join', (m) => {
+      if (shown.has(m.user)) return;
+      shown.add(m.user);
+      out({ type: 'join', channel: ch.name, user: m.user }, `${ch.name} + ${m.user} joined`);
+    });
+    ch.on('leave', (m) => {
+      shown.delete(m.user);
+      out({ type: 'leave', channel: ch.name, user: m.user }, `${ch.name} - ${m.user} left`);
+    });
     ch.on('error', (error) => fail(`${ch.name}: ${error.message} (${error.code})`));
   }
 

@@ -58,11 +58,10 @@ export function registerServe(program: Command): void {
     .option('--deflate', 'accept permessage-deflate compression (RFC 7692)')
     .option('--tls-cert <file>', 'serve wss:// (and https://) with this PEM certificate')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
-    .option(
-      '--max-message-bytes <bytes>',
-      'largest message accepted (e.g. 1m); larger ones close 1009',
-      bytes,
-      16 * 1024 * 1024,
+    .addOption(
+      new Option('--max-message-bytes <bytes>', 'largest message accepted (e.g. 1m); larger ones close 1009')
+        .argParser(bytes)
+        .default(16 * 1024 * 1024, '16m'),
     )
     .option('--no-status', 'no live status line on a terminal')
     .option('-q, --quiet', 'print only the listening line')
@@ -216,7 +215,7 @@ class Stats {
   line(connections: number): string {
     const s = (performance.now() - this.since) / 1000 || 1;
     const text =
-      `${humanCount(connections)} connections | in ${humanCount(this.messagesIn / s)} msg/s ${humanBytes(this.bytesIn / s)}/s` +
+      `connections ${humanCount(connections)} | in ${humanCount(this.messagesIn / s)} msg/s ${humanBytes(this.bytesIn / s)}/s` +
       ` | out ${humanCount(this.messagesOut / s)} msg/s ${humanBytes(this.bytesOut / s)}/s`;
     this.messagesIn = this.messagesOut = this.bytesIn = this.bytesOut = 0;
     this.since = performance.now();
