@@ -80,7 +80,7 @@ describe('ieum realtime', { timeout: 60_000 }, () => {
     await Promise.all([bob.exited, watch.exited]);
   });
 
-  for (const [what, args, message] of [
+  for (const [what, args, message] of <Array<[string, readonly string[], RegExp]>>[
     ['a refused token', ['-c', 'room:a', '--token', 'mallory'], /the server closed the connection: 4\d\d\d/],
     [
       'a forbidden channel',
@@ -93,7 +93,7 @@ describe('ieum realtime', { timeout: 60_000 }, () => {
       /--since nope: write the position as EPOCH:OFFSET/,
     ],
     ['a closed port', ['-c', 'room:a', '--url-override'], /cannot connect to .*connection refused/],
-  ] as const) {
+  ]) {
     it(`exits 1 with one line for ${what}`, async () => {
       const target = args.includes('--url-override') ? 'ws://127.0.0.1:9' : url;
       const run = ieum(['realtime', target, ...args.filter((a) => a !== '--url-override')]);
