@@ -136,7 +136,10 @@ export async function runConnect(urlText: string, flags: ConnectFlags): Promise<
   ws.on('message', (data, isBinary) => out.message(data as Buffer, isBinary));
 
   const send = (line: string): void => {
-    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.readyState !== WebSocket.OPEN)
+      throw new Error(
+        ws.readyState === WebSocket.CONNECTING ? 'not connected yet' : 'the connection is closing',
+      );
     if (flags.binary) ws.send(decodeBinary(line, flags.binary));
     else ws.send(line);
   };
@@ -160,7 +163,11 @@ export async function runConnect(urlText: string, flags: ConnectFlags): Promise<
       else early.push(line);
       return;
     }
-    command(line);
+    try {
+      command(line);
+    } catch (error) {
+      out.note(`not done: ${(error as Error).message}`);
+    }
     out.prompt();
   });
   input.on('close', () => {
