@@ -95,6 +95,16 @@ describe('ieum connect, pipe mode', { timeout: 60_000 }, () => {
     assert.match(run.stderr(), /Sec-WebSocket-Protocol: chat\.v2/i);
   });
 
+  it('--deflate negotiates permessage-deflate (seen in the -v handshake response)', async () => {
+    const d = await wsServer({ perMessageDeflate: { threshold: 0 } });
+    echo(d.server);
+    const run = ieum(['connect', d.url, '--deflate', '-v'], { input: 'squeeze me\n' });
+    assert.equal(await run.exited, 0, run.output());
+    assert.match(run.stderr(), /Sec-WebSocket-Extensions: permessage-deflate/i);
+    assert.equal(run.stdout(), 'squeeze me\n');
+    d.server.close();
+  });
+
   it('--wait keeps receiving after stdin ends', async () => {
     const late = await wsServer();
     late.server.on('connection', (ws) =>

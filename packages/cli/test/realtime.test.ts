@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { RealtimeServer } from '@ieum/realtime/server';
+import { MemoryAdapter, RealtimeServer } from '@ieum/realtime/server';
 import { ieum } from './run-ieum.js';
 
 describe('ieum realtime', { timeout: 60_000 }, () => {
@@ -78,6 +78,29 @@ describe('ieum realtime', { timeout: 60_000 }, () => {
     assert.doesNotMatch(watch.output(), /\+ alice joined/, 'a user listed as present is not announced again');
     watch.child.kill('SIGINT');
     await Promise.all([bob.exited, watch.exited]);
+  });
+
+  it('a tail survives a server restart and recovers what was published while it was away', async () => {
+    // One adapter outlives both servers, as Redis would: history survives the restart.
+    const adapter = new MemoryAdapter();
+    const options = { host: '127.0.0.1', adapter, authenticate: () => ({ user: 'u' }) };
+    const first = new RealtimeServer({ port: 0, ...options });
+    await new Promise<void>((resolve) => first.once('listening', resolve));
+    const port = (first.address() as AddressInfo).port;
+    const restartUrl = `ws://127.0.0.1:${port}`;
+    const tail = ieum(['realtime', restartUrl, '-c', 'room:r']);
+    await tail.waitFor(/subscribed to room:r/);
+    await first.close();
+    await tail.waitFor(/disconnected \(\d+.*\); reconnecting/);
+    // Published while the tail is away, straight into the shared history.
+    await adapter.publish('room:r', { ev: 'line', d: 'missed while away' });
+    const second = new RealtimeServer({ port, ...options });
+    await new Promise<void>((resolve) => second.once('listening', resolve));
+    await tail.waitFor(/room:r #1 line "missed while away"/);
+    assert.match(tail.stderr(), /missed messages recovered/);
+    tail.child.kill('SIGINT');
+    assert.equal(await tail.exited, 0);
+    await second.close();
   });
 
   for (const [what, args, message] of <Array<[string, readonly string[], RegExp]>>[
