@@ -1,3 +1,3 @@
 export { type EchoClientOptions, runEchoClient } from './echo-client.js';
 export { type EchoServerOptions, startEchoServer } from './echo-server.js';
-export { main } from './main.js';
+export { createProgram, main } from './main.js';

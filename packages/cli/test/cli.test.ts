@@ -77,4 +77,27 @@ describe('ieum echo-client', () => {
     assert.deepEqual(echoed, ['case 1', 'case 2', 'case 3']);
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
+
+  it('regression: fails with a clear message and exit 1 when the fuzzing server is not there', async () => {
+    // It used to print "ran 0 cases; reports updated" and exit 0 (errors swallowed in session()).
+    const closed = new WsServer({ port: 0, host: '127.0.0.1' });
+    await waitFor(closed, 'listening');
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const run = ieum(['echo-client', `ws://127.0.0.1:${port}`, '--agent', 'x']);
+    assert.equal(await run.exited, 1, run.output());
+    assert.match(run.output(), /cannot connect to ws:\/\/127\.0\.0\.1:\d+\/getCaseCount: connection refused/);
+    assert.doesNotMatch(run.output(), /reports updated|\n\s+at /);
+  });
+
+  it('fails when the server answers getCaseCount without a count', async () => {
+    const server = new WsServer({ port: 0, host: '127.0.0.1' });
+    await waitFor(server, 'listening');
+    server.on('connection', (ws) => ws.close(1000));
+    const port = (server.address() as AddressInfo).port;
+    const run = ieum(['echo-client', `ws://127.0.0.1:${port}`, '--agent', 'x']);
+    assert.equal(await run.exited, 1, run.output());
+    assert.match(run.output(), /sent no case count/);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
 });
