@@ -201,6 +201,8 @@ export interface OwnRedis {
   start(): Promise<void>;
   /** Kills it and removes its directory. */
   stop(): Promise<void>;
+  /** The last 20,000 characters it printed (for a failure's message). */
+  log(): string;
   /** Whether its process is running. */
   alive(): boolean;
 }
@@ -213,6 +215,7 @@ export async function ownRedis(args: string[] = [], given: { port?: number } = {
   const port = given.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'ieum-redis-'));
   let child: ChildProcess | undefined;
+  let log = '';
   const start = async () => {
     const c = spawn(
       REDIS_SERVER,
@@ -248,6 +251,7 @@ export async function ownRedis(args: string[] = [], given: { port?: number } = {
       });
       c.stdout!.on('data', (chunk: Buffer) => {
         output += chunk.toString();
+        log = (log + chunk.toString()).slice(-20_000);
         if (output.includes('Ready to accept connections')) {
           clearTimeout(timer);
           resolve();
@@ -277,6 +281,7 @@ export async function ownRedis(args: string[] = [], given: { port?: number } = {
     client: () => new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1 }),
     kill,
     start,
+    log: () => log,
     alive: () => child !== undefined && child.exitCode === null && child.signalCode === null,
     async stop() {
       process.off('exit', orphaned);

@@ -47,7 +47,7 @@ export async function ownCluster(): Promise<OwnCluster> {
       // The cluster bus listens on port + 10000: both must be free.
       const port = await freePortPair(10_000);
       const node = await ownRedis(
-        ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000'],
+        ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0'],
         { port },
       );
       nodes.push(node);

@@ -1,0 +1,43 @@
+// Redis Cluster failover under traffic: three ieum processes behind nginx on a 3-master/3-replica
+// cluster of the test's own; the master of one channel is killed (SIGKILL) while clients publish,
+// and its replica takes over. The failed shard's channel starts over under a new epoch (the
+// replica may lack the last acknowledged writes: see scripts.ts, Fencing), so its subscribers get
+// a `reset`; a channel on another shard goes on untouched. See failover-scenario.ts.
+import { after, describe, it } from 'node:test';
+import { RedisAdapter } from '../src/index.js';
+import { testPrefix } from './helpers.js';
+import { ownCluster } from './own-cluster.js';
+import { failoverUnderTraffic } from './failover-scenario.js';
+
+const cluster = await ownCluster();
+after(() => cluster.stop());
+
+describe('Redis Cluster: a master killed while three processes behind nginx carry traffic', () => {
+  it('every acknowledged message is delivered once, in order, or the subscriber gets a reset', {
+    timeout: 90_000,
+  }, async () => {
+    const prefix = testPrefix('cluster-failover');
+    const hit = 'room-hit';
+    const victim = await cluster.masterOf(`{${hit}}`);
+    let spared = '';
+    for (let i = 0; !spared; i++) {
+      if ((await cluster.masterOf(`{room-${i}}`)) !== victim) spared = `room-${i}`;
+    }
+    const reader = new RedisAdapter({ cluster: { nodes: cluster.startup }, keyPrefix: prefix });
+    try {
+      const resets = await failoverUnderTraffic({
+        backend: `cluster:${cluster.startup.map((n) => `${n.host}:${n.port}`).join(',')}`,
+        prefix,
+        channels: { hit, spared },
+        sparedUntouched: true,
+        fail: async () => {
+          await victim.kill();
+        },
+        position: (channel) => reader.position(channel),
+      });
+      console.log(`resets seen by the six subscribers: ${JSON.stringify(resets)}`);
+    } finally {
+      await reader.close();
+    }
+  });
+});

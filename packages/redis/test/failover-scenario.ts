@@ -1,0 +1,137 @@
+// The failover acceptance scenario shared by the Redis Cluster and Sentinel tests: three ieum
+// processes behind nginx carry traffic on two channels while the backend loses a master. What
+// must hold for every subscriber and channel: between two `reset`s its messages are contiguous
+// (one epoch, offsets +1, no message twice), and after its last reset it has everything up to the
+// channel's final position. So every acknowledged message is delivered once, in order, or the
+// subscriber was told with a `reset` (and its reason): never a silent gap.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { type PublishAck, RealtimeClient, type WebSocketConstructor } from '@ieum/realtime/client';
+import type { ChannelPosition } from '@ieum/realtime/server';
+import { WebSocket } from '@ieum/websocket';
+import { startNginx, startNode } from './processes.js';
+
+type Seen = { type: 'message'; epoch: string; offset: number; data: number } | { type: 'reset'; reason: string };
+
+export interface FailoverOptions {
+  /** Backend argument of fixtures/node-process.ts. */
+  backend: string;
+  prefix: string;
+  /** Channels: `hit` lives on the master that fails; `spared` elsewhere (or on the same one). */
+  channels: { hit: string; spared: string };
+  /** Makes the master fail (kills it); resolves when done. */
+  fail(): Promise<void>;
+  /** The channel's final position, read from the backend after the traffic. */
+  position(channel: string): Promise<ChannelPosition>;
+  /** Whether the spared channel must get through without any reset. */
+  sparedUntouched: boolean;
+  publishes?: number;
+}
+
+async function until(check: () => boolean, ms: number, what: () => string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs the scenario; returns the number of resets seen per channel (for the log). */
+export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<string, number>> {
+  const children: ChildProcess[] = [];
+  const clients: RealtimeClient[] = [];
+  let stopNginx = () => {};
+  try {
+    const nodes = await Promise.all([0, 1, 2].map(() => startNode(o.prefix, o.backend)));
+    children.push(...nodes.map((n) => n.child));
+    const nginx = await startNginx(nodes.map((n) => n.port));
+    stopNginx = nginx.stop;
+    const channels = [o.channels.hit, o.channels.spared];
+    const seen = new Map<string, Seen[]>();
+    for (let i = 0; i < 6; i++) {
+      const c = new RealtimeClient(`ws://127.0.0.1:${nginx.port}/realtime`, {
+        WebSocket: WebSocket as unknown as WebSocketConstructor,
+        token: `user${i}`,
+        reconnect: { initialDelayMs: 50, maxDelayMs: 300 },
+        transports: ['websocket'],
+      });
+      clients.push(c);
+      for (const name of channels) {
+        const list: Seen[] = [];
+        seen.set(`${i}/${name}`, list);
+        const ch = c.channel<number>(name);
+        ch.on('message', (m) => list.push({ type: 'message', epoch: m.epoch, offset: m.offset, data: m.data }));
+        ch.on('reset', (reason) => list.push({ type: 'reset', reason }));
+        await ch.subscribe();
+      }
+    }
+
+    const total = o.publishes ?? 120;
+    const acks: Array<Promise<PublishAck>> = [];
+    for (let i = 1; i <= total; i++) {
+      acks.push(clients[i % clients.length]!.channel<number>(channels[i % 2]!).publish('n', i));
+      if (i === Math.floor(total / 3)) await o.fail();
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    // A publish the backend refused (the master died under it) is sent again by its client, with
+    // the same message id, until it is acknowledged.
+    const acked = await Promise.all(acks);
+    assert.equal(acked.length, total);
+
+    const final = new Map<string, ChannelPosition>();
+    for (const name of channels) final.set(name, await o.position(name));
+    const lastMessage = (list: Seen[]) => list.filter((s) => s.type === 'message').at(-1);
+    await until(
+      () =>
+        [...seen].every(([key, list]) => {
+          const f = final.get(key.split('/')[1]!)!;
+          const last = lastMessage(list);
+          return last?.type === 'message' && last.epoch === f.epoch && last.offset >= f.offset;
+        }),
+      30_000,
+      () =>
+        `every subscriber reaches the final position: ${JSON.stringify([...final])}; ` +
+        [...seen].map(([k, l]) => `${k} at ${JSON.stringify(lastMessage(l))}`).join(', '),
+    );
+
+    const resets: Record<string, number> = Object.fromEntries(channels.map((n) => [n, 0]));
+    for (const [key, list] of seen) {
+      const name = key.split('/')[1]!;
+      let segment: Seen[] = [];
+      const check = (part: Seen[]) => {
+        const messages = part.filter((s) => s.type === 'message');
+        for (let j = 1; j < messages.length; j++) {
+          const [a, b] = [messages[j - 1]!, messages[j]!];
+          assert.equal(b.epoch, a.epoch, `${key}: epoch changed without a reset`);
+          assert.equal(b.offset, a.offset + 1, `${key}: a silent gap or repeat after ${a.epoch}:${a.offset}`);
+        }
+        assert.equal(new Set(messages.map((m) => m.data)).size, messages.length, `${key}: a message twice`);
+      };
+      for (const s of list) {
+        if (s.type === 'reset') {
+          assert.ok(s.reason.length > 0, `${key}: a reset says why`);
+          resets[name]!++;
+          check(segment);
+          segment = [];
+        } else segment.push(s);
+      }
+      check(segment);
+      if (!list.some((s) => s.type === 'reset')) {
+        // No reset: every message of the channel from its first, and every acknowledged one.
+        assert.equal(list[0]?.type === 'message' && list[0].offset, 1, `${key}: starts at offset 1`);
+        const got = new Set(list.map((s) => (s.type === 'message' ? s.data : 0)));
+        for (let i = 1; i <= total; i++) {
+          if (channels[i % 2] === name) assert.ok(got.has(i), `${key}: acknowledged message ${i} delivered`);
+        }
+      }
+      if (o.sparedUntouched && name === o.channels.spared) {
+        assert.ok(!list.some((s) => s.type === 'reset'), `${key}: the spared channel gets no reset`);
+      }
+    }
+    return resets;
+  } finally {
+    for (const c of clients) c.close();
+    for (const c of children) c.kill('SIGKILL');
+    stopNginx();
+  }
+}
