@@ -5,9 +5,9 @@
 // a `reset`; a channel on another shard goes on untouched. See failover-scenario.ts.
 import { after, describe, it } from 'node:test';
 import { RedisAdapter } from '../src/index.js';
+import { failoverUnderTraffic } from './failover-scenario.js';
 import { testPrefix } from './helpers.js';
 import { ownCluster } from './own-cluster.js';
-import { failoverUnderTraffic } from './failover-scenario.js';
 
 const cluster = await ownCluster();
 after(() => cluster.stop());

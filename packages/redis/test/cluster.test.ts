@@ -21,7 +21,9 @@ const create = () => new RedisAdapter({ cluster: { nodes }, keyPrefix, history: 
 adapterConformance('RedisAdapter on Redis Cluster', create, { maxMessages: 10, deliveryMs: 2000 }, create);
 
 describe('RedisAdapter on Redis Cluster', () => {
-  it('spreads channels over the shards, each channel on the master of its hash tag', { timeout: 20_000 }, async () => {
+  it('spreads channels over the shards, each channel on the master of its hash tag', {
+    timeout: 20_000,
+  }, async () => {
     const adapter = new RedisAdapter({ cluster: { nodes }, keyPrefix: testPrefix('cluster-spread') });
     try {
       const masters = new Set<number>();
@@ -45,7 +47,13 @@ describe('RedisAdapter on Redis Cluster', () => {
     );
     const servers = adapters.map(
       (adapter) =>
-        new RealtimeServer({ port: 0, host: '127.0.0.1', adapter, heartbeatIntervalMs: 200, rateLimit: false }),
+        new RealtimeServer({
+          port: 0,
+          host: '127.0.0.1',
+          adapter,
+          heartbeatIntervalMs: 200,
+          rateLimit: false,
+        }),
     );
     await Promise.all(servers.map((s) => new Promise((r) => s.once('listening', r))));
     const ports = servers.map((s) => (s.address() as AddressInfo).port);

@@ -11,7 +11,9 @@ import type { ChannelPosition } from '@ieum/realtime/server';
 import { WebSocket } from '@ieum/websocket';
 import { startNginx, startNode } from './processes.js';
 
-type Seen = { type: 'message'; epoch: string; offset: number; data: number } | { type: 'reset'; reason: string };
+type Seen =
+  | { type: 'message'; epoch: string; offset: number; data: number }
+  | { type: 'reset'; reason: string };
 
 export interface FailoverOptions {
   /** Backend argument of fixtures/node-process.ts. */
@@ -60,7 +62,9 @@ export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<s
         const list: Seen[] = [];
         seen.set(`${i}/${name}`, list);
         const ch = c.channel<number>(name);
-        ch.on('message', (m) => list.push({ type: 'message', epoch: m.epoch, offset: m.offset, data: m.data }));
+        ch.on('message', (m) =>
+          list.push({ type: 'message', epoch: m.epoch, offset: m.offset, data: m.data }),
+        );
         ch.on('reset', (reason) => list.push({ type: 'reset', reason }));
         await ch.subscribe();
       }

@@ -23,7 +23,11 @@ export interface OwnCluster {
 }
 
 async function clusterInfo(node: OwnRedis): Promise<string> {
-  const c = new Redis(node.port, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+  const c = new Redis(node.port, '127.0.0.1', {
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    lazyConnect: true,
+  });
   c.on('error', () => {});
   try {
     await c.connect();
@@ -47,7 +51,16 @@ export async function ownCluster(): Promise<OwnCluster> {
       // The cluster bus listens on port + 10000: both must be free.
       const port = await freePortPair(10_000);
       const node = await ownRedis(
-        ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0'],
+        [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '1000',
+          '--cluster-replica-validity-factor',
+          '0',
+        ],
         { port },
       );
       nodes.push(node);
@@ -68,9 +81,7 @@ export async function ownCluster(): Promise<OwnCluster> {
   const healthy = async (timeoutMs = 30_000) => {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const infos = await Promise.all(
-        nodes.filter((n) => n.alive()).map((n) => clusterInfo(n)),
-      );
+      const infos = await Promise.all(nodes.filter((n) => n.alive()).map((n) => clusterInfo(n)));
       if (infos.every((i) => i.includes('cluster_state:ok'))) return;
       if (Date.now() > end) throw new Error(`the Redis Cluster did not become healthy:\n${infos.join('\n')}`);
       await sleep(100);

@@ -84,7 +84,9 @@ ${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;`)
 }
 
 /** Starts nginx balancing `upstreams`; resolves once it accepts connections. */
-export async function startNginx(upstreams: number[]): Promise<{ port: number; child: ChildProcess; stop(): void }> {
+export async function startNginx(
+  upstreams: number[],
+): Promise<{ port: number; child: ChildProcess; stop(): void }> {
   if (!existsSync(NGINX)) {
     throw new Error(
       `nginx not found at ${NGINX}: install it with \`apt-get install -y nginx-light\` or set NGINX_PATH`,
