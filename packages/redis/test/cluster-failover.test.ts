@@ -15,7 +15,7 @@ after(() => cluster.stop());
 describe('Redis Cluster: a master killed while three processes behind nginx carry traffic', () => {
   it('every acknowledged message is delivered once, in order, or the subscriber gets a reset', {
     timeout: 90_000,
-  }, async () => {
+  }, async (t) => {
     const prefix = testPrefix('cluster-failover');
     const hit = 'room-hit';
     const victim = await cluster.masterOf(`{${hit}}`);
@@ -34,6 +34,7 @@ describe('Redis Cluster: a master killed while three processes behind nginx carr
           await victim.kill();
         },
         position: (channel) => reader.position(channel),
+        after: (fn) => t.after(fn),
       });
       console.log(`resets seen by the six subscribers: ${JSON.stringify(resets)}`);
     } finally {

@@ -28,12 +28,14 @@ export interface FailoverOptions {
   /** Whether the spared channel must get through without any reset. */
   sparedUntouched: boolean;
   publishes?: number;
+  /** Registers cleanup that runs even when the test times out (`t.after`). */
+  after(fn: () => void): void;
 }
 
-async function until(check: () => boolean, ms: number, what: () => string): Promise<void> {
+async function until(check: () => boolean, ms: number, what: () => Promise<string>): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what()}`);
+    if (Date.now() > end) throw new Error(`timed out: ${await what()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -43,13 +45,21 @@ export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<s
   const children: ChildProcess[] = [];
   const clients: RealtimeClient[] = [];
   let stopNginx = () => {};
+  const cleanup = () => {
+    for (const c of clients) c.close();
+    for (const c of children) c.kill('SIGKILL');
+    stopNginx();
+  };
+  o.after(cleanup);
   try {
     const nodes = await Promise.all([0, 1, 2].map(() => startNode(o.prefix, o.backend)));
     children.push(...nodes.map((n) => n.child));
     const nginx = await startNginx(nodes.map((n) => n.port));
+    children.push(nginx.child);
     stopNginx = nginx.stop;
     const channels = [o.channels.hit, o.channels.spared];
     const seen = new Map<string, Seen[]>();
+    const trail: string[][] = [];
     for (let i = 0; i < 6; i++) {
       const c = new RealtimeClient(`ws://127.0.0.1:${nginx.port}/realtime`, {
         WebSocket: WebSocket as unknown as WebSocketConstructor,
@@ -58,6 +68,10 @@ export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<s
         transports: ['websocket'],
       });
       clients.push(c);
+      const log: string[] = [];
+      trail.push(log);
+      c.on('disconnect', (d) => log.push(`disconnect ${d.code} ${d.reason} -> ${d.action}`));
+      c.on('error', (e) => log.push(`error ${e.message}`));
       for (const name of channels) {
         const list: Seen[] = [];
         seen.set(`${i}/${name}`, list);
@@ -66,6 +80,8 @@ export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<s
           list.push({ type: 'message', epoch: m.epoch, offset: m.offset, data: m.data }),
         );
         ch.on('reset', (reason) => list.push({ type: 'reset', reason }));
+        ch.on('error', (e: Error) => log.push(`${name} error ${e.message}`));
+        ch.on('subscribed', (r) => log.push(`${name} subscribed ${JSON.stringify(r)}`));
         await ch.subscribe();
       }
     }
@@ -79,12 +95,35 @@ export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<s
     }
     // A publish the backend refused (the master died under it) is sent again by its client, with
     // the same message id, until it is acknowledged.
+    let settled = 0;
+    for (const a of acks)
+      void a.then(
+        () => settled++,
+        () => {},
+      );
+    await until(
+      () => settled === total,
+      30_000,
+      async () =>
+        `every publish acknowledged (${settled} of ${total}); client events: ${JSON.stringify(trail)}`,
+    );
     const acked = await Promise.all(acks);
     assert.equal(acked.length, total);
 
     const final = new Map<string, ChannelPosition>();
     for (const name of channels) final.set(name, await o.position(name));
     const lastMessage = (list: Seen[]) => list.filter((s) => s.type === 'message').at(-1);
+    const stuck = async () => {
+      const views = await Promise.all(
+        clients.map((c) =>
+          Promise.race([
+            Promise.all([c.request('whoami', null), c.request('topics', null)]),
+            new Promise((r) => setTimeout(() => r('no answer'), 2000)),
+          ]).catch((e: Error) => e.message),
+        ),
+      );
+      return JSON.stringify(views);
+    };
     await until(
       () =>
         [...seen].every(([key, list]) => {
@@ -92,10 +131,11 @@ export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<s
           const last = lastMessage(list);
           return last?.type === 'message' && last.epoch === f.epoch && last.offset >= f.offset;
         }),
-      30_000,
-      () =>
+      15_000,
+      async () =>
         `every subscriber reaches the final position: ${JSON.stringify([...final])}; ` +
-        [...seen].map(([k, l]) => `${k} at ${JSON.stringify(lastMessage(l))}`).join(', '),
+        [...seen].map(([k, l]) => `${k} at ${JSON.stringify(lastMessage(l))}`).join(', ') +
+        `\nclient events: ${JSON.stringify(trail)}\nprocesses: ${await stuck()}`,
     );
 
     const resets: Record<string, number> = Object.fromEntries(channels.map((n) => [n, 0]));
@@ -134,8 +174,6 @@ export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<s
     }
     return resets;
   } finally {
-    for (const c of clients) c.close();
-    for (const c of children) c.kill('SIGKILL');
-    stopNginx();
+    cleanup();
   }
 }
