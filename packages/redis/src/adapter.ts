@@ -118,7 +118,12 @@ export class RedisAdapter extends EventEmitter implements Adapter {
             // ioredis keeps its own retryStrategy (none: the slot map decides) and offline queue
             // (a node connects on first use) for node connections; the rest applies.
             redisOptions: nodeOptions('cmd'),
-            enableOfflineQueue: false,
+            // With the queue off, ioredis refuses ("Connection is closed.") any command for a node
+            // whose connection is still being set up, such as a replica just promoted by a
+            // failover, and nothing retries it. Queued commands were never sent: sending them
+            // once the node is up applies them once. The adapter only hands commands over while
+            // the cluster is ready (see online()), so the queue holds the node set-up time.
+            enableOfflineQueue: true,
             // ioredis would send a command again after "Connection is closed": a publish that
             // may have been applied must come back to the caller instead (it retries with its id).
             retryDelayOnFailover: 0,
@@ -303,7 +308,12 @@ export class RedisAdapter extends EventEmitter implements Adapter {
   }
 
   /** Runs `op` once Redis is reachable; a connection lost on the way becomes REDIS_ERR_UNAVAILABLE. */
-  private async run<T>(what: string, op: () => Promise<T>, lostMessage?: string): Promise<T> {
+  private async run<T>(
+    what: string,
+    op: () => Promise<T>,
+    lostMessage?: string,
+    idempotent = false,
+  ): Promise<T> {
     await this.online(what);
     try {
       return await op();
@@ -311,11 +321,28 @@ export class RedisAdapter extends EventEmitter implements Adapter {
       if (!CONNECTION_ERRORS.test(String((error as Error).message ?? error))) {
         throw this.refusal(what, error);
       }
+      if (this.shards) {
+        // A cluster node went away (a failover?): learn the slot map now, so the next command
+        // (a client's retry) goes to the new owner; an idempotent read is sent there once more.
+        const refreshed = await this.refreshSlots();
+        if (refreshed && idempotent) return this.run(what, op, lostMessage, false);
+      }
       if (lostMessage) {
         throw new RedisAdapterError(RedisAdapterErrorCode.UNAVAILABLE, lostMessage, { cause: error });
       }
       throw this.unavailable(what, error);
     }
+  }
+
+  /** Refreshes the cluster's slot map; false when it failed or took over `unavailableTimeoutMs`. */
+  private refreshSlots(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.options.unavailableTimeoutMs);
+      (this.cmd as Cluster).refreshSlotsCache((error) => {
+        clearTimeout(timer);
+        resolve(!error);
+      });
+    });
   }
 
   private keys(channel: string): ChannelKeys {
@@ -397,12 +424,12 @@ export class RedisAdapter extends EventEmitter implements Adapter {
 
   async position(channel: string): Promise<ChannelPosition> {
     const k = this.keys(channel);
-    return this.run(`position of "${channel}"`, () => this.readPosition(this.cmd, k));
+    return this.run(`position of "${channel}"`, () => this.readPosition(this.cmd, k), undefined, true);
   }
 
   async history(channel: string, since: ChannelPosition): Promise<HistoryResult> {
     const k = this.keys(channel);
-    return this.run(`history of "${channel}"`, () => this.readHistory(this.cmd, k, since));
+    return this.run(`history of "${channel}"`, () => this.readHistory(this.cmd, k, since), undefined, true);
   }
 
   presenceJoin(channel: string, user: string, connection: string, info?: unknown): Promise<PresenceChange> {

@@ -86,11 +86,7 @@ export class ClusterShards {
     }
   }
 
-  /** Every shard connection up now. */
-  ready(): boolean {
-    return [...this.connections.values()].every((c) => c.status === 'ready');
-  }
-
+  /** Every shard connection (to close them). */
   all(): Redis[] {
     return [...this.connections.values()];
   }

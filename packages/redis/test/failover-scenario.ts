@@ -29,6 +29,8 @@ export interface FailoverOptions {
   /** Whether the spared channel must get through without any reset. */
   sparedUntouched: boolean;
   publishes?: number;
+  /** The backend's own view (who is master), for a failure's message. */
+  describe(): Promise<string>;
   /** Registers cleanup that runs even when the test times out (`t.after`). */
   after(fn: () => void): void;
 }
@@ -101,6 +103,17 @@ export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<s
     }
     // A publish the backend refused (the master died under it) is sent again by its client, with
     // the same message id, until it is acknowledged.
+    const stuck = async () => {
+      const views = await Promise.all(
+        clients.map((c) =>
+          Promise.race([
+            Promise.all([c.request('whoami', null), c.request('topics', null), c.request('cluster', null)]),
+            new Promise((r) => setTimeout(() => r('no answer'), 2000)),
+          ]).catch((e: Error) => e.message),
+        ),
+      );
+      return JSON.stringify(views);
+    };
     let settled = 0;
     for (const a of acks)
       void a.then(
@@ -111,7 +124,7 @@ export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<s
       () => settled === total,
       30_000,
       async () =>
-        `every publish acknowledged (${settled} of ${total}); client events: ${JSON.stringify(trail)}`,
+        `every publish acknowledged (${settled} of ${total}); processes: ${await stuck()}; backend: ${await o.describe()}; client events: ${JSON.stringify(trail)}`,
     );
     const acked = await Promise.all(acks);
     assert.equal(acked.length, total);
@@ -120,17 +133,6 @@ export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<s
     for (const name of channels) final.set(name, await o.position(name));
     // Where a subscriber is: its last message, or the position its last reset resumed from.
     const lastMessage = (list: Seen[]) => list.at(-1);
-    const stuck = async () => {
-      const views = await Promise.all(
-        clients.map((c) =>
-          Promise.race([
-            Promise.all([c.request('whoami', null), c.request('topics', null)]),
-            new Promise((r) => setTimeout(() => r('no answer'), 2000)),
-          ]).catch((e: Error) => e.message),
-        ),
-      );
-      return JSON.stringify(views);
-    };
     await until(
       () =>
         [...seen].every(([key, list]) => {
@@ -142,7 +144,7 @@ export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<s
       async () =>
         `every subscriber reaches the final position: ${JSON.stringify([...final])}; ` +
         [...seen].map(([k, l]) => `${k} at ${JSON.stringify(lastMessage(l))}`).join(', ') +
-        `\nclient events: ${JSON.stringify(trail)}\nprocesses: ${await stuck()}`,
+        `\nclient events: ${JSON.stringify(trail)}\nprocesses: ${await stuck()}\nbackend: ${await o.describe()}`,
     );
 
     const resets: Record<string, number> = Object.fromEntries(channels.map((n) => [n, 0]));

@@ -17,6 +17,8 @@ export interface OwnCluster {
   masterOf(key: string): Promise<OwnRedis>;
   /** Waits until every live node reports `cluster_state:ok` and `slot` has a live master. */
   healthy(timeoutMs?: number): Promise<void>;
+  /** `CLUSTER NODES` as a live node sees it (for a failure's message). */
+  describe(): Promise<string>;
   /** A fresh ioredis Cluster client (disconnect it when done). */
   client(): Cluster;
   stop(): Promise<void>;
@@ -90,9 +92,23 @@ export async function ownCluster(): Promise<OwnCluster> {
   await healthy();
   const startup = nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
   const client = () => new Cluster(startup, { redisOptions: { maxRetriesPerRequest: 1 } });
+  const describe = async () => {
+    const node = nodes.find((n) => n.alive());
+    if (!node) return 'no live node';
+    const c = new Redis(node.port, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => null });
+    c.on('error', () => {});
+    try {
+      return String(await c.call('CLUSTER', 'NODES'));
+    } catch (error) {
+      return (error as Error).message;
+    } finally {
+      c.disconnect();
+    }
+  };
   return {
     nodes,
     startup,
+    describe,
     healthy,
     client,
     async masterOf(key) {

@@ -30,6 +30,7 @@ describe('Sentinel: the master killed while three processes behind nginx carry t
         fail: () => setup.master.kill(),
         position: (channel) => reader.position(channel),
         after: (fn) => t.after(fn),
+        describe: async () => `master on port ${await setup.masterPort()}`,
       });
       assert.equal(await setup.masterPort(), setup.replica.port, 'the sentinels promoted the replica');
       console.log(`resets seen by the six subscribers: ${JSON.stringify(resets)}`);
