@@ -150,10 +150,12 @@ export class RedisAdapter extends EventEmitter implements Adapter {
       this.sub = undefined;
       this.shards = new ClusterShards({
         cluster: this.cmd as Cluster,
-        connect: (host, port) =>
+        connect: (host, port, stopped) =>
           defineScripts(
             new Redis({
               ...nodeOptions('sub'),
+              retryStrategy: (attempt: number) =>
+                stopped() ? null : Math.min(100 * 2 ** (attempt - 1), 2000) + Math.random() * 100,
               host,
               port,
               // A subscribe or catch-up sent while the shard connects waits for it (these are
@@ -475,10 +477,13 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     this.closing ??= (async () => {
       if (this.currentStatus === 'ready') await this.presence.leaveAll();
       this.stop();
-      const subs = this.sub ? [this.sub] : (this.shards?.all() ?? []);
-      await Promise.allSettled([this.cmd.quit(), ...subs.map((s) => s.quit())]);
+      if (this.sub) {
+        await Promise.allSettled([this.cmd.quit(), this.sub.quit()]);
+        this.sub.disconnect();
+      } else {
+        await Promise.allSettled([this.cmd.quit(), this.shards?.close()]);
+      }
       this.cmd.disconnect();
-      for (const s of subs) s.disconnect();
     })();
     return this.closing;
   }
@@ -491,6 +496,7 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     this.stop();
     this.closing = Promise.resolve();
     this.cmd.disconnect();
-    for (const s of this.sub ? [this.sub] : (this.shards?.all() ?? [])) s.disconnect();
+    this.sub?.disconnect();
+    this.shards?.disconnect();
   }
 }

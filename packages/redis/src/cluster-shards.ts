@@ -12,8 +12,11 @@ import type { ChannelKeys } from './keys.js';
 export interface ClusterShardsHost {
   /** The command connection, whose slot map (`slots`) says which master owns a slot. */
   readonly cluster: Cluster;
-  /** A new (lazily connecting) connection to one node. */
-  connect(host: string, port: number): Redis;
+  /**
+   * A new connection to one node; it stops reconnecting once `stopped()` says so (its failed
+   * attempt then ends it, and commands waiting for it reject).
+   */
+  connect(host: string, port: number, stopped: () => boolean): Redis;
   /** Called once per new connection (to listen to its frames). */
   created(connection: Redis): void;
   /**
@@ -27,6 +30,7 @@ export interface ClusterShardsHost {
 /** Shard connections, by node key (`host:port`). */
 export class ClusterShards {
   private readonly connections = new Map<string, Redis>();
+  private readonly dropped = new WeakSet<Redis>();
 
   constructor(private readonly host: ClusterShardsHost) {
     // The cluster refreshes its slot map after a MOVED, a failed node, and every
@@ -59,9 +63,15 @@ export class ClusterShards {
     const existing = this.connections.get(key);
     if (existing) return existing;
     const colon = key.lastIndexOf(':');
-    const c = this.host.connect(key.slice(0, colon), Number(key.slice(colon + 1)));
+    const c: Redis = this.host.connect(key.slice(0, colon), Number(key.slice(colon + 1)), () =>
+      this.dropped.has(c),
+    );
     let readies = 0;
     c.on('ready', () => {
+      if (this.dropped.has(c)) {
+        c.disconnect();
+        return;
+      }
       // Back after a drop: Redis forgot this connection's subscriptions.
       if (++readies > 1) this.host.resubscribe(c);
     });
@@ -82,12 +92,36 @@ export class ClusterShards {
     for (const [key, c] of this.connections) {
       if (masters.has(key)) continue;
       this.connections.delete(key);
-      c.disconnect();
+      this.drop(c);
     }
   }
 
-  /** Every shard connection (to close them). */
+  /**
+   * Stops a connection for good. Not by disconnect() while it waits to reconnect: ioredis would
+   * then neither reconnect nor reject the commands queued for it, which would wait for ever. Its
+   * next attempt fails for good instead (`stopped()`), which rejects them.
+   */
+  private drop(c: Redis): void {
+    this.dropped.add(c);
+    if (c.status !== 'reconnecting') c.disconnect();
+  }
+
+  /** Every shard connection now. */
   all(): Redis[] {
     return [...this.connections.values()];
+  }
+
+  /** Drops every connection at once, without quitting (a crash, for tests). */
+  disconnect(): void {
+    for (const c of this.connections.values()) this.drop(c);
+    this.connections.clear();
+  }
+
+  /** Quits the connections that are up and stops the others. */
+  async close(): Promise<void> {
+    const all = [...this.connections.values()];
+    this.connections.clear();
+    await Promise.allSettled(all.filter((c) => c.status === 'ready').map((c) => c.quit()));
+    for (const c of all) this.drop(c);
   }
 }

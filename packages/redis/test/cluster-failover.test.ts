@@ -15,12 +15,6 @@ after(() => cluster.stop());
 describe('Redis Cluster: a master killed while three processes behind nginx carry traffic', () => {
   it('every acknowledged message is delivered once, in order, or the subscriber gets a reset', {
     timeout: 90_000,
-    // Passes about half the runs on a loaded machine. When it fails, the failed shard's channel
-    // is back on the promoted replica in two processes, while clients of another process stop
-    // getting answers (publishes stay unacknowledged, requests time out): something in that
-    // process waits on the dead master. Reported, not silent: the failure prints every
-    // process's view. To be fixed before this counts.
-    todo: 'intermittent: a process can stall after a shard failover (see the comment above)',
   }, async (t) => {
     const prefix = testPrefix('cluster-failover');
     const hit = 'room-hit';
