@@ -13,7 +13,8 @@ import type {
   PublishInput,
   PublishResult,
 } from '@ieum/realtime/adapter';
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { ClusterShards } from './cluster-shards.js';
 import { RedisAdapterError, RedisAdapterErrorCode } from './errors.js';
 import { decodeStreamEntry, encodePayload } from './frames.js';
 import { type ChannelKeys, channelKeys, dedupeKey } from './keys.js';
@@ -39,6 +40,9 @@ export interface RedisAdapter {
   on(event: 'error', listener: (error: Error) => void): this;
 }
 
+/** A command connection: one Redis, or a Redis Cluster. */
+type Connection = (Redis | Cluster) & ScriptCommands;
+
 const newEpoch = () => randomBytes(6).toString('base64url');
 
 /** What ioredis says when a command cannot reach Redis or the connection died under it. */
@@ -60,8 +64,10 @@ export class RedisAdapter extends EventEmitter implements Adapter {
   readonly keyPrefix: string;
   readonly nodeId: string;
   private readonly options: ResolvedOptions;
-  private readonly cmd: Redis & ScriptCommands;
-  private readonly sub: Redis & ScriptCommands;
+  private readonly cmd: Connection;
+  /** The subscriber connection; undefined on Redis Cluster, which has one per shard (`shards`). */
+  private readonly sub: (Redis & ScriptCommands) | undefined;
+  private readonly shards: ClusterShards | undefined;
   private readonly subscriptions: Subscriptions;
   private readonly presence: Presence;
   private readonly waiters = new Set<{
@@ -79,7 +85,7 @@ export class RedisAdapter extends EventEmitter implements Adapter {
   private subscribedConnection = 0;
   private closing: Promise<void> | undefined;
   /** The run id of the Redis process each connection is connected to; '' when not known. */
-  private readonly runIds = new Map<Redis, string>();
+  private readonly runIds = new Map<Connection | Redis, string>();
   private currentStatus: RedisAdapterStatus = 'connecting';
 
   /** Connects at once (two connections); throws a RangeError for an unusable option. */
@@ -89,29 +95,45 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     this.url = this.options.safeUrl;
     this.keyPrefix = this.options.keyPrefix;
     this.nodeId = this.options.nodeId;
-    const connect = (role: 'cmd' | 'sub') =>
-      defineScripts(
-        new Redis(this.options.url, {
-          retryStrategy: (attempt: number) => Math.min(100 * 2 ** (attempt - 1), 2000) + Math.random() * 100,
-          ...this.options.redisOptions,
-          connectionName: `ieum:${this.nodeId}:${role}`,
-          // Never queue while disconnected, never resend after a reconnect: an operation either
-          // reaches Redis now or rejects (a resent publish could be applied twice).
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 0,
-          autoResendUnfulfilledCommands: false,
-          // Subscriptions are restored by Subscriptions.resubscribe, which then fetches what was
-          // missed. RESP3 lets the subscriber connection run scripts between its pub/sub frames.
-          autoResubscribe: false,
-          protocol: 3,
-        }),
-      );
-    this.cmd = connect('cmd');
-    this.sub = connect('sub');
+    const nodeOptions = (role: string): RedisOptions => ({
+      retryStrategy: (attempt: number) => Math.min(100 * 2 ** (attempt - 1), 2000) + Math.random() * 100,
+      ...this.options.redisOptions,
+      connectionName: `ieum:${this.nodeId}:${role}`,
+      // Never queue while disconnected, never resend after a reconnect: an operation either
+      // reaches Redis now or rejects (a resent publish could be applied twice).
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      // Subscriptions are restored by Subscriptions.resubscribe, which then fetches what was
+      // missed. RESP3 lets the subscriber connection run scripts between its pub/sub frames.
+      autoResubscribe: false,
+      protocol: 3,
+    });
+    const cluster = this.options.cluster;
+    this.cmd = defineScripts(
+      cluster
+        ? new Cluster(cluster.nodes, {
+            slotsRefreshInterval: 1000,
+            ...cluster.options,
+            // ioredis keeps its own retryStrategy (none: the slot map decides) and offline queue
+            // (a node connects on first use) for node connections; the rest applies.
+            redisOptions: nodeOptions('cmd'),
+            // With the queue off, ioredis refuses ("Connection is closed.") any command for a node
+            // whose connection is still being set up, such as a replica just promoted by a
+            // failover, and nothing retries it. Queued commands were never sent: sending them
+            // once the node is up applies them once. The adapter only hands commands over while
+            // the cluster is ready (see online()), so the queue holds the node set-up time.
+            enableOfflineQueue: true,
+            // ioredis would send a command again after "Connection is closed": a publish that
+            // may have been applied must come back to the caller instead (it retries with its id).
+            retryDelayOnFailover: 0,
+          })
+        : new Redis(this.options.url, nodeOptions('cmd')),
+    ) as Connection;
     const sharded = () => this.sharded ?? false;
     const report = (error: Error) => this.report(error);
     this.subscriptions = new Subscriptions({
-      connection: this.sub,
+      route: (keys) => (this.shards ? this.shards.route(keys) : this.sub!),
       prefix: this.keyPrefix,
       sharded,
       online: () => this.online('subscribe'),
@@ -122,7 +144,39 @@ export class RedisAdapter extends EventEmitter implements Adapter {
       history: (c, keys, since, remainder) =>
         this.readHistory(c as Redis & ScriptCommands, keys, since, remainder),
       report,
+      rerouteSoon: () => (this.cmd as Cluster).refreshSlotsCache?.(),
     });
+    if (cluster) {
+      this.sub = undefined;
+      this.shards = new ClusterShards({
+        cluster: this.cmd as Cluster,
+        connect: (host, port, stopped) =>
+          defineScripts(
+            new Redis({
+              ...nodeOptions('sub'),
+              retryStrategy: (attempt: number) =>
+                stopped() ? null : Math.min(100 * 2 ** (attempt - 1), 2000) + Math.random() * 100,
+              host,
+              port,
+              // A subscribe or catch-up sent while the shard connects waits for it (these are
+              // reads and subscriptions, safe to send late); MaxRetriesPerRequest still fails
+              // them if the connection attempt fails.
+              enableOfflineQueue: true,
+            }),
+          ),
+        created: (c) => this.subscriptions.listen(c),
+        resubscribe: (c) => {
+          const moved = (on: Redis | undefined, keys: ChannelKeys, stalled: boolean) =>
+            c ? on === c : stalled || (on !== undefined && this.shards!.route(keys) !== on);
+          this.subscriptions.resubscribe(moved).catch(report);
+        },
+        report,
+      });
+    } else {
+      this.shards = undefined;
+      this.sub = defineScripts(new Redis(this.options.url, nodeOptions('sub')));
+      this.subscriptions.listen(this.sub);
+    }
     this.presence = new Presence({
       connection: this.cmd,
       prefix: this.keyPrefix,
@@ -135,11 +189,12 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     });
 
     // Each connection learns which Redis process it reached (the scripts' fencing hint, see
-    // scripts.ts) before it is used, and forgets it when it drops.
-    const learn = (c: Redis, then: (info: string) => void) => {
+    // scripts.ts) before it is used, and forgets it when it drops. A cluster's command connection
+    // reaches several processes: its scripts find the run id themselves (hint '').
+    const learn = (c: Connection, then: (info: string) => void) => {
       c.info('server')
         .then((info) => {
-          this.runIds.set(c, /run_id:(\w+)/.exec(String(info))?.[1] ?? '');
+          this.runIds.set(c, cluster && c === this.cmd ? '' : (/run_id:(\w+)/.exec(String(info))?.[1] ?? ''));
           then(String(info));
         })
         .catch(report);
@@ -153,25 +208,31 @@ export class RedisAdapter extends EventEmitter implements Adapter {
         this.update();
       }),
     );
-    this.sub.on('ready', () =>
-      learn(this.sub, () => {
-        this.subUp = true;
-        this.subConnections++;
-        this.update();
-      }),
-    );
     this.cmd.on('close', () => {
       this.runIds.set(this.cmd, '');
       this.cmdUp = false;
       this.update();
     });
-    this.sub.on('close', () => {
-      this.runIds.set(this.sub, '');
-      this.subUp = false;
-      this.update();
-    });
     this.cmd.on('error', report);
-    this.sub.on('error', report);
+    const sub = this.sub;
+    if (sub) {
+      sub.on('ready', () =>
+        learn(sub, () => {
+          this.subUp = true;
+          this.subConnections++;
+          this.update();
+        }),
+      );
+      sub.on('close', () => {
+        this.runIds.set(sub, '');
+        this.subUp = false;
+        this.update();
+      });
+      sub.on('error', report);
+    } else {
+      // Shard connections come and go with the slot map; each restores its own topics.
+      this.subUp = true;
+    }
   }
 
   /** Connection health; see the `ready`, `disconnect` and `reconnect` events. */
@@ -197,7 +258,7 @@ export class RedisAdapter extends EventEmitter implements Adapter {
       this.waiters.clear();
       // A new subscriber connection has none of our subscriptions (the first one gets them as
       // they are made; a dropped command connection alone leaves them in place).
-      if (!first && this.subConnections !== this.subscribedConnection) {
+      if (!first && this.sub && this.subConnections !== this.subscribedConnection) {
         this.subscriptions.resubscribe().catch((error: Error) => this.report(error));
       }
       this.subscribedConnection = this.subConnections;
@@ -249,7 +310,12 @@ export class RedisAdapter extends EventEmitter implements Adapter {
   }
 
   /** Runs `op` once Redis is reachable; a connection lost on the way becomes REDIS_ERR_UNAVAILABLE. */
-  private async run<T>(what: string, op: () => Promise<T>, lostMessage?: string): Promise<T> {
+  private async run<T>(
+    what: string,
+    op: () => Promise<T>,
+    lostMessage?: string,
+    idempotent = false,
+  ): Promise<T> {
     await this.online(what);
     try {
       return await op();
@@ -257,11 +323,28 @@ export class RedisAdapter extends EventEmitter implements Adapter {
       if (!CONNECTION_ERRORS.test(String((error as Error).message ?? error))) {
         throw this.refusal(what, error);
       }
+      if (this.shards) {
+        // A cluster node went away (a failover?): learn the slot map now, so the next command
+        // (a client's retry) goes to the new owner; an idempotent read is sent there once more.
+        const refreshed = await this.refreshSlots();
+        if (refreshed && idempotent) return this.run(what, op, lostMessage, false);
+      }
       if (lostMessage) {
         throw new RedisAdapterError(RedisAdapterErrorCode.UNAVAILABLE, lostMessage, { cause: error });
       }
       throw this.unavailable(what, error);
     }
+  }
+
+  /** Refreshes the cluster's slot map; false when it failed or took over `unavailableTimeoutMs`. */
+  private refreshSlots(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.options.unavailableTimeoutMs);
+      (this.cmd as Cluster).refreshSlotsCache((error) => {
+        clearTimeout(timer);
+        resolve(!error);
+      });
+    });
   }
 
   private keys(channel: string): ChannelKeys {
@@ -304,7 +387,7 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     return this.subscriptions.remove(channel, listener);
   }
 
-  private async readPosition(c: Redis & ScriptCommands, k: ChannelKeys): Promise<ChannelPosition> {
+  private async readPosition(c: Connection, k: ChannelKeys): Promise<ChannelPosition> {
     const reply = (await c.ieumPosition(
       k.meta,
       k.hist,
@@ -317,7 +400,7 @@ export class RedisAdapter extends EventEmitter implements Adapter {
 
   /** With `remainder`, a `too-old` result also carries the entries that are left. */
   private async readHistory(
-    c: Redis & ScriptCommands,
+    c: Connection,
     k: ChannelKeys,
     since: ChannelPosition,
     remainder = false,
@@ -343,12 +426,12 @@ export class RedisAdapter extends EventEmitter implements Adapter {
 
   async position(channel: string): Promise<ChannelPosition> {
     const k = this.keys(channel);
-    return this.run(`position of "${channel}"`, () => this.readPosition(this.cmd, k));
+    return this.run(`position of "${channel}"`, () => this.readPosition(this.cmd, k), undefined, true);
   }
 
   async history(channel: string, since: ChannelPosition): Promise<HistoryResult> {
     const k = this.keys(channel);
-    return this.run(`history of "${channel}"`, () => this.readHistory(this.cmd, k, since));
+    return this.run(`history of "${channel}"`, () => this.readHistory(this.cmd, k, since), undefined, true);
   }
 
   presenceJoin(channel: string, user: string, connection: string, info?: unknown): Promise<PresenceChange> {
@@ -394,9 +477,13 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     this.closing ??= (async () => {
       if (this.currentStatus === 'ready') await this.presence.leaveAll();
       this.stop();
-      await Promise.allSettled([this.cmd.quit(), this.sub.quit()]);
+      if (this.sub) {
+        await Promise.allSettled([this.cmd.quit(), this.sub.quit()]);
+        this.sub.disconnect();
+      } else {
+        await Promise.allSettled([this.cmd.quit(), this.shards?.close()]);
+      }
       this.cmd.disconnect();
-      this.sub.disconnect();
     })();
     return this.closing;
   }
@@ -409,6 +496,7 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     this.stop();
     this.closing = Promise.resolve();
     this.cmd.disconnect();
-    this.sub.disconnect();
+    this.sub?.disconnect();
+    this.shards?.disconnect();
   }
 }

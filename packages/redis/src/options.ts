@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DEFAULT_DEDUPE, DEFAULT_HISTORY, type HistoryLimits } from '@ieum/realtime/adapter';
 import { isWellFormed } from '@ieum/realtime/codec';
-import type { RedisOptions } from 'ioredis';
+import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
 
 export interface RedisAdapterOptions {
   /** Redis URL (`redis://`, `rediss://` for TLS). Default `process.env.REDIS_URL`, else `redis://127.0.0.1:6379`. */
@@ -39,6 +39,20 @@ export interface RedisAdapterOptions {
    * `autoResendUnfulfilledCommands`, `protocol` and `connectionName`.
    */
   redisOptions?: RedisOptions;
+  /**
+   * Redis Cluster instead of one Redis: some of its nodes (`host:port` or `{ host, port }`); the
+   * adapter learns the rest. `url` is then not used; `redisOptions` applies to every node
+   * connection. Needs Redis >= 7 on every node (sharded pub/sub). See docs/scale-out.md.
+   */
+  cluster?: {
+    nodes: ClusterNode[];
+    /**
+     * Extra ioredis Cluster options (`natMap`, `dnsLookup`, `slotsRefreshInterval`...). The adapter
+     * sets `enableOfflineQueue`, `retryDelayOnFailover` (0: a command is never sent twice) and,
+     * unless given, `slotsRefreshInterval` (1,000 ms: how soon subscriptions follow a failover).
+     */
+    options?: ClusterOptions;
+  };
 }
 
 export interface ResolvedOptions {
@@ -53,6 +67,7 @@ export interface ResolvedOptions {
   channelTtlMs: number;
   unavailableTimeoutMs: number;
   redisOptions: RedisOptions;
+  cluster: { nodes: ClusterNode[]; options: ClusterOptions } | undefined;
 }
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
@@ -71,6 +86,14 @@ function hidePassword(url: string): string {
   } catch {
     return url;
   }
+}
+
+function cluster(given: RedisAdapterOptions['cluster']): ResolvedOptions['cluster'] {
+  if (given === undefined) return undefined;
+  if (!Array.isArray(given.nodes) || given.nodes.length === 0) {
+    throw new RangeError('RedisAdapter: cluster.nodes must list at least one node (host:port)');
+  }
+  return { nodes: given.nodes, options: given.options ?? {} };
 }
 
 /** Fills in defaults; throws a RangeError naming the option when a value is unusable. */
@@ -99,7 +122,9 @@ export function resolveOptions(options: RedisAdapterOptions): ResolvedOptions {
   const nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   return {
     url,
-    safeUrl: hidePassword(url),
+    safeUrl: options.cluster
+      ? `the Redis Cluster at ${options.cluster.nodes.map((n) => (typeof n === 'object' ? `${n.host}:${n.port}` : n)).join(',')}`
+      : hidePassword(url),
     keyPrefix,
     // CLIENT SETNAME takes no spaces.
     nodeId: nodeId.replace(/[^\w.:-]/g, '_'),
@@ -109,5 +134,6 @@ export function resolveOptions(options: RedisAdapterOptions): ResolvedOptions {
     channelTtlMs,
     unavailableTimeoutMs,
     redisOptions: options.redisOptions ?? {},
+    cluster: cluster(options.cluster),
   };
 }

@@ -3,14 +3,14 @@
 // cares about, so the users of a process that died get their `leave` (from whichever process
 // sweeps first: the sweep is atomic, so exactly once).
 import type { PresenceChange } from '@ieum/realtime/adapter';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { decodeInfo, encodeInfo, encodeJoinFrame } from './frames.js';
 import { type ChannelKeys, channelKeys, presenceMember } from './keys.js';
 import type { ScriptCommands } from './scripts.js';
 
 /** What presence needs from its adapter. */
 export interface PresenceHost {
-  readonly connection: Redis & ScriptCommands;
+  readonly connection: (Redis | Cluster) & ScriptCommands;
   readonly prefix: string;
   readonly ttlMs: number;
   sharded(): boolean;

@@ -19,7 +19,7 @@
 // Key layout (see keys.ts): `meta` hash {ep, off, rid}; `hist` stream of entries with id `<off>-0` and
 // fields `t` (publish time, ms) and `p` (MessagePack payload); `users` hash user -> info; `counts`
 // hash user -> live connections; `conns` zset member -> expiry (ms).
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 const PRELUDE = `
 local function now_ms()
@@ -235,7 +235,7 @@ export interface ScriptCommands {
 }
 
 /** Defines the scripts on a connection; ioredis sends EVALSHA and falls back to EVAL once. */
-export function defineScripts(redis: Redis): Redis & ScriptCommands {
+export function defineScripts<C extends Redis | Cluster>(redis: C): C & ScriptCommands {
   const define = (name: string, numberOfKeys: number, lua: string) =>
     redis.defineCommand(name, { numberOfKeys, lua });
   define('ieumPublish', 3, PUBLISH);
@@ -245,5 +245,5 @@ export function defineScripts(redis: Redis): Redis & ScriptCommands {
   define('ieumPresenceLeave', 3, PRESENCE_LEAVE);
   define('ieumPresenceRefresh', 3, PRESENCE_REFRESH);
   define('ieumPresenceList', 3, PRESENCE_LIST);
-  return redis as Redis & ScriptCommands;
+  return redis as C & ScriptCommands;
 }

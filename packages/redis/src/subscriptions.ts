@@ -22,14 +22,25 @@ interface Topic {
   held: AdapterEvent[] | undefined;
   /** Bumped by every catch-up, so a stale one (from before a reconnect) is ignored. */
   generation: number;
+  /** The connection the topic is subscribed on (one per cluster shard; else the only one). */
+  connection: Redis | undefined;
+  /** A catch-up was refused by a cluster shard that no longer owns the slot: waits to be re-routed. */
+  stalled: boolean;
 }
+
+/** Cluster replies that mean "not here, not now": the slot moved or its shard is failing over. */
+const REROUTE = /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /;
 
 /** A history read, where a `too-old` result may also carry the entries that are left. */
 export type CatchUpHistory = HistoryResult | (HistoryResult & { ok: false; remainder: ChannelEntry[] });
 
-/** What the subscriber needs from its adapter. Scripts run on the subscriber connection itself. */
+/**
+ * What the subscriber needs from its adapter. Scripts run on the subscriber connection itself:
+ * with Redis Cluster that is the connection to the shard that owns the channel's slot.
+ */
 export interface SubscriptionsHost {
-  readonly connection: Redis;
+  /** The connection that carries `keys.topic` now (for Redis Cluster, the slot owner's). */
+  route(keys: ChannelKeys): Redis;
   readonly prefix: string;
   /** Sharded pub/sub (Redis >= 7), else classic. Known once connected. */
   sharded(): boolean;
@@ -44,16 +55,21 @@ export interface SubscriptionsHost {
     remainder?: boolean,
   ): Promise<CatchUpHistory>;
   report(error: Error): void;
+  /** A cluster shard refused a catch-up with MOVED/CLUSTERDOWN...: refresh the slot map. */
+  rerouteSoon?(): void;
 }
 
 export class Subscriptions {
   /** By pub/sub topic. */
   private readonly topics = new Map<string, Topic>();
 
-  constructor(private readonly host: SubscriptionsHost) {
-    const onFrame = (topic: Buffer, frame: Buffer) => this.receive(topic.toString(), frame);
-    host.connection.on('smessageBuffer', onFrame);
-    host.connection.on('messageBuffer', onFrame);
+  constructor(private readonly host: SubscriptionsHost) {}
+
+  /** Delivers the pub/sub frames that arrive on `connection` (call once per connection). */
+  listen(connection: Redis): void {
+    const onFrame = (topic: Buffer, frame: Buffer) => this.receive(topic.toString(), frame, connection);
+    connection.on('smessageBuffer', onFrame);
+    connection.on('messageBuffer', onFrame);
   }
 
   /** Channels with at least one listener in this process. */
@@ -78,6 +94,8 @@ export class Subscriptions {
         last: undefined,
         held: undefined,
         generation: 0,
+        connection: undefined,
+        stalled: false,
       };
       created.ready = this.open(created);
       this.topics.set(keys.topic, created);
@@ -98,8 +116,8 @@ export class Subscriptions {
     if (!topic?.listeners.delete(listener) || topic.listeners.size > 0) return;
     this.topics.delete(name);
     // When the connection is down there is nothing to undo: only known topics are resubscribed.
-    if (this.host.connection.status !== 'ready') return;
-    const c = this.host.connection;
+    const c = topic.connection;
+    if (c?.status !== 'ready') return;
     await (this.host.sharded() ? c.sunsubscribe(name) : c.unsubscribe(name)).catch(() => {});
   }
 
@@ -111,39 +129,58 @@ export class Subscriptions {
     // command sent for a topic on this connection decides whether it is subscribed.
     if (this.topics.get(topic.keys.topic) !== topic) return;
     await this.subscribeOnRedis(topic);
-    const position = await this.host.position(this.host.connection, topic.keys);
+    const position = await this.host.position(topic.connection!, topic.keys);
     topic.last ??= position;
   }
 
   private subscribeOnRedis(topic: Topic): Promise<unknown> {
-    const c = this.host.connection;
+    const c = this.host.route(topic.keys);
+    topic.connection = c;
     return this.host.sharded() ? c.ssubscribe(topic.keys.topic) : c.subscribe(topic.keys.topic);
   }
 
   /**
-   * The subscriber connection is back (ioredis's own resubscription is off): subscribe every
-   * topic again, then fetch what was published while it was down.
+   * The subscriber connection is back (ioredis's own resubscription is off), or a cluster slot
+   * moved to another shard: subscribe the topics again (all, or those `which` picks), on the
+   * connection that carries them now, then fetch what was published meanwhile.
    */
-  async resubscribe(): Promise<void> {
-    const topics = [...this.topics.values()];
+  async resubscribe(
+    which: (connection: Redis | undefined, keys: ChannelKeys, stalled: boolean) => boolean = () => true,
+  ): Promise<void> {
+    const topics = [...this.topics.values()].filter((t) => which(t.connection, t.keys, t.stalled));
+    for (const t of topics) t.stalled = false;
     // Hold live frames from now on, before the subscriptions are back, so none is delivered
     // ahead of the missed messages.
     for (const t of topics) if (t.last) t.held ??= [];
-    await Promise.all(topics.map((t) => this.subscribeOnRedis(t)));
+    const subscribed = await Promise.allSettled(topics.map((t) => this.subscribeOnRedis(t)));
+    let failure: unknown;
+    topics.forEach((t, i) => {
+      const s = subscribed[i]!;
+      if (s.status === 'fulfilled' || this.topics.get(t.keys.topic) !== t) return;
+      // The shard it routes to is unreachable (a cluster failover under way): retried once the
+      // slot map changes, or the connection is back.
+      t.stalled = true;
+      failure ??= s.reason;
+    });
+    if (failure !== undefined) {
+      this.host.report(failure as Error);
+      this.host.rerouteSoon?.();
+    }
     for (const t of topics) {
-      if (this.topics.get(t.keys.topic) !== t) continue;
+      if (this.topics.get(t.keys.topic) !== t || t.stalled) continue;
       if (t.last) void this.catchUp(t);
       else
-        this.host.position(this.host.connection, t.keys).then(
+        this.host.position(t.connection!, t.keys).then(
           (p) => (t.last ??= p),
           (error) => this.host.report(error),
         );
     }
   }
 
-  private receive(name: string, frame: Buffer): void {
+  private receive(name: string, frame: Buffer, connection: Redis): void {
     const topic = this.topics.get(name);
-    if (!topic) return;
+    // A frame from a shard the topic has moved away from is late; history has it.
+    if (!topic || topic.connection !== connection) return;
     let event: AdapterEvent;
     try {
       event = decodeFrame(topic.channel, frame);
@@ -188,20 +225,28 @@ export class Subscriptions {
     topic.held ??= [];
     let h: CatchUpHistory;
     let restarted: ChannelPosition | undefined;
+    const connection = topic.connection!;
     try {
-      h = await this.host.history(this.host.connection, topic.keys, since, true);
+      h = await this.host.history(connection, topic.keys, since, true);
       if (!h.ok && h.reason === 'epoch-changed') {
         // The channel started over under a new epoch (Redis restarted or was restored, or the
         // channel expired): what the old epoch had beyond `since` is gone, but every message of
         // the new one is still there, acknowledged to its publishers: deliver it from the start.
         restarted = h.position;
         const start = { epoch: h.position.epoch, offset: 0 };
-        h = await this.host.history(this.host.connection, topic.keys, start, true);
+        h = await this.host.history(connection, topic.keys, start, true);
       }
     } catch (error) {
       this.host.report(error as Error);
       // Redis went away again: keep holding; the next resubscribe() catches up.
-      if (this.host.connection.status !== 'ready') return;
+      if (connection.status !== 'ready' || topic.connection !== connection) return;
+      if (REROUTE.test(String((error as Error).message))) {
+        // Keep holding: once the slot map says where the channel lives, resubscribe() moves the
+        // topic there and catches up.
+        topic.stalled = true;
+        this.host.rerouteSoon?.();
+        return;
+      }
       // Any other failure: give up on this gap rather than stall the channel.
       if (topic.generation !== generation) return;
       topic.last = undefined;

@@ -158,6 +158,24 @@ export function redisTarget(): { host: string; port: number } {
   return { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
 }
 
+/**
+ * A local port free right now, with `port + offset` free too (Redis Cluster's bus listens on
+ * port + 10000), below 55536 so both fit.
+ */
+export async function freePortPair(offset: number): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * (65_535 - offset - 20_000));
+    if ((await free(port)) && (await free(port + offset))) return port;
+  }
+  throw new Error('no free local port pair found');
+}
+
 /** A local port free right now (for a server that must come back on the same port). */
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -183,16 +201,21 @@ export interface OwnRedis {
   start(): Promise<void>;
   /** Kills it and removes its directory. */
   stop(): Promise<void>;
+  /** The last 20,000 characters it printed (for a failure's message). */
+  log(): string;
+  /** Whether its process is running. */
+  alive(): boolean;
 }
 
 /**
  * Starts `redis-server` on a free port with no persistence (`--save "" --appendonly no`) plus
  * `args`, and waits until it accepts connections (at most 10 s).
  */
-export async function ownRedis(args: string[] = []): Promise<OwnRedis> {
-  const port = await freePort();
+export async function ownRedis(args: string[] = [], given: { port?: number } = {}): Promise<OwnRedis> {
+  const port = given.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'ieum-redis-'));
   let child: ChildProcess | undefined;
+  let log = '';
   const start = async () => {
     const c = spawn(
       REDIS_SERVER,
@@ -228,6 +251,7 @@ export async function ownRedis(args: string[] = []): Promise<OwnRedis> {
       });
       c.stdout!.on('data', (chunk: Buffer) => {
         output += chunk.toString();
+        log = (log + chunk.toString()).slice(-20_000);
         if (output.includes('Ready to accept connections')) {
           clearTimeout(timer);
           resolve();
@@ -257,6 +281,8 @@ export async function ownRedis(args: string[] = []): Promise<OwnRedis> {
     client: () => new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1 }),
     kill,
     start,
+    log: () => log,
+    alive: () => child !== undefined && child.exitCode === null && child.signalCode === null,
     async stop() {
       process.off('exit', orphaned);
       await kill();

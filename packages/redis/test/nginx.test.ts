@@ -3,89 +3,12 @@
 // one process is killed (SIGKILL) while messages flow, and its clients reconnect through nginx to
 // the others and recover every message once, in order.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { type ChannelMessage, RealtimeClient, type WebSocketConstructor } from '@ieum/realtime/client';
 import { WebSocket } from '@ieum/websocket';
 import { deleteKeys, requireRedis, testPrefix } from './helpers.js';
-
-const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
-const root = new URL('../../../', import.meta.url).pathname;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function startNode(prefix: string, url: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=ieum-source',
-      '--import',
-      'tsx',
-      'packages/redis/test/fixtures/node-process.ts',
-      prefix,
-      url,
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.on('exit', (code) => reject(new Error(`node process exited (${code}) before listening`)));
-  });
-}
-
-/** The configuration of docs/scale-out.md, without TLS, on local ports. */
-function nginxConfig(dir: string, listen: number, upstreams: number[]): string {
-  return `daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  map $http_upgrade $connection_upgrade {
-    default upgrade;
-    ''      close;
-  }
-  upstream realtime {
-${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;`).join('\n')}
-  }
-  server {
-    listen 127.0.0.1:${listen};
-    location /realtime {
-      proxy_pass http://realtime;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header Host $host;
-      proxy_read_timeout 75s;
-      proxy_send_timeout 75s;
-      proxy_next_upstream error timeout http_502 http_503;
-    }
-  }
-}
-`;
-}
+import { startNginx, startNode } from './processes.js';
 
 describe('three processes behind nginx, sharing Redis', () => {
   const children: ChildProcess[] = [];
@@ -100,35 +23,13 @@ describe('three processes behind nginx, sharing Redis', () => {
   it('shares a room and presence across processes, and survives killing one while messages flow', {
     timeout: 120_000,
   }, async () => {
-    if (!existsSync(NGINX)) {
-      throw new Error(
-        `nginx not found at ${NGINX}: install it with \`apt-get install -y nginx-light\` or set NGINX_PATH`,
-      );
-    }
     const redisUrl = await requireRedis();
     prefix = testPrefix('nginx');
     const nodes = await Promise.all([0, 1, 2].map(() => startNode(prefix, redisUrl)));
     children.push(...nodes.map((n) => n.child));
-    const dir = mkdtempSync(join(tmpdir(), 'ieum-nginx-'));
-    const port = await freePort();
-    writeFileSync(
-      join(dir, 'nginx.conf'),
-      nginxConfig(
-        dir,
-        port,
-        nodes.map((n) => n.port),
-      ),
-    );
-    execFileSync(NGINX, ['-t', '-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'pipe' });
-    const nginx = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
-    children.push(nginx);
-    for (let i = 0; i < 100; i++) {
-      const up = await new Promise<boolean>((r) => {
-        const s = net.connect(port, '127.0.0.1', () => r(s.end() && true)).on('error', () => r(false));
-      });
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const nginx = await startNginx(nodes.map((n) => n.port));
+    children.push(nginx.child);
+    const port = nginx.port;
 
     const url = `ws://127.0.0.1:${port}/realtime`;
     const users = ['ann', 'bob', 'cy', 'dee', 'eve', 'fay'];
@@ -182,6 +83,6 @@ describe('three processes behind nginx, sharing Redis', () => {
         `${user} is on a live process`,
       );
     }
-    nginx.kill('SIGTERM');
+    nginx.stop();
   });
 });
