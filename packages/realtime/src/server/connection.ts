@@ -2,9 +2,9 @@
 // subscriptions with recovery, requests in both directions, heartbeats and limits.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { isValidCloseCode, type PreparedMessage } from '@ieum/websocket';
+import { isValidCloseCode } from '@ieum/websocket';
 import type { ChannelEntry, PublishResult } from '../adapter/adapter.js';
-import { isOverloaded } from '../adapter/realtime-error.js';
+import { isOverloaded, RealtimeError } from '../adapter/realtime-error.js';
 import type { Codec } from '../codec/codec.js';
 import { DisconnectCode } from '../codec/disconnect-codes.js';
 import {
@@ -20,33 +20,20 @@ import {
   type SubscribeResult,
 } from '../codec/messages.js';
 import { checkPayload } from '../codec/payload-limits.js';
+import { byteLength, OutboundQueue } from '../transports/outbound-queue.js';
+import { TokenBucket } from '../transports/rate-limit.js';
 import { requestUrl } from '../transports/request-url.js';
+import {
+  isShared,
+  type Outgoing,
+  type SharedMessage,
+  type Transport,
+  type TransportKind,
+} from '../transports/transport.js';
 import { ChannelRate } from './channel-rate.js';
-import { byteLength, OutboundQueue, type Outgoing, type SharedMessage } from './outbound-queue.js';
-import { TokenBucket } from './rate-limit.js';
-import { type AuthResult, RealtimeError, type RealtimeServer } from './realtime-server.js';
-
-/**
- * What a connection runs over: a WebSocket, or an HTTP fallback session (SSE or long polling)
- * that behaves like one. `@ieum/websocket`'s `WebSocket` fits as is.
- */
-export interface Transport {
-  readonly bufferedAmount: number;
-  send(data: string | Uint8Array, options: { binary: boolean }, done: (error?: Error | null) => void): void;
-  /** Sends a message framed once for many connections (`WebSocketServer.prepare`), if supported. */
-  sendPrepared?(message: PreparedMessage, done: (error?: Error | null) => void): void;
-  close(code: number, reason: string): void;
-  terminate(): void;
-  pause(): void;
-  resume(): void;
-  on(event: 'message', listener: (data: unknown, isBinary: boolean) => void): unknown;
-  on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
-  on(event: 'error', listener: (error: Error) => void): unknown;
-  /** Called once the client is authenticated, before the welcome is sent (HTTP sessions). */
-  authenticated?(): void;
-}
-
-export type TransportKind = 'websocket' | 'sse' | 'polling';
+import type { AuthResult } from './hooks.js';
+import type { LiveMessage } from './hub.js';
+import type { SessionDeps, SessionOptions } from './session-deps.js';
 
 interface Subscription {
   epoch: string;
@@ -69,9 +56,6 @@ const REPLAY_SLICE_MESSAGES = 100;
 const REPLAY_RECHECK_MS = 100;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-const isShared = (data: Outgoing): data is SharedMessage =>
-  typeof data !== 'string' && !(data instanceof Uint8Array);
 
 /** Largest close reason in UTF-8 bytes (RFC 6455 §5.5: a control frame carries at most 125 bytes). */
 const MAX_REASON_BYTES = 123;
@@ -132,35 +116,30 @@ export class Connection {
     { resolve: (d: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
 
+  /** How this connection reaches its client. */
+  readonly transport: TransportKind;
+  private readonly deps: SessionDeps<Connection>;
+  private readonly options: SessionOptions<Connection>;
+
+  /** @internal Sessions are created by the server (`RealtimeServer`) for each client. */
   constructor(
-    private readonly server: RealtimeServer,
+    deps: SessionDeps<Connection>,
     readonly ws: Transport,
     readonly req: IncomingMessage,
     readonly codec: Codec,
-    /** How this connection reaches its client. */
-    readonly transport: TransportKind = 'websocket',
   ) {
-    const o = server.options;
-    this.queue = new OutboundQueue(
-      {
-        get bufferedAmount() {
-          return ws.bufferedAmount;
-        },
-        write: (data, done) => {
-          if (!isShared(data)) ws.send(data, { binary: codec.binary }, () => done());
-          else if (ws.sendPrepared) ws.sendPrepared(data.prepared, () => done());
-          else ws.send(data.data, { binary: codec.binary }, () => done());
-        },
-      },
-      o.outbound,
-    );
+    this.deps = deps;
+    const o = deps.options;
+    this.options = o;
+    this.transport = ws.kind;
+    this.queue = new OutboundQueue(ws, o.outbound);
     this.bucket = o.rateLimit ? new TokenBucket(o.rateLimit) : undefined;
     this.subscribeBucket = o.subscribeRateLimit ? new TokenBucket(o.subscribeRateLimit) : undefined;
     this.inputBudget = o.inputRateLimit ? new TokenBucket(o.inputRateLimit) : undefined;
     this.channelRate = o.channelRate
       ? new ChannelRate(o.channelRate, (ch) => this.subscriptions.has(ch))
       : undefined;
-    server.adopt(this);
+    deps.registry.adopt(this);
     ws.on('message', (data, isBinary) => this.onData(data, isBinary));
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
     ws.on('error', () => {}); // the close event follows with the code
@@ -220,7 +199,7 @@ export class Connection {
       return Promise.reject(new RealtimeError(ErrorCodes.DISCONNECTED, 'the connection is closed'));
     const id = this.nextRequestId++;
     return new Promise((resolve, reject) => {
-      const ms = options.timeoutMs ?? this.server.options.requestTimeoutMs;
+      const ms = options.timeoutMs ?? this.options.requestTimeoutMs;
       const timer = setTimeout(() => {
         this.requests.delete(id);
         reject(new RealtimeError(ErrorCodes.TIMEOUT, `no reply to "${event}" within ${ms} ms`));
@@ -246,7 +225,7 @@ export class Connection {
   private sendEncoded(data: Outgoing, key?: string): void {
     if (this.closing) return;
     const result = this.queue.push(data, key);
-    const m = this.server.metrics;
+    const m = this.deps.metrics;
     if (result === 'overflow') {
       this.queue.clear();
       this.fail(DisconnectCode.SLOW_CONSUMER, 'outbound queue full');
@@ -266,7 +245,7 @@ export class Connection {
     this.lastSeen = Date.now();
     // binaryType is 'nodebuffer' (the default): every message arrives as one Buffer.
     const bytes = data as Buffer;
-    const m = this.server.metrics;
+    const m = this.deps.metrics;
     m?.messagesIn.inc();
     m?.bytesIn.inc(bytes.length);
     if (this.bucket && !this.bucket.take()) {
@@ -331,7 +310,7 @@ export class Connection {
     this.input = this.input
       .then(task)
       .catch((error: Error) => {
-        this.server.reportError(error as Error);
+        this.deps.reportError(error as Error);
         // An adapter out of capacity (Redis at maxmemory...): the client retries later, with backoff.
         if (isOverloaded(error))
           this.fail(DisconnectCode.TRY_AGAIN_LATER, 'server overloaded: try again later');
@@ -349,7 +328,7 @@ export class Connection {
    * budget refills (`inputBytesPerSecond`); resumes once neither holds.
    */
   private throttleInput(): void {
-    const max = this.server.options.maxPendingInput;
+    const max = this.options.maxPendingInput;
     const over = this.throttle !== undefined || this.inputDepth > max.messages || this.inputBytes > max.bytes;
     if (over === this.inputPaused) return;
     this.inputPaused = over;
@@ -377,7 +356,7 @@ export class Connection {
       case 'sub': {
         const denied = await this.denied(message.ch, 'subscribe');
         if (denied) return this.reply(message.id, undefined, denied);
-        const max = this.server.options.maxSubscriptionsPerConnection;
+        const max = this.options.maxSubscriptionsPerConnection;
         if (!this.subscriptions.has(message.ch) && this.subscriptions.size >= max) {
           return this.reply(message.id, undefined, {
             code: ErrorCodes.TOO_MANY_SUBSCRIPTIONS,
@@ -402,7 +381,7 @@ export class Connection {
       case 'pub': {
         const denied = await this.denied(message.ch, 'publish');
         if (denied) return this.reply(message.id, undefined, denied);
-        const maxId = this.server.options.maxMessageIdLength;
+        const maxId = this.options.maxMessageIdLength;
         if (message.mid.length > maxId) {
           return this.reply(message.id, undefined, {
             code: ErrorCodes.MESSAGE_ID_TOO_LONG,
@@ -412,12 +391,12 @@ export class Connection {
         if (this.channelRate && !this.channelRate.admit(message.ch))
           return this.reply(message.id, undefined, newChannelsRefused());
         let data = message.d;
-        const hook = this.server.options.beforePublish;
+        const hook = this.options.beforePublish;
         if (hook) {
           try {
             data = await hook({ channel: message.ch, event: message.ev, data, connection: this });
           } catch (error) {
-            if (!(error instanceof RealtimeError)) this.server.reportError(error as Error);
+            if (!(error instanceof RealtimeError)) this.deps.reportError(error as Error);
             const body =
               error instanceof RealtimeError
                 ? { code: error.code, message: error.message }
@@ -427,19 +406,16 @@ export class Connection {
         }
         // Closed while the hooks ran (its token expired, say): the publish must not happen.
         if (this.closing) return;
-        // Checked once, here, for every codec: what is stored must be deliverable to all of them.
-        const check = checkPayload(data ?? null, this.server.options.payload);
-        if (!check.ok) return this.reply(message.id, undefined, { code: check.code, message: check.message });
         let r: PublishResult;
         try {
-          r = await this.server.adapter.publish(message.ch, {
-            ev: message.ev,
-            d: data ?? null,
+          // The server's one publish path: the payload is checked there, once for every codec.
+          r = await this.deps.hub.publish(message.ch, message.ev, data ?? null, {
             mid: `${this.user ?? ''}\u0000${this.clientId}\u0000${message.mid}`,
             ...(message.key !== undefined ? { key: message.key } : {}),
           });
         } catch (error) {
-          // An adapter refusing on purpose (e.g. too many channels): the client is told why.
+          // Refused: a payload past the limits, or an adapter refusing on purpose (e.g. too many
+          // channels). The client is told why.
           if (!(error instanceof RealtimeError)) throw error;
           return this.reply(message.id, undefined, { code: error.code, message: error.message });
         }
@@ -452,12 +428,12 @@ export class Connection {
             message: `subscribe to "${message.ch}" before listing its presence`,
           });
         }
-        return this.reply(message.id, await this.server.adapter.presenceList(message.ch));
+        return this.reply(message.id, await this.deps.adapter.presenceList(message.ch));
       case 'emit':
         // Handlers run concurrently with later messages; only the reply waits for them.
         // At `maxPendingInput.handlers` in flight, this message (and the input behind it, which
         // then pauses the socket past `maxPendingInput`) waits until one returns.
-        while (this.handlersInFlight >= this.server.options.maxPendingInput.handlers) {
+        while (this.handlersInFlight >= this.options.maxPendingInput.handlers) {
           await new Promise<void>((resolve) => {
             this.handlerReturned = resolve;
           });
@@ -482,7 +458,7 @@ export class Connection {
     if (channel.startsWith('$')) {
       return { code: ErrorCodes.FORBIDDEN, message: 'channel names starting with $ are reserved' };
     }
-    const authorize = this.server.options.authorizeChannel;
+    const authorize = this.options.authorizeChannel;
     if (!authorize) return undefined;
     const ok = await authorize({ channel, action, user: this.user, info: this.info, connection: this });
     return ok ? undefined : { code: ErrorCodes.FORBIDDEN, message: `may not ${action} to "${channel}"` };
@@ -494,7 +470,7 @@ export class Connection {
     if (hello.v !== PROTOCOL_VERSION) {
       return this.fail(DisconnectCode.PROTOCOL_ERROR, `unsupported protocol version ${hello.v}`);
     }
-    const maxId = this.server.options.maxMessageIdLength;
+    const maxId = this.options.maxMessageIdLength;
     if (hello.cid.length > maxId) {
       return this.fail(DisconnectCode.PROTOCOL_ERROR, `hello.cid may be at most ${maxId} characters`);
     }
@@ -503,12 +479,12 @@ export class Connection {
     if (!auth || this.closing) return;
     this.ready = true;
     this.ws.authenticated?.();
-    this.server.registered(this);
+    this.deps.registry.registered(this);
     this.send({
       t: 'welcome',
       v: PROTOCOL_VERSION,
       sid: this.id,
-      hb: this.server.options.heartbeatIntervalMs,
+      hb: this.options.heartbeatIntervalMs,
       ...(this.user !== undefined ? { user: this.user } : {}),
     });
   }
@@ -522,7 +498,7 @@ export class Connection {
   private async authenticate(
     token: string | undefined,
   ): Promise<AuthResult | { user: undefined } | undefined> {
-    const hook = this.server.options.authenticate;
+    const hook = this.options.authenticate;
     if (!hook) return { user: undefined };
     let result: AuthResult;
     try {
@@ -537,9 +513,9 @@ export class Connection {
       }
       // `info` is stored with presence and sent to every member: the checks of a publish apply.
       if (result.info !== undefined) {
-        const check = checkPayload(result.info, this.server.options.payload);
+        const check = checkPayload(result.info, this.options.payload);
         if (!check.ok) {
-          this.server.reportError(new Error(`authenticate returned presence info refused: ${check.message}`));
+          this.deps.reportError(new Error(`authenticate returned presence info refused: ${check.message}`));
           throw new Error(`presence info refused (${check.code})`);
         }
       }
@@ -566,7 +542,7 @@ export class Connection {
       this.fail(DisconnectCode.TOKEN_EXPIRED, 'token expired');
       return;
     }
-    const lead = this.server.options.tokenRefreshLeadMs;
+    const lead = this.options.tokenRefreshLeadMs;
     this.expiryTimers.push(setTimeout(() => this.send({ t: 'refresh' }), Math.max(0, left - lead)));
     this.expiryTimers.push(setTimeout(() => this.fail(DisconnectCode.TOKEN_EXPIRED, 'token expired'), left));
   }
@@ -585,8 +561,8 @@ export class Connection {
     if (this.subscriptions.has(channel)) await this.unsubscribe(channel);
     const sub: Subscription = { epoch: '', offset: 0, pending: [], missed: false, presence };
     this.subscriptions.set(channel, sub);
-    const adapter = this.server.adapter;
-    await this.server.attach(channel, this);
+    const adapter = this.deps.adapter;
+    await this.deps.hub.attach(channel, this);
     const result: SubscribeResult = { ep: '', off: 0 };
     let backlog: ChannelEntry[] = [];
     if (since) {
@@ -639,7 +615,7 @@ export class Connection {
     sub: Subscription,
     backlog: Array<{ epoch: string; entry: ChannelEntry }>,
   ): Promise<void> {
-    const highWater = this.server.options.outbound.highWaterBytes;
+    const highWater = this.options.outbound.highWaterBytes;
     let items = backlog;
     try {
       for (;;) {
@@ -651,10 +627,16 @@ export class Connection {
             continue;
           }
           let bytes = 0;
-          for (let n = 0; n < REPLAY_SLICE_MESSAGES && i < items.length && bytes < highWater; n++) {
-            if (!this.queue.writable) break;
-            const { epoch, entry } = items[i++]!;
-            bytes += this.sendEntry(channel, sub, epoch, entry, undefined);
+          // One slice leaves as one batch (one socket write).
+          this.queue.cork();
+          try {
+            for (let n = 0; n < REPLAY_SLICE_MESSAGES && i < items.length && bytes < highWater; n++) {
+              if (!this.queue.writable) break;
+              const { epoch, entry } = items[i++]!;
+              bytes += this.sendEntry(channel, sub, epoch, entry, undefined);
+            }
+          } finally {
+            this.queue.uncork();
           }
           if (i < items.length) await nextTurn();
         }
@@ -664,7 +646,7 @@ export class Connection {
           // Live messages were dropped while the client was behind: read them from history.
           sub.missed = false;
           sub.pending = [];
-          const h = await this.server.adapter.history(channel, { epoch: sub.epoch, offset: sub.offset });
+          const h = await this.deps.adapter.history(channel, { epoch: sub.epoch, offset: sub.offset });
           if (!this.isCurrent(channel, sub)) return;
           if (!h.ok) {
             // Gone from history: the client resubscribes from its position and is told (`reset`).
@@ -683,7 +665,7 @@ export class Connection {
         items = pending;
       }
     } catch (error) {
-      this.server.reportError(error as Error);
+      this.deps.reportError(error as Error);
       this.fail(DisconnectCode.SERVER_ERROR, 'internal error');
     }
   }
@@ -703,30 +685,36 @@ export class Connection {
 
   private async unsubscribe(channel: string): Promise<void> {
     if (!this.subscriptions.delete(channel)) return;
-    this.server.detach(channel, this);
-    if (this.user !== undefined) await this.server.adapter.presenceLeave(channel, this.user, this.id);
+    this.deps.hub.detach(channel, this);
+    if (this.user !== undefined) await this.deps.adapter.presenceLeave(channel, this.user, this.id);
   }
 
-  /** @internal Live message from the channel's fan-out (`encode` is shared by its subscribers). */
-  deliver(
-    channel: string,
-    epoch: string,
-    entry: ChannelEntry,
-    encode: (c: Codec) => string | Uint8Array,
-  ): void {
+  /** @internal A live message from the hub's fan-out (encoded and framed once for all subscribers). */
+  deliver(live: LiveMessage): void {
+    const { channel, epoch, entry } = live;
     const sub = this.subscriptions.get(channel);
     if (!sub || this.closing) return;
     if (sub.pending) {
       // Behind a replay: wait there, as many as the outbound queue may hold; beyond that, drop
       // them and read them from history later (they were stored before being fanned out).
-      if (sub.pending.length >= this.server.options.outbound.maxQueuedMessages) {
+      if (sub.pending.length >= this.options.outbound.maxQueuedMessages) {
         sub.missed = true;
         sub.pending = [];
       }
       sub.pending.push({ epoch, entry });
       return;
     }
-    this.sendEntry(channel, sub, epoch, entry, encode);
+    this.sendEntry(channel, sub, epoch, entry, live);
+  }
+
+  /** @internal Gathers what this connection writes until `uncork`, which writes it as one batch. */
+  cork(): void {
+    this.queue.cork();
+  }
+
+  /** @internal */
+  uncork(): void {
+    this.queue.uncork();
   }
 
   /** Sends one stored message unless already sent; returns the bytes it took (0 if skipped). */
@@ -735,7 +723,7 @@ export class Connection {
     sub: Subscription,
     epoch: string,
     entry: ChannelEntry,
-    encode: ((c: Codec) => string | Uint8Array) | undefined,
+    live: LiveMessage | undefined,
   ): number {
     if (epoch !== sub.epoch || entry.off > sub.offset + 1) {
       // The adapter delivers every offset of a channel, in order. A new epoch (its history was
@@ -751,7 +739,7 @@ export class Connection {
     if (entry.except === this.id) return 0;
     const own = entry.mid !== undefined && isFromClient(entry.mid, this.clientId);
     const key = entry.key === undefined ? undefined : `${channel}\u0000${entry.key}`;
-    let data: string | Uint8Array;
+    let data: Outgoing;
     if (own) {
       const mid = entry.mid!.split('\u0000')[2];
       const msg: ServerMessage = {
@@ -765,7 +753,7 @@ export class Connection {
       };
       data = this.codec.encode(msg);
     } else {
-      data = encode ? encode(this.codec) : this.server.encodeEntry(this.codec, channel, epoch, entry);
+      data = live ? live.shared(this.codec) : this.deps.hub.encodeEntry(this.codec, channel, epoch, entry);
     }
     this.sendEncoded(data, key);
     return byteLength(data);
@@ -782,12 +770,12 @@ export class Connection {
   }
 
   private async onEmit(event: string, data: unknown, id: number | undefined): Promise<void> {
-    const handler = this.server.handlerFor(event);
+    const handler = this.deps.handlers.handlerFor(event);
     if (!handler) {
       if (id !== undefined) {
         this.reply(id, undefined, { code: ErrorCodes.UNKNOWN_EVENT, message: `no handler for "${event}"` });
       } else {
-        this.server.emit('unhandled', this, event, data);
+        this.deps.handlers.unhandled(this, event, data);
       }
       return;
     }
@@ -798,7 +786,7 @@ export class Connection {
       if (error instanceof RealtimeError) {
         if (id !== undefined) this.reply(id, undefined, { code: error.code, message: error.message });
       } else {
-        this.server.reportError(error as Error);
+        this.deps.reportError(error as Error);
         if (id !== undefined) {
           this.reply(id, undefined, {
             code: ErrorCodes.HANDLER_ERROR,
@@ -821,7 +809,7 @@ export class Connection {
 
   /** @internal Called by the server's heartbeat timer. */
   heartbeat(now: number): void {
-    if (now - this.lastSeen > 2 * this.server.options.heartbeatIntervalMs) {
+    if (now - this.lastSeen > 2 * this.options.heartbeatIntervalMs) {
       this.fail(DisconnectCode.HEARTBEAT_TIMEOUT, 'no heartbeat');
       return;
     }
@@ -839,7 +827,7 @@ export class Connection {
     this.closed = true;
     this.release();
     this.resolveClosed();
-    this.server.unregistered(this, code, reason);
+    this.deps.registry.unregistered(this, code, reason);
   }
 
   /**
@@ -864,11 +852,9 @@ export class Connection {
     const channels = [...this.subscriptions.keys()];
     for (const ch of channels) {
       this.subscriptions.delete(ch);
-      this.server.detach(ch, this);
+      this.deps.hub.detach(ch, this);
       if (this.user !== undefined) {
-        this.server.adapter
-          .presenceLeave(ch, this.user, this.id)
-          .catch((e: Error) => this.server.reportError(e));
+        this.deps.adapter.presenceLeave(ch, this.user, this.id).catch((e: Error) => this.deps.reportError(e));
       }
     }
   }
