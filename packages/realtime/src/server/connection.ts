@@ -3,8 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isValidCloseCode } from '@ieum/websocket';
-import type { ChannelEntry, PublishResult } from '../adapter/adapter.js';
-import { isOverloaded, RealtimeError } from '../adapter/realtime-error.js';
+import type { PublishResult } from '../adapter/adapter.js';
+import { RealtimeError } from '../adapter/realtime-error.js';
 import type { Codec } from '../codec/codec.js';
 import { DisconnectCode } from '../codec/disconnect-codes.js';
 import {
@@ -17,10 +17,9 @@ import {
   ProtocolViolation,
   parseClientMessage,
   type ServerMessage,
-  type SubscribeResult,
 } from '../codec/messages.js';
 import { checkPayload } from '../codec/payload-limits.js';
-import { byteLength, OutboundQueue } from '../transports/outbound-queue.js';
+import { OutboundQueue } from '../transports/outbound-queue.js';
 import { TokenBucket } from '../transports/rate-limit.js';
 import { requestUrl } from '../transports/request-url.js';
 import {
@@ -31,51 +30,12 @@ import {
   type TransportKind,
 } from '../transports/transport.js';
 import { ChannelRate } from './channel-rate.js';
+import { ChannelSubscriptions } from './channel-subscriptions.js';
+import { truncateReason } from './close-reason.js';
 import type { AuthResult } from './hooks.js';
 import type { LiveMessage } from './hub.js';
 import type { SessionDeps, SessionOptions } from './session-deps.js';
-
-interface Subscription {
-  epoch: string;
-  /** Last offset delivered; messages at or below it are not sent again. */
-  offset: number;
-  /** Live messages that arrived while history was being read or replayed; `undefined` once live. */
-  pending: Array<{ epoch: string; entry: ChannelEntry }> | undefined;
-  /**
-   * More live messages arrived during the replay than the outbound queue may hold: they were
-   * dropped, and the replay reads them from history again once it has caught up.
-   */
-  missed: boolean;
-  presence: boolean;
-}
-
-/** Messages a history replay writes per event-loop turn (fewer once `highWaterBytes` are written). */
-const REPLAY_SLICE_MESSAGES = 100;
-
-/** Milliseconds a replay waiting for a backed-up socket checks again even without a write completing. */
-const REPLAY_RECHECK_MS = 100;
-
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Largest close reason in UTF-8 bytes (RFC 6455 §5.5: a control frame carries at most 125 bytes). */
-const MAX_REASON_BYTES = 123;
-
-/**
- * `s` cut to fit a close frame, between code points, with `…` (3 bytes) marking the cut. Reasons
- * quote what a peer sent (an unknown type, a hook's message), and `WebSocket.close` throws for a
- * reason past 123 bytes: counted in UTF-16 units, 100 of them can be 300 bytes.
- */
-function truncateReason(s: string): string {
-  if (Buffer.byteLength(s) <= MAX_REASON_BYTES) return s;
-  let out = '';
-  let bytes = 3;
-  for (const ch of s) {
-    bytes += Buffer.byteLength(ch);
-    if (bytes > MAX_REASON_BYTES) break;
-    out += ch;
-  }
-  return `${out}…`;
-}
+import { SessionInput } from './session-input.js';
 
 export class Connection {
   /** Session id, random, unique per connection. */
@@ -91,19 +51,12 @@ export class Connection {
   /** The server decided to close (or the transport closed): nothing the peer sends acts any more. */
   private closing = false;
   private closed = false;
-  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly subscriptions: ChannelSubscriptions<Connection>;
   private readonly queue: OutboundQueue;
-  private readonly bucket: TokenBucket | undefined;
   private readonly subscribeBucket: TokenBucket | undefined;
-  /** `inputBytesPerSecond`: bytes the peer may send. */
-  private readonly inputBudget: TokenBucket | undefined;
-  /** Reading is stopped until the input byte budget has refilled (`inputBytesPerSecond`). */
-  private throttle: NodeJS.Timeout | undefined;
   private readonly channelRate: ChannelRate | undefined;
-  private input: Promise<void> = Promise.resolve();
-  private inputDepth = 0;
-  private inputBytes = 0;
-  private inputPaused = false;
+  /** Received messages, in order and within the input limits. */
+  private readonly input: SessionInput;
   private handlersInFlight = 0;
   /** Wakes the input waiting for a handler slot (`maxPendingInput.handlers`). */
   private handlerReturned: (() => void) | undefined;
@@ -133,9 +86,32 @@ export class Connection {
     this.options = o;
     this.transport = ws.kind;
     this.queue = new OutboundQueue(ws, o.outbound);
-    this.bucket = o.rateLimit ? new TokenBucket(o.rateLimit) : undefined;
+    this.subscriptions = new ChannelSubscriptions<Connection>(
+      this,
+      {
+        closing: () => this.closing,
+        clientId: () => this.clientId,
+        fail: (code, reason) => this.fail(code, reason),
+        reply: (id, data) => this.reply(id, data),
+        send: (data, key) => this.sendEncoded(data, key),
+      },
+      deps.adapter,
+      deps.hub,
+      this.queue,
+      o.outbound,
+      deps.reportError,
+    );
     this.subscribeBucket = o.subscribeRateLimit ? new TokenBucket(o.subscribeRateLimit) : undefined;
-    this.inputBudget = o.inputRateLimit ? new TokenBucket(o.inputRateLimit) : undefined;
+    this.input = new SessionInput(
+      o,
+      {
+        closing: () => this.closing,
+        fail: (code, reason) => this.fail(code, reason),
+        pause: () => ws.pause(),
+        resume: () => ws.resume(),
+      },
+      deps.reportError,
+    );
     this.channelRate = o.channelRate
       ? new ChannelRate(o.channelRate, (ch) => this.subscriptions.has(ch))
       : undefined;
@@ -155,7 +131,7 @@ export class Connection {
 
   /** Channels this connection is subscribed to. */
   get channels(): string[] {
-    return [...this.subscriptions.keys()];
+    return this.subscriptions.channels();
   }
 
   /**
@@ -211,11 +187,11 @@ export class Connection {
 
   /** Subscribes this connection to `channel` from the server side (no recovery, no reply). */
   async join(channel: string, options: { presence?: boolean } = {}): Promise<void> {
-    await this.subscribe(channel, undefined, options.presence ?? false);
+    await this.subscriptions.subscribe(channel, undefined, options.presence ?? false);
   }
 
   async leave(channel: string): Promise<void> {
-    await this.unsubscribe(channel);
+    await this.subscriptions.unsubscribe(channel);
   }
 
   private send(message: ServerMessage): void {
@@ -248,32 +224,17 @@ export class Connection {
     const m = this.deps.metrics;
     m?.messagesIn.inc();
     m?.bytesIn.inc(bytes.length);
-    if (this.bucket && !this.bucket.take()) {
-      this.fail(DisconnectCode.RATE_LIMITED, 'rate limit exceeded');
-      return;
-    }
-    if (this.inputBudget) {
-      // Over the byte budget, this message is still processed (it has been read) and reading
-      // stops until the budget has refilled: at most one message ahead of it.
-      const wait = this.inputBudget.reserve(bytes.length);
-      if (wait > 0 && !this.throttle) {
-        this.throttle = setTimeout(() => {
-          this.throttle = undefined;
-          if (!this.closing) this.throttleInput();
-        }, wait);
-        this.throttleInput();
-      }
-    }
-    if (this.inputDepth === 0) {
+    if (!this.input.admit(bytes.length)) return;
+    if (this.input.idle) {
       // Nothing waiting: decoded now, so pings, pongs and replies act at once.
       const message = this.decode(bytes, isBinary);
-      if (message && !this.actNow(message)) this.enqueue(() => this.process(message), bytes.length);
+      if (message && !this.actNow(message)) this.input.enqueue(() => this.process(message), bytes.length);
       return;
     }
     // Behind earlier messages: kept as the bytes it arrived as until its turn. Decoded, a message
     // can take ~60 times its size (1 MiB of MessagePack empty maps is a million objects), and up
     // to `maxPendingInput` of them wait here.
-    this.enqueue(async () => {
+    this.input.enqueue(async () => {
       if (this.closing) return;
       const message = this.decode(bytes, isBinary);
       if (message && !this.actNow(message)) await this.process(message);
@@ -296,44 +257,6 @@ export class Connection {
     else if (message.t === 'res') this.onReply(message);
     else if (message.t !== 'pong') return false;
     return true;
-  }
-
-  /**
-   * Runs `task` (for a message of `size` bytes) after the earlier messages, in arrival order: a
-   * publish after a subscribe sees the subscription. Past `maxPendingInput` waiting, the socket
-   * is not read.
-   */
-  private enqueue(task: () => Promise<void>, size: number): void {
-    this.inputDepth++;
-    this.inputBytes += size;
-    this.throttleInput();
-    this.input = this.input
-      .then(task)
-      .catch((error: Error) => {
-        this.deps.reportError(error as Error);
-        // An adapter out of capacity (Redis at maxmemory...): the client retries later, with backoff.
-        if (isOverloaded(error))
-          this.fail(DisconnectCode.TRY_AGAIN_LATER, 'server overloaded: try again later');
-        else this.fail(DisconnectCode.SERVER_ERROR, 'internal error');
-      })
-      .finally(() => {
-        this.inputDepth--;
-        this.inputBytes -= size;
-        this.throttleInput();
-      });
-  }
-
-  /**
-   * Pauses reading while too much received input waits to be processed, or while the input byte
-   * budget refills (`inputBytesPerSecond`); resumes once neither holds.
-   */
-  private throttleInput(): void {
-    const max = this.options.maxPendingInput;
-    const over = this.throttle !== undefined || this.inputDepth > max.messages || this.inputBytes > max.bytes;
-    if (over === this.inputPaused) return;
-    this.inputPaused = over;
-    if (over) this.ws.pause();
-    else this.ws.resume();
   }
 
   private async process(message: ClientMessage): Promise<void> {
@@ -366,17 +289,22 @@ export class Connection {
         if (this.channelRate && !this.channelRate.admit(message.ch))
           return this.reply(message.id, undefined, newChannelsRefused());
         try {
-          await this.subscribe(message.ch, message.since, message.presence ?? false, message.id);
+          await this.subscriptions.subscribe(
+            message.ch,
+            message.since,
+            message.presence ?? false,
+            message.id,
+          );
         } catch (error) {
           // An adapter refusing on purpose (e.g. too many channels): the client is told why.
           if (!(error instanceof RealtimeError)) throw error;
-          await this.unsubscribe(message.ch);
+          await this.subscriptions.unsubscribe(message.ch);
           return this.reply(message.id, undefined, { code: error.code, message: error.message });
         }
         return;
       }
       case 'unsub':
-        await this.unsubscribe(message.ch);
+        await this.subscriptions.unsubscribe(message.ch);
         return this.reply(message.id, null);
       case 'pub': {
         const denied = await this.denied(message.ch, 'publish');
@@ -551,160 +479,9 @@ export class Connection {
     await this.authenticate(token);
   }
 
-  private async subscribe(
-    channel: string,
-    since: { ep: string; off: number } | undefined,
-    presence: boolean,
-    replyId?: number,
-  ): Promise<boolean> {
-    if (this.closing) return false;
-    if (this.subscriptions.has(channel)) await this.unsubscribe(channel);
-    const sub: Subscription = { epoch: '', offset: 0, pending: [], missed: false, presence };
-    this.subscriptions.set(channel, sub);
-    const adapter = this.deps.adapter;
-    await this.deps.hub.attach(channel, this);
-    const result: SubscribeResult = { ep: '', off: 0 };
-    let backlog: ChannelEntry[] = [];
-    if (since) {
-      const h = await adapter.history(channel, { epoch: since.ep, offset: since.off });
-      result.ep = h.position.epoch;
-      result.off = h.position.offset;
-      result.recovered = h.ok;
-      if (h.ok) {
-        backlog = h.entries;
-        sub.offset = since.off;
-      } else {
-        result.reason = h.reason;
-        sub.offset = h.position.offset;
-      }
-    } else {
-      const p = await adapter.position(channel);
-      result.ep = p.epoch;
-      result.off = p.offset;
-      sub.offset = p.offset;
-    }
-    sub.epoch = result.ep;
-    if (!this.isCurrent(channel, sub)) return false;
-    if (this.user !== undefined) await adapter.presenceJoin(channel, this.user, this.id, this.info);
-    if (presence) result.members = await adapter.presenceList(channel);
-    if (!this.isCurrent(channel, sub)) return false;
-    if (replyId !== undefined) this.reply(replyId, result);
-    // Not awaited: the client's next messages (an unsub that cancels it, say) go on meanwhile.
-    void this.replay(
-      channel,
-      sub,
-      backlog.map((entry) => ({ epoch: sub.epoch, entry })),
-    );
-    return true;
-  }
-
-  /** Whether `sub` is still this connection's subscription to `channel` and the connection is open. */
-  private isCurrent(channel: string, sub: Subscription): boolean {
-    return !this.closing && this.subscriptions.get(channel) === sub;
-  }
-
-  /**
-   * Sends `backlog`, then the live messages that arrived meanwhile, then goes live. In slices of
-   * at most `REPLAY_SLICE_MESSAGES` messages or `highWaterBytes` per event-loop turn, only while
-   * the socket keeps up (it waits for writes to complete, never filling the outbound queue), and
-   * it stops as soon as the subscription ends or the connection is closing. Each stored message
-   * is encoded once per codec for the whole server (`replayCacheBytes`).
-   */
-  private async replay(
-    channel: string,
-    sub: Subscription,
-    backlog: Array<{ epoch: string; entry: ChannelEntry }>,
-  ): Promise<void> {
-    const highWater = this.options.outbound.highWaterBytes;
-    let items = backlog;
-    try {
-      for (;;) {
-        let i = 0;
-        while (i < items.length) {
-          if (!this.isCurrent(channel, sub)) return;
-          if (!this.queue.writable) {
-            await this.writable();
-            continue;
-          }
-          let bytes = 0;
-          // One slice leaves as one batch (one socket write).
-          this.queue.cork();
-          try {
-            for (let n = 0; n < REPLAY_SLICE_MESSAGES && i < items.length && bytes < highWater; n++) {
-              if (!this.queue.writable) break;
-              const { epoch, entry } = items[i++]!;
-              bytes += this.sendEntry(channel, sub, epoch, entry, undefined);
-            }
-          } finally {
-            this.queue.uncork();
-          }
-          if (i < items.length) await nextTurn();
-        }
-        if (!this.isCurrent(channel, sub)) return;
-        const pending = sub.pending ?? [];
-        if (sub.missed) {
-          // Live messages were dropped while the client was behind: read them from history.
-          sub.missed = false;
-          sub.pending = [];
-          const h = await this.deps.adapter.history(channel, { epoch: sub.epoch, offset: sub.offset });
-          if (!this.isCurrent(channel, sub)) return;
-          if (!h.ok) {
-            // Gone from history: the client resubscribes from its position and is told (`reset`).
-            return h.reason === 'epoch-changed'
-              ? this.fail(DisconnectCode.SERVICE_RESTART, 'channel history lost: resubscribe')
-              : this.fail(DisconnectCode.SLOW_CONSUMER, 'fell behind during history replay');
-          }
-          items = [...h.entries.map((entry) => ({ epoch: sub.epoch, entry })), ...pending];
-          continue;
-        }
-        if (pending.length === 0) {
-          sub.pending = undefined;
-          return;
-        }
-        sub.pending = [];
-        items = pending;
-      }
-    } catch (error) {
-      this.deps.reportError(error as Error);
-      this.fail(DisconnectCode.SERVER_ERROR, 'internal error');
-    }
-  }
-
-  /** Resolves when the outbound queue takes messages again (or, at the latest, after a short while). */
-  private writable(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        cancel();
-        resolve();
-      };
-      const cancel = this.queue.onWritable(done);
-      const timer = setTimeout(done, REPLAY_RECHECK_MS);
-    });
-  }
-
-  private async unsubscribe(channel: string): Promise<void> {
-    if (!this.subscriptions.delete(channel)) return;
-    this.deps.hub.detach(channel, this);
-    if (this.user !== undefined) await this.deps.adapter.presenceLeave(channel, this.user, this.id);
-  }
-
   /** @internal A live message from the hub's fan-out (encoded and framed once for all subscribers). */
   deliver(live: LiveMessage): void {
-    const { channel, epoch, entry } = live;
-    const sub = this.subscriptions.get(channel);
-    if (!sub || this.closing) return;
-    if (sub.pending) {
-      // Behind a replay: wait there, as many as the outbound queue may hold; beyond that, drop
-      // them and read them from history later (they were stored before being fanned out).
-      if (sub.pending.length >= this.options.outbound.maxQueuedMessages) {
-        sub.missed = true;
-        sub.pending = [];
-      }
-      sub.pending.push({ epoch, entry });
-      return;
-    }
-    this.sendEntry(channel, sub, epoch, entry, live);
+    this.subscriptions.deliver(live);
   }
 
   /** @internal Gathers what this connection writes until `uncork`, which writes it as one batch. */
@@ -717,51 +494,9 @@ export class Connection {
     this.queue.uncork();
   }
 
-  /** Sends one stored message unless already sent; returns the bytes it took (0 if skipped). */
-  private sendEntry(
-    channel: string,
-    sub: Subscription,
-    epoch: string,
-    entry: ChannelEntry,
-    live: LiveMessage | undefined,
-  ): number {
-    if (epoch !== sub.epoch || entry.off > sub.offset + 1) {
-      // The adapter delivers every offset of a channel, in order. A new epoch (its history was
-      // lost: a Redis restart) or a skipped offset (trimmed while the adapter was cut off) means
-      // this client may have missed messages nobody can send it any more. Only a resubscription
-      // from its position tells it (`reset`), so close: it reconnects, resubscribes, and recovers
-      // or resets. Never follow silently.
-      this.fail(DisconnectCode.SERVICE_RESTART, 'channel history lost: resubscribe');
-      return 0;
-    }
-    if (entry.off <= sub.offset) return 0;
-    sub.offset = entry.off;
-    if (entry.except === this.id) return 0;
-    const own = entry.mid !== undefined && isFromClient(entry.mid, this.clientId);
-    const key = entry.key === undefined ? undefined : `${channel}\u0000${entry.key}`;
-    let data: Outgoing;
-    if (own) {
-      const mid = entry.mid!.split('\u0000')[2];
-      const msg: ServerMessage = {
-        t: 'msg',
-        ch: channel,
-        ev: entry.ev,
-        d: entry.d,
-        ep: epoch,
-        off: entry.off,
-        ...(mid !== undefined ? { mid } : {}),
-      };
-      data = this.codec.encode(msg);
-    } else {
-      data = live ? live.shared(this.codec) : this.deps.hub.encodeEntry(this.codec, channel, epoch, entry);
-    }
-    this.sendEncoded(data, key);
-    return byteLength(data);
-  }
-
   /** @internal Whether presence changes of `channel` are for this connection. */
   wantsPresence(channel: string): boolean {
-    return !this.closing && this.subscriptions.get(channel)?.presence === true;
+    return this.subscriptions.wantsPresence(channel);
   }
 
   /** @internal A message shared with other connections (presence changes). */
@@ -838,7 +573,7 @@ export class Connection {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.helloTimer);
-    clearTimeout(this.throttle);
+    this.input.release();
     for (const t of this.expiryTimers) clearTimeout(t);
     // Input waiting for a handler slot ends now, even if the handler never returns.
     this.handlerReturned?.();
@@ -849,14 +584,7 @@ export class Connection {
       r.reject(new RealtimeError(ErrorCodes.DISCONNECTED, 'the connection closed before the reply'));
       this.requests.delete(id);
     }
-    const channels = [...this.subscriptions.keys()];
-    for (const ch of channels) {
-      this.subscriptions.delete(ch);
-      this.deps.hub.detach(ch, this);
-      if (this.user !== undefined) {
-        this.deps.adapter.presenceLeave(ch, this.user, this.id).catch((e: Error) => this.deps.reportError(e));
-      }
-    }
+    this.subscriptions.releaseAll();
   }
 }
 
@@ -866,14 +594,3 @@ const newChannelsRefused = (): ErrorBody => ({
   code: ErrorCodes.TOO_MANY_NEW_CHANNELS,
   message: 'new channels used too fast: retry later',
 });
-
-/**
- * Whether a stored message id (`user \0 clientId \0 messageId`) was published by `clientId`:
- * checked in place, without splitting, because it runs for every subscriber of every message.
- */
-function isFromClient(storedId: string, clientId: string): boolean {
-  const start = storedId.indexOf('\u0000') + 1;
-  return (
-    start !== 0 && storedId.startsWith(clientId, start) && storedId.charCodeAt(start + clientId.length) === 0
-  );
-}
