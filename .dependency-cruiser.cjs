@@ -68,6 +68,14 @@ module.exports = {
       to: { path: '^packages/realtime/src/(transports|server|client)/' },
     },
     {
+      name: 'realtime-adapter-entry-stays-light',
+      comment:
+        '@ieum/realtime/adapter and /codec load neither jose nor prom-client (nor the server: see the rules around).',
+      severity: 'error',
+      from: { path: '^packages/realtime/src/(adapter|codec)/' },
+      to: { path: 'node_modules/(jose|prom-client)/' },
+    },
+    {
       name: 'realtime-transports-below-server',
       comment: 'src/transports imports codec and adapter, never the server or the client.',
       severity: 'error',
@@ -107,7 +115,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '(^|/)(dist|node_modules)/' },
+    exclude: { path: '(^|/)dist/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.test.json' },
     // Workspace packages resolve to their TypeScript sources, as the tests run them.
