@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import type { ChannelEntry } from '../src/adapter/adapter.js';
 import { type Codec, jsonCodec } from '../src/codec/index.js';
 import { EncodedCache } from '../src/server/encoded-cache.js';
-import { OutboundQueue } from '../src/server/outbound-queue.js';
+import { OutboundQueue } from '../src/transports/outbound-queue.js';
 
 function countingCodec() {
   const codec: Codec & { encodes: number } = {

@@ -3,6 +3,7 @@ import http, { type Server as HttpServer, type IncomingMessage, STATUS_CODES } f
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { batchOutput } from './node/connection-driver.js';
 import {
   CONNECTION_OPTION_NAMES,
   resolveConnectionSettings,
@@ -657,6 +658,18 @@ export class WebSocketServer extends EventEmitter {
       compress: options.compress ?? true,
       compressed: new Map(),
     };
+  }
+
+  /**
+   * Runs `fn` and writes what it sent, to every connection, when it returns: one socket write
+   * per connection however many messages `fn` sent to it (`send`, `sendPrepared`, `ping`...),
+   * each connection's messages in order, every callback called. What a `message` handler sends
+   * is already batched this way for the input chunk that carried the message; use this for
+   * sends that start elsewhere (a timer, a Promise, a message from another process). Returns
+   * what `fn` returns; rethrows what it throws, after writing what it sent.
+   */
+  static batch<T>(fn: () => T): T {
+    return batchOutput(fn);
   }
 
   /**

@@ -46,14 +46,35 @@ export interface PresenceChange {
 }
 
 /**
- * Adapters refuse for lack of capacity (memory, channels) with an error carrying
- * `overloaded: true` (see `isOverloaded`): the server then closes the connection or HTTP session
- * concerned with 1013 (try again later) instead of 1011, and the client retries with backoff.
+ * Where channels live: history, fan-out to every process, deduplication and presence. The server
+ * relies on this contract (the conformance suite, `@ieum/realtime/adapter-conformance`, checks
+ * what a single process can see of it):
+ *
+ * - **Store and publish are one step per channel.** `publish` assigns the next offset, stores the
+ *   message and hands it to fan-out atomically with respect to other publishes to the same
+ *   channel: offsets are 1, 2, 3… without gaps within an epoch, a message is delivered only after
+ *   it is stored (a `history` read after a delivery contains it), and no process sees offset
+ *   n + 1 before n. A publish whose `mid` was seen within the dedupe window stores and delivers
+ *   nothing and resolves with the first publication's position and `duplicate: true`.
+ * - **Ordering.** A listener receives every offset of its channel, in offset order, from the
+ *   moment `subscribe` resolves; nothing is promised across channels. It may be called during
+ *   `publish` (memory) or later (Redis); the server assumes neither.
+ * - **Epochs.** An epoch names one unbroken history of a channel. It changes only when that
+ *   history is lost (a restart without persistence, an eviction, `deleteChannel`), and offsets
+ *   start again in the new one. A listener that receives a new epoch or a skipped offset is told
+ *   that messages in between are gone: the server closes the sessions concerned (1012), and their
+ *   clients resubscribe from their position and are told (`recovered: false`, `reset`). An adapter
+ *   must never skip an offset or change the epoch while the messages in between still exist.
+ * - **Failures.** Adapters refuse for lack of capacity (memory, channels) with an error carrying
+ *   `overloaded: true` (see `isOverloaded`): the server then closes the connection or HTTP session
+ *   concerned with 1013 (try again later) instead of 1011, and the client retries with backoff. A
+ *   `RealtimeError` refuses one operation and its message reaches the client.
  */
 export interface Adapter {
   /**
-   * Appends to the channel's history and delivers to every subscriber in every process. With a
-   * `mid`, a message id seen within the dedupe window is not published again.
+   * Appends to the channel's history and delivers to every subscriber in every process, as one
+   * step (see the contract above). With a `mid`, a message id seen within the dedupe window is
+   * not published again.
    */
   publish(channel: string, message: PublishInput): Promise<PublishResult>;
   /**

@@ -1,7 +1,7 @@
 // How fast one connection may start using channels: a channel it is not subscribed to and has
 // not used lately costs a token. Channels are created by being named, so this bounds how many new
 // channels (and channel-limit evictions) one connection can cause per second.
-import { TokenBucket } from './rate-limit.js';
+import { TokenBucket } from '../transports/rate-limit.js';
 
 export interface ChannelRateLimit {
   /** Channels per second a connection may start using, sustained. Default 10. */

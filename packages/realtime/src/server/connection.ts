@@ -2,9 +2,9 @@
 // subscriptions with recovery, requests in both directions, heartbeats and limits.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { isValidCloseCode, type PreparedMessage } from '@ieum/websocket';
-import type { ChannelEntry, PublishResult } from '../adapter/adapter.js';
-import { isOverloaded } from '../adapter/realtime-error.js';
+import { isValidCloseCode } from '@ieum/websocket';
+import type { PublishResult } from '../adapter/adapter.js';
+import { RealtimeError } from '../adapter/realtime-error.js';
 import type { Codec } from '../codec/codec.js';
 import { DisconnectCode } from '../codec/disconnect-codes.js';
 import {
@@ -17,81 +17,25 @@ import {
   ProtocolViolation,
   parseClientMessage,
   type ServerMessage,
-  type SubscribeResult,
 } from '../codec/messages.js';
 import { checkPayload } from '../codec/payload-limits.js';
+import { OutboundQueue } from '../transports/outbound-queue.js';
+import { TokenBucket } from '../transports/rate-limit.js';
 import { requestUrl } from '../transports/request-url.js';
+import {
+  isShared,
+  type Outgoing,
+  type SharedMessage,
+  type Transport,
+  type TransportKind,
+} from '../transports/transport.js';
 import { ChannelRate } from './channel-rate.js';
-import { byteLength, OutboundQueue, type Outgoing, type SharedMessage } from './outbound-queue.js';
-import { TokenBucket } from './rate-limit.js';
-import { type AuthResult, RealtimeError, type RealtimeServer } from './realtime-server.js';
-
-/**
- * What a connection runs over: a WebSocket, or an HTTP fallback session (SSE or long polling)
- * that behaves like one. `@ieum/websocket`'s `WebSocket` fits as is.
- */
-export interface Transport {
-  readonly bufferedAmount: number;
-  send(data: string | Uint8Array, options: { binary: boolean }, done: (error?: Error | null) => void): void;
-  /** Sends a message framed once for many connections (`WebSocketServer.prepare`), if supported. */
-  sendPrepared?(message: PreparedMessage, done: (error?: Error | null) => void): void;
-  close(code: number, reason: string): void;
-  terminate(): void;
-  pause(): void;
-  resume(): void;
-  on(event: 'message', listener: (data: unknown, isBinary: boolean) => void): unknown;
-  on(event: 'close', listener: (code: number, reason: Buffer) => void): unknown;
-  on(event: 'error', listener: (error: Error) => void): unknown;
-  /** Called once the client is authenticated, before the welcome is sent (HTTP sessions). */
-  authenticated?(): void;
-}
-
-export type TransportKind = 'websocket' | 'sse' | 'polling';
-
-interface Subscription {
-  epoch: string;
-  /** Last offset delivered; messages at or below it are not sent again. */
-  offset: number;
-  /** Live messages that arrived while history was being read or replayed; `undefined` once live. */
-  pending: Array<{ epoch: string; entry: ChannelEntry }> | undefined;
-  /**
-   * More live messages arrived during the replay than the outbound queue may hold: they were
-   * dropped, and the replay reads them from history again once it has caught up.
-   */
-  missed: boolean;
-  presence: boolean;
-}
-
-/** Messages a history replay writes per event-loop turn (fewer once `highWaterBytes` are written). */
-const REPLAY_SLICE_MESSAGES = 100;
-
-/** Milliseconds a replay waiting for a backed-up socket checks again even without a write completing. */
-const REPLAY_RECHECK_MS = 100;
-
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-const isShared = (data: Outgoing): data is SharedMessage =>
-  typeof data !== 'string' && !(data instanceof Uint8Array);
-
-/** Largest close reason in UTF-8 bytes (RFC 6455 §5.5: a control frame carries at most 125 bytes). */
-const MAX_REASON_BYTES = 123;
-
-/**
- * `s` cut to fit a close frame, between code points, with `…` (3 bytes) marking the cut. Reasons
- * quote what a peer sent (an unknown type, a hook's message), and `WebSocket.close` throws for a
- * reason past 123 bytes: counted in UTF-16 units, 100 of them can be 300 bytes.
- */
-function truncateReason(s: string): string {
-  if (Buffer.byteLength(s) <= MAX_REASON_BYTES) return s;
-  let out = '';
-  let bytes = 3;
-  for (const ch of s) {
-    bytes += Buffer.byteLength(ch);
-    if (bytes > MAX_REASON_BYTES) break;
-    out += ch;
-  }
-  return `${out}…`;
-}
+import { ChannelSubscriptions } from './channel-subscriptions.js';
+import { truncateReason } from './close-reason.js';
+import type { AuthResult } from './hooks.js';
+import type { LiveMessage } from './hub.js';
+import type { SessionDeps, SessionOptions } from './session-deps.js';
+import { SessionInput } from './session-input.js';
 
 export class Connection {
   /** Session id, random, unique per connection. */
@@ -107,19 +51,12 @@ export class Connection {
   /** The server decided to close (or the transport closed): nothing the peer sends acts any more. */
   private closing = false;
   private closed = false;
-  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly subscriptions: ChannelSubscriptions<Connection>;
   private readonly queue: OutboundQueue;
-  private readonly bucket: TokenBucket | undefined;
   private readonly subscribeBucket: TokenBucket | undefined;
-  /** `inputBytesPerSecond`: bytes the peer may send. */
-  private readonly inputBudget: TokenBucket | undefined;
-  /** Reading is stopped until the input byte budget has refilled (`inputBytesPerSecond`). */
-  private throttle: NodeJS.Timeout | undefined;
   private readonly channelRate: ChannelRate | undefined;
-  private input: Promise<void> = Promise.resolve();
-  private inputDepth = 0;
-  private inputBytes = 0;
-  private inputPaused = false;
+  /** Received messages, in order and within the input limits. */
+  private readonly input: SessionInput;
   private handlersInFlight = 0;
   /** Wakes the input waiting for a handler slot (`maxPendingInput.handlers`). */
   private handlerReturned: (() => void) | undefined;
@@ -132,35 +69,53 @@ export class Connection {
     { resolve: (d: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
 
+  /** How this connection reaches its client. */
+  readonly transport: TransportKind;
+  private readonly deps: SessionDeps<Connection>;
+  private readonly options: SessionOptions<Connection>;
+
+  /** @internal Sessions are created by the server (`RealtimeServer`) for each client. */
   constructor(
-    private readonly server: RealtimeServer,
+    deps: SessionDeps<Connection>,
     readonly ws: Transport,
     readonly req: IncomingMessage,
     readonly codec: Codec,
-    /** How this connection reaches its client. */
-    readonly transport: TransportKind = 'websocket',
   ) {
-    const o = server.options;
-    this.queue = new OutboundQueue(
+    this.deps = deps;
+    const o = deps.options;
+    this.options = o;
+    this.transport = ws.kind;
+    this.queue = new OutboundQueue(ws, o.outbound);
+    this.subscriptions = new ChannelSubscriptions<Connection>(
+      this,
       {
-        get bufferedAmount() {
-          return ws.bufferedAmount;
-        },
-        write: (data, done) => {
-          if (!isShared(data)) ws.send(data, { binary: codec.binary }, () => done());
-          else if (ws.sendPrepared) ws.sendPrepared(data.prepared, () => done());
-          else ws.send(data.data, { binary: codec.binary }, () => done());
-        },
+        closing: () => this.closing,
+        clientId: () => this.clientId,
+        fail: (code, reason) => this.fail(code, reason),
+        reply: (id, data) => this.reply(id, data),
+        send: (data, key) => this.sendEncoded(data, key),
       },
+      deps.adapter,
+      deps.hub,
+      this.queue,
       o.outbound,
+      deps.reportError,
     );
-    this.bucket = o.rateLimit ? new TokenBucket(o.rateLimit) : undefined;
     this.subscribeBucket = o.subscribeRateLimit ? new TokenBucket(o.subscribeRateLimit) : undefined;
-    this.inputBudget = o.inputRateLimit ? new TokenBucket(o.inputRateLimit) : undefined;
+    this.input = new SessionInput(
+      o,
+      {
+        closing: () => this.closing,
+        fail: (code, reason) => this.fail(code, reason),
+        pause: () => ws.pause(),
+        resume: () => ws.resume(),
+      },
+      deps.reportError,
+    );
     this.channelRate = o.channelRate
       ? new ChannelRate(o.channelRate, (ch) => this.subscriptions.has(ch))
       : undefined;
-    server.adopt(this);
+    deps.registry.adopt(this);
     ws.on('message', (data, isBinary) => this.onData(data, isBinary));
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
     ws.on('error', () => {}); // the close event follows with the code
@@ -176,7 +131,7 @@ export class Connection {
 
   /** Channels this connection is subscribed to. */
   get channels(): string[] {
-    return [...this.subscriptions.keys()];
+    return this.subscriptions.channels();
   }
 
   /**
@@ -220,7 +175,7 @@ export class Connection {
       return Promise.reject(new RealtimeError(ErrorCodes.DISCONNECTED, 'the connection is closed'));
     const id = this.nextRequestId++;
     return new Promise((resolve, reject) => {
-      const ms = options.timeoutMs ?? this.server.options.requestTimeoutMs;
+      const ms = options.timeoutMs ?? this.options.requestTimeoutMs;
       const timer = setTimeout(() => {
         this.requests.delete(id);
         reject(new RealtimeError(ErrorCodes.TIMEOUT, `no reply to "${event}" within ${ms} ms`));
@@ -232,11 +187,11 @@ export class Connection {
 
   /** Subscribes this connection to `channel` from the server side (no recovery, no reply). */
   async join(channel: string, options: { presence?: boolean } = {}): Promise<void> {
-    await this.subscribe(channel, undefined, options.presence ?? false);
+    await this.subscriptions.subscribe(channel, undefined, options.presence ?? false);
   }
 
   async leave(channel: string): Promise<void> {
-    await this.unsubscribe(channel);
+    await this.subscriptions.unsubscribe(channel);
   }
 
   private send(message: ServerMessage): void {
@@ -246,7 +201,7 @@ export class Connection {
   private sendEncoded(data: Outgoing, key?: string): void {
     if (this.closing) return;
     const result = this.queue.push(data, key);
-    const m = this.server.metrics;
+    const m = this.deps.metrics;
     if (result === 'overflow') {
       this.queue.clear();
       this.fail(DisconnectCode.SLOW_CONSUMER, 'outbound queue full');
@@ -266,35 +221,20 @@ export class Connection {
     this.lastSeen = Date.now();
     // binaryType is 'nodebuffer' (the default): every message arrives as one Buffer.
     const bytes = data as Buffer;
-    const m = this.server.metrics;
+    const m = this.deps.metrics;
     m?.messagesIn.inc();
     m?.bytesIn.inc(bytes.length);
-    if (this.bucket && !this.bucket.take()) {
-      this.fail(DisconnectCode.RATE_LIMITED, 'rate limit exceeded');
-      return;
-    }
-    if (this.inputBudget) {
-      // Over the byte budget, this message is still processed (it has been read) and reading
-      // stops until the budget has refilled: at most one message ahead of it.
-      const wait = this.inputBudget.reserve(bytes.length);
-      if (wait > 0 && !this.throttle) {
-        this.throttle = setTimeout(() => {
-          this.throttle = undefined;
-          if (!this.closing) this.throttleInput();
-        }, wait);
-        this.throttleInput();
-      }
-    }
-    if (this.inputDepth === 0) {
+    if (!this.input.admit(bytes.length)) return;
+    if (this.input.idle) {
       // Nothing waiting: decoded now, so pings, pongs and replies act at once.
       const message = this.decode(bytes, isBinary);
-      if (message && !this.actNow(message)) this.enqueue(() => this.process(message), bytes.length);
+      if (message && !this.actNow(message)) this.input.enqueue(() => this.process(message), bytes.length);
       return;
     }
     // Behind earlier messages: kept as the bytes it arrived as until its turn. Decoded, a message
     // can take ~60 times its size (1 MiB of MessagePack empty maps is a million objects), and up
     // to `maxPendingInput` of them wait here.
-    this.enqueue(async () => {
+    this.input.enqueue(async () => {
       if (this.closing) return;
       const message = this.decode(bytes, isBinary);
       if (message && !this.actNow(message)) await this.process(message);
@@ -319,44 +259,6 @@ export class Connection {
     return true;
   }
 
-  /**
-   * Runs `task` (for a message of `size` bytes) after the earlier messages, in arrival order: a
-   * publish after a subscribe sees the subscription. Past `maxPendingInput` waiting, the socket
-   * is not read.
-   */
-  private enqueue(task: () => Promise<void>, size: number): void {
-    this.inputDepth++;
-    this.inputBytes += size;
-    this.throttleInput();
-    this.input = this.input
-      .then(task)
-      .catch((error: Error) => {
-        this.server.reportError(error as Error);
-        // An adapter out of capacity (Redis at maxmemory...): the client retries later, with backoff.
-        if (isOverloaded(error))
-          this.fail(DisconnectCode.TRY_AGAIN_LATER, 'server overloaded: try again later');
-        else this.fail(DisconnectCode.SERVER_ERROR, 'internal error');
-      })
-      .finally(() => {
-        this.inputDepth--;
-        this.inputBytes -= size;
-        this.throttleInput();
-      });
-  }
-
-  /**
-   * Pauses reading while too much received input waits to be processed, or while the input byte
-   * budget refills (`inputBytesPerSecond`); resumes once neither holds.
-   */
-  private throttleInput(): void {
-    const max = this.server.options.maxPendingInput;
-    const over = this.throttle !== undefined || this.inputDepth > max.messages || this.inputBytes > max.bytes;
-    if (over === this.inputPaused) return;
-    this.inputPaused = over;
-    if (over) this.ws.pause();
-    else this.ws.resume();
-  }
-
   private async process(message: ClientMessage): Promise<void> {
     if (this.closing) return;
     if (!this.ready && message.t !== 'hello') {
@@ -377,7 +279,7 @@ export class Connection {
       case 'sub': {
         const denied = await this.denied(message.ch, 'subscribe');
         if (denied) return this.reply(message.id, undefined, denied);
-        const max = this.server.options.maxSubscriptionsPerConnection;
+        const max = this.options.maxSubscriptionsPerConnection;
         if (!this.subscriptions.has(message.ch) && this.subscriptions.size >= max) {
           return this.reply(message.id, undefined, {
             code: ErrorCodes.TOO_MANY_SUBSCRIPTIONS,
@@ -387,22 +289,27 @@ export class Connection {
         if (this.channelRate && !this.channelRate.admit(message.ch))
           return this.reply(message.id, undefined, newChannelsRefused());
         try {
-          await this.subscribe(message.ch, message.since, message.presence ?? false, message.id);
+          await this.subscriptions.subscribe(
+            message.ch,
+            message.since,
+            message.presence ?? false,
+            message.id,
+          );
         } catch (error) {
           // An adapter refusing on purpose (e.g. too many channels): the client is told why.
           if (!(error instanceof RealtimeError)) throw error;
-          await this.unsubscribe(message.ch);
+          await this.subscriptions.unsubscribe(message.ch);
           return this.reply(message.id, undefined, { code: error.code, message: error.message });
         }
         return;
       }
       case 'unsub':
-        await this.unsubscribe(message.ch);
+        await this.subscriptions.unsubscribe(message.ch);
         return this.reply(message.id, null);
       case 'pub': {
         const denied = await this.denied(message.ch, 'publish');
         if (denied) return this.reply(message.id, undefined, denied);
-        const maxId = this.server.options.maxMessageIdLength;
+        const maxId = this.options.maxMessageIdLength;
         if (message.mid.length > maxId) {
           return this.reply(message.id, undefined, {
             code: ErrorCodes.MESSAGE_ID_TOO_LONG,
@@ -412,12 +319,12 @@ export class Connection {
         if (this.channelRate && !this.channelRate.admit(message.ch))
           return this.reply(message.id, undefined, newChannelsRefused());
         let data = message.d;
-        const hook = this.server.options.beforePublish;
+        const hook = this.options.beforePublish;
         if (hook) {
           try {
             data = await hook({ channel: message.ch, event: message.ev, data, connection: this });
           } catch (error) {
-            if (!(error instanceof RealtimeError)) this.server.reportError(error as Error);
+            if (!(error instanceof RealtimeError)) this.deps.reportError(error as Error);
             const body =
               error instanceof RealtimeError
                 ? { code: error.code, message: error.message }
@@ -427,19 +334,16 @@ export class Connection {
         }
         // Closed while the hooks ran (its token expired, say): the publish must not happen.
         if (this.closing) return;
-        // Checked once, here, for every codec: what is stored must be deliverable to all of them.
-        const check = checkPayload(data ?? null, this.server.options.payload);
-        if (!check.ok) return this.reply(message.id, undefined, { code: check.code, message: check.message });
         let r: PublishResult;
         try {
-          r = await this.server.adapter.publish(message.ch, {
-            ev: message.ev,
-            d: data ?? null,
+          // The server's one publish path: the payload is checked there, once for every codec.
+          r = await this.deps.hub.publish(message.ch, message.ev, data ?? null, {
             mid: `${this.user ?? ''}\u0000${this.clientId}\u0000${message.mid}`,
             ...(message.key !== undefined ? { key: message.key } : {}),
           });
         } catch (error) {
-          // An adapter refusing on purpose (e.g. too many channels): the client is told why.
+          // Refused: a payload past the limits, or an adapter refusing on purpose (e.g. too many
+          // channels). The client is told why.
           if (!(error instanceof RealtimeError)) throw error;
           return this.reply(message.id, undefined, { code: error.code, message: error.message });
         }
@@ -452,12 +356,12 @@ export class Connection {
             message: `subscribe to "${message.ch}" before listing its presence`,
           });
         }
-        return this.reply(message.id, await this.server.adapter.presenceList(message.ch));
+        return this.reply(message.id, await this.deps.adapter.presenceList(message.ch));
       case 'emit':
         // Handlers run concurrently with later messages; only the reply waits for them.
         // At `maxPendingInput.handlers` in flight, this message (and the input behind it, which
         // then pauses the socket past `maxPendingInput`) waits until one returns.
-        while (this.handlersInFlight >= this.server.options.maxPendingInput.handlers) {
+        while (this.handlersInFlight >= this.options.maxPendingInput.handlers) {
           await new Promise<void>((resolve) => {
             this.handlerReturned = resolve;
           });
@@ -482,7 +386,7 @@ export class Connection {
     if (channel.startsWith('$')) {
       return { code: ErrorCodes.FORBIDDEN, message: 'channel names starting with $ are reserved' };
     }
-    const authorize = this.server.options.authorizeChannel;
+    const authorize = this.options.authorizeChannel;
     if (!authorize) return undefined;
     const ok = await authorize({ channel, action, user: this.user, info: this.info, connection: this });
     return ok ? undefined : { code: ErrorCodes.FORBIDDEN, message: `may not ${action} to "${channel}"` };
@@ -494,7 +398,7 @@ export class Connection {
     if (hello.v !== PROTOCOL_VERSION) {
       return this.fail(DisconnectCode.PROTOCOL_ERROR, `unsupported protocol version ${hello.v}`);
     }
-    const maxId = this.server.options.maxMessageIdLength;
+    const maxId = this.options.maxMessageIdLength;
     if (hello.cid.length > maxId) {
       return this.fail(DisconnectCode.PROTOCOL_ERROR, `hello.cid may be at most ${maxId} characters`);
     }
@@ -503,12 +407,12 @@ export class Connection {
     if (!auth || this.closing) return;
     this.ready = true;
     this.ws.authenticated?.();
-    this.server.registered(this);
+    this.deps.registry.registered(this);
     this.send({
       t: 'welcome',
       v: PROTOCOL_VERSION,
       sid: this.id,
-      hb: this.server.options.heartbeatIntervalMs,
+      hb: this.options.heartbeatIntervalMs,
       ...(this.user !== undefined ? { user: this.user } : {}),
     });
   }
@@ -522,7 +426,7 @@ export class Connection {
   private async authenticate(
     token: string | undefined,
   ): Promise<AuthResult | { user: undefined } | undefined> {
-    const hook = this.server.options.authenticate;
+    const hook = this.options.authenticate;
     if (!hook) return { user: undefined };
     let result: AuthResult;
     try {
@@ -537,9 +441,9 @@ export class Connection {
       }
       // `info` is stored with presence and sent to every member: the checks of a publish apply.
       if (result.info !== undefined) {
-        const check = checkPayload(result.info, this.server.options.payload);
+        const check = checkPayload(result.info, this.options.payload);
         if (!check.ok) {
-          this.server.reportError(new Error(`authenticate returned presence info refused: ${check.message}`));
+          this.deps.reportError(new Error(`authenticate returned presence info refused: ${check.message}`));
           throw new Error(`presence info refused (${check.code})`);
         }
       }
@@ -566,7 +470,7 @@ export class Connection {
       this.fail(DisconnectCode.TOKEN_EXPIRED, 'token expired');
       return;
     }
-    const lead = this.server.options.tokenRefreshLeadMs;
+    const lead = this.options.tokenRefreshLeadMs;
     this.expiryTimers.push(setTimeout(() => this.send({ t: 'refresh' }), Math.max(0, left - lead)));
     this.expiryTimers.push(setTimeout(() => this.fail(DisconnectCode.TOKEN_EXPIRED, 'token expired'), left));
   }
@@ -575,205 +479,24 @@ export class Connection {
     await this.authenticate(token);
   }
 
-  private async subscribe(
-    channel: string,
-    since: { ep: string; off: number } | undefined,
-    presence: boolean,
-    replyId?: number,
-  ): Promise<boolean> {
-    if (this.closing) return false;
-    if (this.subscriptions.has(channel)) await this.unsubscribe(channel);
-    const sub: Subscription = { epoch: '', offset: 0, pending: [], missed: false, presence };
-    this.subscriptions.set(channel, sub);
-    const adapter = this.server.adapter;
-    await this.server.attach(channel, this);
-    const result: SubscribeResult = { ep: '', off: 0 };
-    let backlog: ChannelEntry[] = [];
-    if (since) {
-      const h = await adapter.history(channel, { epoch: since.ep, offset: since.off });
-      result.ep = h.position.epoch;
-      result.off = h.position.offset;
-      result.recovered = h.ok;
-      if (h.ok) {
-        backlog = h.entries;
-        sub.offset = since.off;
-      } else {
-        result.reason = h.reason;
-        sub.offset = h.position.offset;
-      }
-    } else {
-      const p = await adapter.position(channel);
-      result.ep = p.epoch;
-      result.off = p.offset;
-      sub.offset = p.offset;
-    }
-    sub.epoch = result.ep;
-    if (!this.isCurrent(channel, sub)) return false;
-    if (this.user !== undefined) await adapter.presenceJoin(channel, this.user, this.id, this.info);
-    if (presence) result.members = await adapter.presenceList(channel);
-    if (!this.isCurrent(channel, sub)) return false;
-    if (replyId !== undefined) this.reply(replyId, result);
-    // Not awaited: the client's next messages (an unsub that cancels it, say) go on meanwhile.
-    void this.replay(
-      channel,
-      sub,
-      backlog.map((entry) => ({ epoch: sub.epoch, entry })),
-    );
-    return true;
+  /** @internal A live message from the hub's fan-out (encoded and framed once for all subscribers). */
+  deliver(live: LiveMessage): void {
+    this.subscriptions.deliver(live);
   }
 
-  /** Whether `sub` is still this connection's subscription to `channel` and the connection is open. */
-  private isCurrent(channel: string, sub: Subscription): boolean {
-    return !this.closing && this.subscriptions.get(channel) === sub;
+  /** @internal Gathers what this connection writes until `uncork`, which writes it as one batch. */
+  cork(): void {
+    this.queue.cork();
   }
 
-  /**
-   * Sends `backlog`, then the live messages that arrived meanwhile, then goes live. In slices of
-   * at most `REPLAY_SLICE_MESSAGES` messages or `highWaterBytes` per event-loop turn, only while
-   * the socket keeps up (it waits for writes to complete, never filling the outbound queue), and
-   * it stops as soon as the subscription ends or the connection is closing. Each stored message
-   * is encoded once per codec for the whole server (`replayCacheBytes`).
-   */
-  private async replay(
-    channel: string,
-    sub: Subscription,
-    backlog: Array<{ epoch: string; entry: ChannelEntry }>,
-  ): Promise<void> {
-    const highWater = this.server.options.outbound.highWaterBytes;
-    let items = backlog;
-    try {
-      for (;;) {
-        let i = 0;
-        while (i < items.length) {
-          if (!this.isCurrent(channel, sub)) return;
-          if (!this.queue.writable) {
-            await this.writable();
-            continue;
-          }
-          let bytes = 0;
-          for (let n = 0; n < REPLAY_SLICE_MESSAGES && i < items.length && bytes < highWater; n++) {
-            if (!this.queue.writable) break;
-            const { epoch, entry } = items[i++]!;
-            bytes += this.sendEntry(channel, sub, epoch, entry, undefined);
-          }
-          if (i < items.length) await nextTurn();
-        }
-        if (!this.isCurrent(channel, sub)) return;
-        const pending = sub.pending ?? [];
-        if (sub.missed) {
-          // Live messages were dropped while the client was behind: read them from history.
-          sub.missed = false;
-          sub.pending = [];
-          const h = await this.server.adapter.history(channel, { epoch: sub.epoch, offset: sub.offset });
-          if (!this.isCurrent(channel, sub)) return;
-          if (!h.ok) {
-            // Gone from history: the client resubscribes from its position and is told (`reset`).
-            return h.reason === 'epoch-changed'
-              ? this.fail(DisconnectCode.SERVICE_RESTART, 'channel history lost: resubscribe')
-              : this.fail(DisconnectCode.SLOW_CONSUMER, 'fell behind during history replay');
-          }
-          items = [...h.entries.map((entry) => ({ epoch: sub.epoch, entry })), ...pending];
-          continue;
-        }
-        if (pending.length === 0) {
-          sub.pending = undefined;
-          return;
-        }
-        sub.pending = [];
-        items = pending;
-      }
-    } catch (error) {
-      this.server.reportError(error as Error);
-      this.fail(DisconnectCode.SERVER_ERROR, 'internal error');
-    }
-  }
-
-  /** Resolves when the outbound queue takes messages again (or, at the latest, after a short while). */
-  private writable(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        cancel();
-        resolve();
-      };
-      const cancel = this.queue.onWritable(done);
-      const timer = setTimeout(done, REPLAY_RECHECK_MS);
-    });
-  }
-
-  private async unsubscribe(channel: string): Promise<void> {
-    if (!this.subscriptions.delete(channel)) return;
-    this.server.detach(channel, this);
-    if (this.user !== undefined) await this.server.adapter.presenceLeave(channel, this.user, this.id);
-  }
-
-  /** @internal Live message from the channel's fan-out (`encode` is shared by its subscribers). */
-  deliver(
-    channel: string,
-    epoch: string,
-    entry: ChannelEntry,
-    encode: (c: Codec) => string | Uint8Array,
-  ): void {
-    const sub = this.subscriptions.get(channel);
-    if (!sub || this.closing) return;
-    if (sub.pending) {
-      // Behind a replay: wait there, as many as the outbound queue may hold; beyond that, drop
-      // them and read them from history later (they were stored before being fanned out).
-      if (sub.pending.length >= this.server.options.outbound.maxQueuedMessages) {
-        sub.missed = true;
-        sub.pending = [];
-      }
-      sub.pending.push({ epoch, entry });
-      return;
-    }
-    this.sendEntry(channel, sub, epoch, entry, encode);
-  }
-
-  /** Sends one stored message unless already sent; returns the bytes it took (0 if skipped). */
-  private sendEntry(
-    channel: string,
-    sub: Subscription,
-    epoch: string,
-    entry: ChannelEntry,
-    encode: ((c: Codec) => string | Uint8Array) | undefined,
-  ): number {
-    if (epoch !== sub.epoch || entry.off > sub.offset + 1) {
-      // The adapter delivers every offset of a channel, in order. A new epoch (its history was
-      // lost: a Redis restart) or a skipped offset (trimmed while the adapter was cut off) means
-      // this client may have missed messages nobody can send it any more. Only a resubscription
-      // from its position tells it (`reset`), so close: it reconnects, resubscribes, and recovers
-      // or resets. Never follow silently.
-      this.fail(DisconnectCode.SERVICE_RESTART, 'channel history lost: resubscribe');
-      return 0;
-    }
-    if (entry.off <= sub.offset) return 0;
-    sub.offset = entry.off;
-    if (entry.except === this.id) return 0;
-    const own = entry.mid !== undefined && isFromClient(entry.mid, this.clientId);
-    const key = entry.key === undefined ? undefined : `${channel}\u0000${entry.key}`;
-    let data: string | Uint8Array;
-    if (own) {
-      const mid = entry.mid!.split('\u0000')[2];
-      const msg: ServerMessage = {
-        t: 'msg',
-        ch: channel,
-        ev: entry.ev,
-        d: entry.d,
-        ep: epoch,
-        off: entry.off,
-        ...(mid !== undefined ? { mid } : {}),
-      };
-      data = this.codec.encode(msg);
-    } else {
-      data = encode ? encode(this.codec) : this.server.encodeEntry(this.codec, channel, epoch, entry);
-    }
-    this.sendEncoded(data, key);
-    return byteLength(data);
+  /** @internal */
+  uncork(): void {
+    this.queue.uncork();
   }
 
   /** @internal Whether presence changes of `channel` are for this connection. */
   wantsPresence(channel: string): boolean {
-    return !this.closing && this.subscriptions.get(channel)?.presence === true;
+    return this.subscriptions.wantsPresence(channel);
   }
 
   /** @internal A message shared with other connections (presence changes). */
@@ -782,12 +505,12 @@ export class Connection {
   }
 
   private async onEmit(event: string, data: unknown, id: number | undefined): Promise<void> {
-    const handler = this.server.handlerFor(event);
+    const handler = this.deps.handlers.handlerFor(event);
     if (!handler) {
       if (id !== undefined) {
         this.reply(id, undefined, { code: ErrorCodes.UNKNOWN_EVENT, message: `no handler for "${event}"` });
       } else {
-        this.server.emit('unhandled', this, event, data);
+        this.deps.handlers.unhandled(this, event, data);
       }
       return;
     }
@@ -798,7 +521,7 @@ export class Connection {
       if (error instanceof RealtimeError) {
         if (id !== undefined) this.reply(id, undefined, { code: error.code, message: error.message });
       } else {
-        this.server.reportError(error as Error);
+        this.deps.reportError(error as Error);
         if (id !== undefined) {
           this.reply(id, undefined, {
             code: ErrorCodes.HANDLER_ERROR,
@@ -821,7 +544,7 @@ export class Connection {
 
   /** @internal Called by the server's heartbeat timer. */
   heartbeat(now: number): void {
-    if (now - this.lastSeen > 2 * this.server.options.heartbeatIntervalMs) {
+    if (now - this.lastSeen > 2 * this.options.heartbeatIntervalMs) {
       this.fail(DisconnectCode.HEARTBEAT_TIMEOUT, 'no heartbeat');
       return;
     }
@@ -839,7 +562,7 @@ export class Connection {
     this.closed = true;
     this.release();
     this.resolveClosed();
-    this.server.unregistered(this, code, reason);
+    this.deps.registry.unregistered(this, code, reason);
   }
 
   /**
@@ -850,7 +573,7 @@ export class Connection {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.helloTimer);
-    clearTimeout(this.throttle);
+    this.input.release();
     for (const t of this.expiryTimers) clearTimeout(t);
     // Input waiting for a handler slot ends now, even if the handler never returns.
     this.handlerReturned?.();
@@ -861,16 +584,7 @@ export class Connection {
       r.reject(new RealtimeError(ErrorCodes.DISCONNECTED, 'the connection closed before the reply'));
       this.requests.delete(id);
     }
-    const channels = [...this.subscriptions.keys()];
-    for (const ch of channels) {
-      this.subscriptions.delete(ch);
-      this.server.detach(ch, this);
-      if (this.user !== undefined) {
-        this.server.adapter
-          .presenceLeave(ch, this.user, this.id)
-          .catch((e: Error) => this.server.reportError(e));
-      }
-    }
+    this.subscriptions.releaseAll();
   }
 }
 
@@ -880,14 +594,3 @@ const newChannelsRefused = (): ErrorBody => ({
   code: ErrorCodes.TOO_MANY_NEW_CHANNELS,
   message: 'new channels used too fast: retry later',
 });
-
-/**
- * Whether a stored message id (`user \0 clientId \0 messageId`) was published by `clientId`:
- * checked in place, without splitting, because it runs for every subscriber of every message.
- */
-function isFromClient(storedId: string, clientId: string): boolean {
-  const start = storedId.indexOf('\u0000') + 1;
-  return (
-    start !== 0 && storedId.startsWith(clientId, start) && storedId.charCodeAt(start + clientId.length) === 0
-  );
-}

@@ -26,12 +26,16 @@ export { MemoryAdapter, type MemoryAdapterOptions } from '../adapter/memory.js';
 export { isOverloaded } from '../adapter/realtime-error.js';
 export * from '../codec/index.js';
 export { DEFAULT_PAYLOAD_DEPTH, MAX_PAYLOAD_DEPTH, type PayloadLimits } from '../codec/payload-limits.js';
+export {
+  DEFAULT_OUTBOUND,
+  type OutboundLimits,
+  type SlowConsumerPolicy,
+} from '../transports/outbound-queue.js';
+export { DEFAULT_RATE_LIMIT, type RateLimit } from '../transports/rate-limit.js';
 export { type ChannelRateLimit, DEFAULT_CHANNEL_RATE } from './channel-rate.js';
 export { Connection } from './connection.js';
 export { type JwtOptions, jwtAuthenticator } from './jwt.js';
 export { type MetricsOptions, RealtimeMetrics } from './metrics.js';
-export { DEFAULT_OUTBOUND, type OutboundLimits, type SlowConsumerPolicy } from './outbound-queue.js';
-export { DEFAULT_RATE_LIMIT, type RateLimit } from './rate-limit.js';
 export {
   type AuthContext,
   type Authenticate,

@@ -3,7 +3,7 @@
 // client for a fresh one.
 import type { KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import type { Authenticate, AuthResult } from './realtime-server.js';
+import type { Authenticate, AuthResult } from './hooks.js';
 
 export interface JwtOptions {
   /** HMAC secret (HS256/384/512), or a key from `jose` (`importSPKI`, `createLocalJWKSet`, ...). */

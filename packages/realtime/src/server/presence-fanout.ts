@@ -5,7 +5,7 @@ import { WebSocketServer } from '@ieum/websocket';
 import type { AdapterEvent } from '../adapter/adapter.js';
 import type { Codec } from '../codec/codec.js';
 import type { ServerMessage } from '../codec/messages.js';
-import type { SharedMessage } from './outbound-queue.js';
+import type { SharedMessage } from '../transports/transport.js';
 
 export type PresenceEvent = Extract<AdapterEvent, { type: 'join' | 'leave' }>;
 

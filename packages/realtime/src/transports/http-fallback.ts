@@ -12,13 +12,12 @@
 // bytes, and each process serves at most one stream or poll per session, written with backpressure.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { jsonCodec } from '../codec/codec.js';
-import { Connection, type TransportKind } from '../server/connection.js';
-import { TokenBucket } from '../server/rate-limit.js';
-import type { RealtimeServer } from '../server/realtime-server.js';
+import type { Adapter } from '../adapter/adapter.js';
 import { answer, RequestAborted, readBody } from './http-io.js';
 import { DownReader } from './http-reader.js';
 import { HttpSession, type SharedState, sharedState, upChannel } from './http-session.js';
+import type { OutboundLimits } from './outbound-queue.js';
+import { type RateLimit, TokenBucket } from './rate-limit.js';
 import { requestUrl } from './request-url.js';
 
 export interface HttpFallbackOptions {
@@ -55,6 +54,20 @@ export interface HttpFallbackOptions {
    * still read the final `close`. Default 30,000.
    */
   closedRetentionMs?: number;
+}
+
+/** What the HTTP fallback needs from the server that mounts it. */
+export interface HttpFallbackHost {
+  readonly adapter: Adapter;
+  /** Per-session message rate, checked against each POST's lines too; `false` for none. */
+  readonly rateLimit: RateLimit | false;
+  /** Milliseconds a new session has to send its hello (`open` waits a second more). */
+  readonly helloTimeoutMs: number;
+  /** The outbound limits a session's down channel is read with. */
+  readonly outbound: OutboundLimits;
+  /** Starts the session (hello, authentication, message loop) that runs over `transport`. */
+  accept(transport: HttpSession, req: IncomingMessage): void;
+  reportError(error: Error): void;
 }
 
 /** Sessions whose POST rate is tracked at once; the least recently used is forgotten beyond. */
@@ -94,7 +107,7 @@ export class HttpFallback {
   private closed = false;
 
   constructor(
-    private readonly server: RealtimeServer,
+    private readonly server: HttpFallbackHost,
     private readonly base: string,
     options: HttpFallbackOptions,
     maxMessageBytes: number,
@@ -113,12 +126,8 @@ export class HttpFallback {
       throw new RangeError('RealtimeServer: httpFallback.sendBurstBytes must be at least maxBodyBytes');
     }
     this.closedRetentionMs = positive('closedRetentionMs', options.closedRetentionMs, 30_000);
-    this.reader = new DownReader(
-      server.adapter,
-      server.options.outbound,
-      this.pollTimeoutMs,
-      this.keepAliveMs,
-      (t) => this.sessions.get(t),
+    this.reader = new DownReader(server.adapter, server.outbound, this.pollTimeoutMs, this.keepAliveMs, (t) =>
+      this.sessions.get(t),
     );
   }
 
@@ -248,9 +257,9 @@ export class HttpFallback {
       if (lines.length > this.maxMessagesPerPost) {
         return answer(res, 413, `more than ${this.maxMessagesPerPost} messages`);
       }
-      const kind: TransportKind = url.searchParams.get('transport') === 'polling' ? 'polling' : 'sse';
+      const kind = url.searchParams.get('transport') === 'polling' ? 'polling' : 'sse';
       const token = randomBytes(24).toString('base64url');
-      session = new HttpSession(this.server.adapter, token, ip, {
+      session = new HttpSession(this.server.adapter, kind, token, ip, {
         closedRetentionMs: this.closedRetentionMs,
         forget: (s) => {
           if (this.sessions.get(s.token) === s) this.sessions.delete(s.token);
@@ -262,10 +271,10 @@ export class HttpFallback {
         },
       });
       this.sessions.set(token, session);
-      new Connection(this.server, session, req, jsonCodec, kind);
+      this.server.accept(session, req);
       session.receive(lines);
       // Answered once authenticated (other processes can then serve it) or refused.
-      const state = await session.settled(this.server.options.helloTimeoutMs + 1000);
+      const state = await session.settled(this.server.helloTimeoutMs + 1000);
       if (res.destroyed) {
         // The client gave up on open: nobody will ever know this session's token.
         session.close(1001, 'open request aborted');
@@ -290,7 +299,7 @@ export class HttpFallback {
     if (s) {
       this.senders.delete(token);
     } else {
-      const rate = this.server.options.rateLimit;
+      const rate = this.server.rateLimit;
       s = {
         messages: rate ? new TokenBucket(rate) : undefined,
         bytes: new TokenBucket({ messagesPerSecond: this.sendBytesPerSecond, burst: this.sendBurstBytes }),

@@ -5,9 +5,9 @@
 // that does not read a slow consumer like a WebSocket one.
 import type { ServerResponse } from 'node:http';
 import type { Adapter, AdapterEvent, ChannelEntry } from '../adapter/adapter.js';
-import type { OutboundLimits } from '../server/outbound-queue.js';
 import { answer } from './http-io.js';
 import { downChannel, type HttpSession, upChannel } from './http-session.js';
+import type { OutboundLimits } from './outbound-queue.js';
 
 export class DownReader {
   /** Open streams and polls (ended at shutdown). */

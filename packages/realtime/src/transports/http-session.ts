@@ -20,7 +20,7 @@ import { EventEmitter } from 'node:events';
 import type { Adapter, AdapterEvent, PublishInput } from '../adapter/adapter.js';
 import { isOverloaded } from '../adapter/realtime-error.js';
 import { DisconnectCode } from '../codec/disconnect-codes.js';
-import type { Transport } from '../server/connection.js';
+import { isShared, type Outgoing, type Transport, type WriteDone } from './transport.js';
 
 export const upChannel = (token: string) => `$s:${token}:up`;
 export const downChannel = (token: string) => `$s:${token}:down`;
@@ -72,7 +72,7 @@ interface Unread {
   /** Its offset once the publish resolved. */
   off: number | undefined;
   bytes: number;
-  done: (error?: Error | null) => void;
+  done: WriteDone;
 }
 
 /**
@@ -107,6 +107,7 @@ export class HttpSession extends EventEmitter implements Transport {
 
   constructor(
     private readonly adapter: Adapter,
+    readonly kind: 'sse' | 'polling',
     readonly token: string,
     /** Client address the session counts against (`maxSessionsPerIp`). */
     readonly ip: string,
@@ -227,7 +228,8 @@ export class HttpSession extends EventEmitter implements Transport {
     });
   }
 
-  private write(message: PublishInput): Promise<number | undefined> {
+  /** Appends `message` to the down channel, after the activation and the earlier ones. */
+  private publishDown(message: PublishInput): Promise<number | undefined> {
     const result = this.chain.then(async () => {
       if (this.state === 'closed' && message.ev !== 'close') return undefined;
       const r = await this.adapter.publish(downChannel(this.token), message);
@@ -242,7 +244,19 @@ export class HttpSession extends EventEmitter implements Transport {
     return result;
   }
 
-  send(data: string | Uint8Array, _options: { binary: boolean }, done: (error?: Error | null) => void): void {
+  /**
+   * Writes `messages` in order; `done` runs once the client has read the last one (SSE and polling
+   * entries are read in order). Each message is an entry of its own in the down channel: its
+   * offset is the client's SSE event id and polling cursor.
+   */
+  writeMany(messages: readonly Outgoing[], done: WriteDone): void {
+    const n = messages.length;
+    for (let i = 0; i < n; i++) this.write(messages[i]!, i === n - 1 ? done : ignore);
+  }
+
+  /** Writes one message; `done` runs once the client has read it (a stream or poll acknowledged it). */
+  write(message: Outgoing, done: WriteDone): void {
+    const data = isShared(message) ? message.data : message;
     if (this.closing || this.state === 'closed') {
       done(new Error('session closed'));
       return;
@@ -256,7 +270,7 @@ export class HttpSession extends EventEmitter implements Transport {
     const item: Unread = { off: undefined, bytes: Buffer.byteLength(text), done };
     this.unread.push(item);
     this.unreadBytes += item.bytes;
-    this.write({ ev: 'm', d: text }).then(
+    this.publishDown({ ev: 'm', d: text }).then(
       (off) => {
         item.off = off ?? 0;
         this.release();
@@ -293,7 +307,7 @@ export class HttpSession extends EventEmitter implements Transport {
       this.finish(code, reason);
       return;
     }
-    this.write({ ev: 'close', d: { code, reason } })
+    this.publishDown({ ev: 'close', d: { code, reason } })
       .catch(() => {})
       .finally(() => this.finish(code, reason));
   }
@@ -303,7 +317,7 @@ export class HttpSession extends EventEmitter implements Transport {
     if (this.state === 'closed') return;
     if (this.activation && !this.closing) {
       this.closing = true;
-      void this.write({ ev: 'close', d: { code: 1006, reason: 'terminated' } }).catch(() => {});
+      void this.publishDown({ ev: 'close', d: { code: 1006, reason: 'terminated' } }).catch(() => {});
     }
     this.finish(1006, '');
   }
@@ -376,3 +390,6 @@ export class HttpSession extends EventEmitter implements Transport {
       });
   }
 }
+
+/** Callbacks of all but the last message of a batch: the last one's says when all were read. */
+function ignore(): void {}

@@ -833,6 +833,20 @@ let inputDepth = 0;
 /** Drivers whose output waits for `inputDepth` to reach 0, in the order they first wrote. */
 let waiting: ConnectionDriver[] = [];
 
+/**
+ * Runs `fn` as if it handled an input chunk: what it sends, to any connection, waits until it
+ * returns, then leaves in one write per connection (see `onData`). Nested in an input chunk's
+ * handling, the chunk's end writes it. Rethrows what `fn` throws, after writing.
+ */
+export function batchOutput<T>(fn: () => T): T {
+  inputDepth++;
+  try {
+    return fn();
+  } finally {
+    endInput();
+  }
+}
+
 /** Ends the handling of one input (see `onData`): the outermost writes what waited. */
 function endInput(): void {
   if (--inputDepth === 0) flushWaiting();

@@ -316,6 +316,52 @@ describe('WebSocketServer connection management', () => {
     }
   });
 
+  it('batch writes what it sends outside any input in one write per connection, in order', {
+    timeout: 10_000,
+  }, async () => {
+    const { wss, port } = await listen({});
+    const writes: number[] = [];
+    wss.on('connection', (_ws, req) => {
+      const socket = req.socket;
+      const index = writes.push(0) - 1;
+      const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+      socket.write = ((...args: unknown[]) => {
+        writes[index]!++;
+        return write(...args);
+      }) as typeof socket.write;
+    });
+    const clients = [new WebSocket(`ws://127.0.0.1:${port}`), new WebSocket(`ws://127.0.0.1:${port}`)];
+    const received: string[][] = [[], []];
+    for (const [i, c] of clients.entries()) c.on('message', (d) => received[i]!.push(String(d)));
+    await Promise.all(clients.map((c) => waitFor(c, 'open')));
+    while (wss.clients.size < 2) await new Promise((r) => setTimeout(r, 5));
+    try {
+      writes.fill(0);
+      const texts = ['1', '2', '3', '4', '5', '6', '7', '8'];
+      const prepared = texts.map((t) => WebSocketServer.prepare(t));
+      let callbacks = 0;
+      const returned = WebSocketServer.batch(() => {
+        for (const ws of wss.clients) {
+          for (const [i, t] of texts.entries()) {
+            if (i % 2 === 0) ws.send(t, () => callbacks++);
+            else ws.sendPrepared(prepared[i]!, () => callbacks++);
+          }
+        }
+        return 'value';
+      });
+      assert.equal(returned, 'value', 'batch returns what fn returns');
+      const deadline = Date.now() + 5000;
+      while (received.some((r) => r.length < 8) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(received, [texts, texts]);
+      assert.deepEqual(writes, [1, 1], 'one write per connection for the whole batch');
+      while (callbacks < 16 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(callbacks, 16, 'every callback called');
+    } finally {
+      for (const c of clients) c.terminate();
+    }
+  });
+
   it('calls send callbacks in order when an error handler sends while waiting output is written', async () => {
     // A's handler sends to B (which waits for the end of the chunk), then overflows A's buffer:
     // writing A's output fails A (peerNotReading) and its 'error' handler sends to B again,

@@ -1,7 +1,8 @@
-// Per-connection outbound queue: writes go straight to the socket while it keeps up; past
-// `highWaterBytes` of unsent socket data they wait here, bounded, and a policy decides what
-// happens when the bound is reached.
-import type { PreparedMessage } from '@ieum/websocket';
+// Per-session outbound queue: writes go straight to the transport while it keeps up; past
+// `highWaterBytes` of unsent data they wait here, bounded, and a policy decides what happens when
+// the bound is reached. Corked (a fan-out turn, a replay slice), what would go straight out is
+// gathered and leaves as one batch (`Transport.writeMany`: one socket write) when uncorked.
+import type { Outgoing, Transport } from './transport.js';
 
 export type SlowConsumerPolicy = 'disconnect' | 'drop' | 'latest';
 
@@ -28,23 +29,8 @@ export const DEFAULT_OUTBOUND: OutboundLimits = {
   policy: 'disconnect',
 };
 
-/**
- * One message encoded once for many connections: `data` for any transport, `prepared` (framed
- * once, see `WebSocketServer.prepare`) for WebSocket connections.
- */
-export interface SharedMessage {
-  readonly data: string | Uint8Array;
-  readonly prepared: PreparedMessage;
-}
-
-/** What a connection sends: its own encoding, or a message shared with other connections. */
-export type Outgoing = string | Uint8Array | SharedMessage;
-
-export interface Sink {
-  readonly bufferedAmount: number;
-  /** Writes one encoded message; `done` runs once it reached the socket. */
-  write(data: Outgoing, done: () => void): void;
-}
+/** Where the queue writes: a `Transport` (`writeMany` optional: batches then go one by one). */
+export type Sink = Pick<Transport, 'bufferedAmount' | 'write'> & Partial<Pick<Transport, 'writeMany'>>;
 
 interface Item {
   data: Outgoing;
@@ -67,6 +53,12 @@ export class OutboundQueue {
   private readonly byKey = new Map<string, Item>();
   /** Called once each, the next time the queue is writable (or is cleared). */
   private readonly waiters = new Set<() => void>();
+  /** Nesting of `cork` calls; while above 0, what would be written waits in `batch`. */
+  private corks = 0;
+  /** Messages gathered while corked, written as one batch by the last `uncork`. */
+  private batch: Outgoing[] = [];
+  /** Bytes in `batch`, counted as written: the high-water mark sees them. */
+  private batchBytes = 0;
 
   constructor(
     private readonly sink: Sink,
@@ -81,9 +73,43 @@ export class OutboundQueue {
     return this.bytes;
   }
 
+  /** Unsent bytes: the transport's, and those gathered while corked. */
+  private get buffered(): number {
+    return this.sink.bufferedAmount + this.batchBytes;
+  }
+
   /** Whether a message pushed now would go straight to the socket. */
   get writable(): boolean {
-    return this.length === 0 && this.sink.bufferedAmount < this.limits.highWaterBytes;
+    return this.length === 0 && this.buffered < this.limits.highWaterBytes;
+  }
+
+  /**
+   * Gathers what would be written from now on until the matching `uncork`, which writes it as
+   * one batch. Limits and policies apply to each message as if it had been written.
+   */
+  cork(): void {
+    this.corks++;
+  }
+
+  /** Ends a `cork`; the outermost writes what was gathered, in order. */
+  uncork(): void {
+    if (this.corks === 0 || --this.corks !== 0 || this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (batch.length === 1) this.sink.write(batch[0]!, this.onWritten);
+    else if (this.sink.writeMany) this.sink.writeMany(batch, this.onWritten);
+    else for (const data of batch) this.sink.write(data, this.onWritten);
+  }
+
+  /** Writes `data` now, or into the batch while corked. */
+  private write(data: Outgoing): void {
+    if (this.corks === 0) {
+      this.sink.write(data, this.onWritten);
+      return;
+    }
+    this.batch.push(data);
+    this.batchBytes += byteLength(data);
   }
 
   /**
@@ -107,8 +133,8 @@ export class OutboundQueue {
    * 'overflow' when the caller must disconnect the peer (the message was not queued).
    */
   push(data: Outgoing, key?: string): EnqueueResult {
-    if (this.length === 0 && this.sink.bufferedAmount < this.limits.highWaterBytes) {
-      this.sink.write(data, this.onWritten);
+    if (this.length === 0 && this.buffered < this.limits.highWaterBytes) {
+      this.write(data);
       return 'sent';
     }
     const bytes = byteLength(data);
@@ -135,12 +161,12 @@ export class OutboundQueue {
 
   /** Moves queued messages to the socket while it is below the high-water mark. */
   flush(): void {
-    while (this.length > 0 && this.sink.bufferedAmount < this.limits.highWaterBytes) {
+    while (this.length > 0 && this.buffered < this.limits.highWaterBytes) {
       const item = this.items[this.head]!;
       this.items[this.head++] = undefined as unknown as Item;
       this.bytes -= item.bytes;
       if (item.key !== undefined && this.byKey.get(item.key) === item) this.byKey.delete(item.key);
-      this.sink.write(item.data, this.onWritten);
+      this.write(item.data);
     }
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
@@ -150,6 +176,8 @@ export class OutboundQueue {
   }
 
   clear(): void {
+    this.batch = [];
+    this.batchBytes = 0;
     this.items = [];
     this.head = 0;
     this.bytes = 0;
