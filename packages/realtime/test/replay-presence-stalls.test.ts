@@ -183,11 +183,13 @@ describe('history replay does not stall the server', () => {
     const { epoch } = await server.adapter.position('big');
 
     const bystander = client(url);
+    t.after(() => bystander.close());
     await opened(bystander);
     const rtt = roundTrips(bystander);
     await sleep(200);
     // The attacker asks for the whole history 20 times and never reads a byte of it.
     const attacker = await rawClient(url, { cid: 'attacker' });
+    t.after(() => attacker.ws.terminate());
     attacker.ws.pause();
     for (let i = 0; i < 20; i++) {
       attacker.send({ t: 'sub', id: 2 * i + 1, ch: 'big', since: { ep: epoch, off: 0 } });
@@ -220,8 +222,6 @@ describe('history replay does not stall the server', () => {
     const worst = Math.max(...encodes.values());
     assert.equal(encodes.size, 2 * STORED, 'every stored message was encoded for both codecs');
     assert.equal(worst, 1, `a stored message was encoded ${worst} times for one codec`);
-    attacker.ws.terminate();
-    bystander.close();
   });
 
   it('a replay to a client that stops reading waits for it; live messages meanwhile, even past the queue bound, arrive once and in order', {
@@ -280,6 +280,10 @@ describe('presence flapping is coalesced and rate limited', () => {
     const watchers = await Promise.all(
       Array.from({ length: 300 }, (_, i) => rawClient(url, { token: `watcher-${i}`, cid: `w${i}` })),
     );
+    // Closed on failure too, or the open sockets keep the file from exiting.
+    t.after(() => {
+      for (const w of watchers) w.ws.terminate();
+    });
     for (const w of watchers) w.send({ t: 'sub', id: 1, ch: 'lobby', presence: true });
     await until(
       () => watchers.every((w) => w.received.some((m) => m.t === 'res')),
@@ -289,9 +293,11 @@ describe('presence flapping is coalesced and rate limited', () => {
     const frames = () => watchers[0]!.received.filter((m) => m.user === 'flapper').length;
     const before = frames();
     const bystander = client(url, { token: 'bystander' });
+    t.after(() => bystander.close());
     await opened(bystander);
     const rtt = roundTrips(bystander);
     const flapper = await rawClient(url, { token: 'flapper', cid: 'flapper' });
+    t.after(() => flapper.ws.terminate());
     const started = performance.now();
     let id = 0;
     // Up to 1,000 joins and 1,000 leaves in one second, the last one a leave.
@@ -319,9 +325,6 @@ describe('presence flapping is coalesced and rate limited', () => {
       p99 < 250,
       `bystander p99 ${p99.toFixed(0)} ms (max ${max.toFixed(0)} ms, ${count} round trips)`,
     );
-    for (const w of watchers) w.ws.terminate();
-    flapper.ws.terminate();
-    bystander.close();
   });
 
   it('a member that subscribes while a change is being coalesced still learns the final state', {
