@@ -47,7 +47,7 @@ export class Presence {
   }
 
   private decode(e: KvEntry | null): Record | undefined {
-    if (!e || e.operation !== 'PUT' || e.value.length === 0) return undefined;
+    if (e?.operation !== 'PUT' || e.value.length === 0) return undefined;
     return decode(e.value) as Record;
   }
 
@@ -69,7 +69,7 @@ export class Presence {
       if ('keep' in c) return c.keep;
       try {
         if (c.next === undefined) await kv.delete(key, { previousSeq: e!.revision });
-        else if (!r && (!e || e.operation !== 'PUT')) await kv.create(key, encode(c.next));
+        else if (!r && e?.operation !== 'PUT') await kv.create(key, encode(c.next));
         else await kv.update(key, encode(c.next), e!.revision);
         return c.result;
       } catch (error) {
@@ -112,10 +112,10 @@ export class Presence {
       next.c[connection] = now + this.host.ttlMs;
       return { next, result: first };
     });
-    let users = this.mine.get(channel);
-    if (!users) this.mine.set(channel, (users = new Map()));
-    let conns = users.get(user);
-    if (!conns) users.set(user, (conns = new Set()));
+    const users = this.mine.get(channel) ?? new Map<string, Set<string>>();
+    this.mine.set(channel, users);
+    const conns = users.get(user) ?? new Set<string>();
+    users.set(user, conns);
     conns.add(connection);
     if (changed) await this.announce(n, 'join', user, info);
     return { changed };
