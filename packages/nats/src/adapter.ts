@@ -122,8 +122,10 @@ export class NatsAdapter extends EventEmitter implements Adapter {
           this.currentStatus = 'reconnecting';
           this.emit('disconnect');
         } else if (s.type === 'reconnect') {
-          // NATS may have restarted without its store: every epoch is read again.
+          // NATS may have restarted without its store: every epoch is read again, and the presence
+          // bucket is looked up (created again if it is gone) at its next use.
           streams.forget();
+          this.kv = undefined;
           this.currentStatus = 'ready';
           this.subscriptions.caughtUpAfterReconnect();
           this.emit('reconnect');
