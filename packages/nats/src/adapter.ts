@@ -60,6 +60,7 @@ export class NatsAdapter extends EventEmitter implements Adapter {
   private readonly subscriptions: Subscriptions;
   private readonly presence: Presence;
   private currentStatus: NatsAdapterStatus = 'connecting';
+  private readonly sweeper: NodeJS.Timeout;
   private closing: Promise<void> | undefined;
 
   /** Connects at once (in the background); throws a RangeError for an unusable option. */
@@ -85,16 +86,48 @@ export class NatsAdapter extends EventEmitter implements Adapter {
       listened: () => this.subscriptions.channels(),
       report,
     });
+    // Idle streams (no message left, nothing published for channelTtlMs) are deleted, so channels
+    // that are not used any more do not keep their streams forever.
+    this.sweeper = setInterval(
+      () => {
+        if (this.currentStatus !== 'ready') return;
+        this.streamsReady?.sweepIdle().catch(report);
+      },
+      Math.min(Math.ceil(this.options.channelTtlMs / 4), 3_600_000),
+    );
+    this.sweeper.unref();
+  }
+
+  /** Wakes the first-connection loop's wait between attempts (close()). */
+  private wake: (() => void) | undefined;
+
+  /** The first connection: attempts until one succeeds or the adapter is closed. */
+  private async firstConnection(): Promise<NatsConnection> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.currentStatus === 'closed') throw this.closedError('connect');
+      try {
+        // After this one connection, the client reconnects by itself, forever.
+        return await connect({
+          ...this.options.natsOptions,
+          servers: this.options.servers,
+          name: `ieum:${this.nodeId}`,
+          maxReconnectAttempts: -1,
+        });
+      } catch (error) {
+        this.report(error as Error);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(100 * 2 ** (attempt - 1), 2000));
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
   }
 
   private async connect() {
-    const nc = await connect({
-      ...this.options.natsOptions,
-      servers: this.options.servers,
-      name: `ieum:${this.nodeId}`,
-      maxReconnectAttempts: -1,
-      waitOnFirstConnect: true,
-    });
+    const nc = await this.firstConnection();
     if (this.currentStatus === 'closed') {
       await nc.close();
       throw this.closedError('connect');
@@ -299,6 +332,8 @@ export class NatsAdapter extends EventEmitter implements Adapter {
     this.closing ??= (async () => {
       if (this.currentStatus === 'ready') await this.presence.leaveAll();
       this.currentStatus = 'closed';
+      clearInterval(this.sweeper);
+      this.wake?.();
       this.presence.stop();
       this.subscriptions.clear();
       const c = await this.connecting.catch(() => undefined);
@@ -313,6 +348,7 @@ export class NatsAdapter extends EventEmitter implements Adapter {
    */
   async disconnectForTest(): Promise<void> {
     this.currentStatus = 'closed';
+    clearInterval(this.sweeper);
     this.presence.stop();
     this.subscriptions.clear();
     this.closing = Promise.resolve();

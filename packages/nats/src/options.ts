@@ -34,6 +34,13 @@ export interface NatsAdapterOptions {
    */
   presenceTtlMs?: number;
   /**
+   * Milliseconds after its last publish an idle channel's stream is deleted, once its messages have
+   * aged out (every process sweeps its prefix's streams every quarter of this, at most hourly). A
+   * later use creates it again under a new epoch: clients recovering from before get
+   * `epoch-changed`. At least `history.maxAgeMs` and `dedupe.maxAgeMs`. Default 86,400,000 (a day).
+   */
+  channelTtlMs?: number;
+  /**
    * Milliseconds a JetStream request (a publish's acknowledgement, a stream lookup, a history read,
    * a presence update) waits, also while NATS is unreachable, before it rejects with
    * `NATS_ERR_UNAVAILABLE`. Default 5,000.
@@ -47,7 +54,8 @@ export interface NatsAdapterOptions {
   nodeId?: string;
   /**
    * Extra `nats` connection options (credentials, TLS, `reconnectTimeWait`…). The adapter sets
-   * `servers`, `name`, `maxReconnectAttempts` (-1: forever) and `waitOnFirstConnect`.
+   * `servers`, `name` and `maxReconnectAttempts` (-1: forever; the first connection is retried
+   * by the adapter until it succeeds or the adapter is closed).
    */
   natsOptions?: ConnectionOptions;
 }
@@ -58,6 +66,7 @@ export interface ResolvedOptions {
   history: HistoryLimits & { maxBytes: number };
   dedupeMs: number;
   presenceTtlMs: number;
+  channelTtlMs: number;
   timeoutMs: number;
   storage: 'file' | 'memory';
   replicas: number;
@@ -94,11 +103,17 @@ export function resolveOptions(o: NatsAdapterOptions): ResolvedOptions {
   const storage = o.storage ?? 'file';
   if (storage !== 'file' && storage !== 'memory')
     throw new RangeError('NatsAdapter: storage must be "file" or "memory"');
+  const dedupeMs = positive('dedupe.maxAgeMs', o.dedupe?.maxAgeMs ?? DEFAULT_DEDUPE.maxAgeMs);
+  const channelTtlMs = positive('channelTtlMs', o.channelTtlMs ?? 86_400_000);
+  if (channelTtlMs < Math.max(history.maxAgeMs, dedupeMs)) {
+    throw new RangeError('NatsAdapter: channelTtlMs must be at least history.maxAgeMs and dedupe.maxAgeMs');
+  }
   return {
     servers,
     prefix,
     history,
-    dedupeMs: positive('dedupe.maxAgeMs', o.dedupe?.maxAgeMs ?? DEFAULT_DEDUPE.maxAgeMs),
+    dedupeMs,
+    channelTtlMs,
     presenceTtlMs: positive('presenceTtlMs', o.presenceTtlMs ?? 30_000),
     timeoutMs: positive('timeoutMs', o.timeoutMs ?? 5000),
     storage,

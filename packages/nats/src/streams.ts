@@ -200,6 +200,26 @@ export class ChannelStreams {
     return entries;
   }
 
+  /**
+   * Deletes the streams under our prefix that hold no message (all aged out) and were last
+   * published to (or created) more than `channelTtlMs` ago. Returns how many went.
+   */
+  async sweepIdle(): Promise<number> {
+    const cutoff = Date.now() - this.options.channelTtlMs;
+    const idle: string[] = [];
+    for await (const si of this.jsm.streams.list(`${this.options.prefix}.m.>`)) {
+      if (!si.config.name.startsWith(`${this.options.prefix}_`) || si.state.messages > 0) continue;
+      const last = Math.max(Date.parse(si.created), Date.parse(si.state.last_ts) || 0);
+      if (last < cutoff) idle.push(si.config.name);
+    }
+    let deleted = 0;
+    for (const name of idle) {
+      this.forget(name);
+      if (await this.jsm.streams.delete(name).catch(() => false)) deleted++;
+    }
+    return deleted;
+  }
+
   /** Deletes the channel's stream; a later use creates it again under a new epoch. */
   async delete(n: ChannelNames): Promise<void> {
     this.forget(n.stream);
