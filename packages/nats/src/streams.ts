@@ -38,6 +38,8 @@ interface StreamState {
 
 /** JetStream's error codes that mean "no room": storage full, stream/account limits. */
 const NO_ROOM = new Set([10023, 10027, 10028, 10047, 10077]);
+/** Epochs remembered (the channels this process used most recently); older ones are looked up again. */
+const MAX_CACHED_EPOCHS = 10_000;
 /** "stream not found". */
 const STREAM_NOT_FOUND = 10059;
 
@@ -95,7 +97,9 @@ export class ChannelStreams {
       info = await this.create(n);
     }
     const epoch = streamEpoch(info);
+    this.epochs.delete(n.stream);
     this.epochs.set(n.stream, epoch);
+    if (this.epochs.size > MAX_CACHED_EPOCHS) this.epochs.delete(this.epochs.keys().next().value!);
     return {
       epoch,
       first: info.state.messages === 0 ? info.state.last_seq + 1 : info.state.first_seq,

@@ -87,20 +87,27 @@ export class Subscriptions {
   /**
    * Subscribes, makes sure the server has the interest (flush), then reads the stream's position:
    * every message stored after that read is republished to us, every earlier one is in the
-   * position. Messages at or below it that arrive later are dropped as not ours.
+   * position. Messages that arrive meanwhile are held, then those at or below the position
+   * dropped as not ours (the reply and the republished messages may arrive in either order).
    */
   private async open(topic: Topic): Promise<void> {
     const nc = await this.host.connection();
     if (this.topics.get(topic.names.stream) !== topic) return;
+    topic.held = [];
     topic.sub = nc.subscribe(topic.names.events, {
       callback: (error, msg) => {
         if (error) this.host.report(error);
         else this.receive(topic, msg);
       },
     });
-    await nc.flush();
-    const position = await this.host.streams().position(topic.names);
-    topic.last ??= position;
+    try {
+      await nc.flush();
+      topic.last ??= await this.host.streams().position(topic.names);
+    } finally {
+      const held = topic.held ?? [];
+      topic.held = undefined;
+      for (const event of held) this.receiveEvent(topic, event);
+    }
   }
 
   /** The connection dropped: hold live messages until the catch-up after the reconnect. */
@@ -110,10 +117,8 @@ export class Subscriptions {
 
   /** The connection is back (the client has resubscribed): fetch what was missed meanwhile. */
   caughtUpAfterReconnect(): void {
-    for (const t of this.topics.values()) {
-      if (t.last) void this.catchUp(t);
-      else t.held = undefined;
-    }
+    // A topic still opening (no position yet) drains its held messages itself.
+    for (const t of this.topics.values()) if (t.last) void this.catchUp(t);
   }
 
   /** A stream of ours was created again (after a deletion): its epoch changed. */
@@ -147,6 +152,10 @@ export class Subscriptions {
       this.host.report(error as Error);
       return;
     }
+    this.receiveEvent(topic, event);
+  }
+
+  private receiveEvent(topic: Topic, event: AdapterEvent): void {
     if (topic.held) topic.held.push(event);
     else this.accept(topic, event);
   }
@@ -244,11 +253,7 @@ export class Subscriptions {
     topic.held = undefined;
     // Held messages carry the epoch known when they arrived: those of a new epoch past what was
     // read are taken by the next gap check; a new gap starts another catch-up.
-    for (const event of held) {
-      const again = (topic as Topic).held;
-      if (again) again.push(event);
-      else this.accept(topic, event);
-    }
+    for (const event of held) this.receiveEvent(topic, event);
   }
 
   private deliver(topic: Topic, event: AdapterEvent): void {
