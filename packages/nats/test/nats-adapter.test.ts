@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import type { AdapterEvent } from '@ieum/realtime/adapter';
 import { connect } from 'nats';
 import { until } from '../../realtime/test/helpers.js';
+import { tcpProxy } from '../../redis/test/helpers.js';
 import { NatsAdapter, NatsAdapterErrorCode } from '../src/index.js';
 import { channelNames } from '../src/names.js';
 import { deleteStreams, freePort, requireNats, testPrefix } from './helpers.js';
@@ -110,6 +111,60 @@ describe('NatsAdapter', () => {
       await b.close();
     }
   });
+
+  for (const outage of ['within', 'beyond'] as const) {
+    it(`a subscription cut off from NATS catches up after the reconnect (${outage} the history window)`, {
+      skip,
+      timeout: 30_000,
+    }, async () => {
+      const target = new URL(servers ?? 'nats://127.0.0.1:4222');
+      const proxy = await tcpProxy(() => [{ host: target.hostname, port: Number(target.port || 4222) }]);
+      const history = { maxMessages: 3 };
+      const sub = new NatsAdapter({
+        servers: `nats://127.0.0.1:${proxy.port}`,
+        prefix,
+        history,
+        natsOptions: { reconnectTimeWait: 100 },
+      });
+      const pub = new NatsAdapter({ servers, prefix, history });
+      const errors: Array<{ code?: string }> = [];
+      sub.on('error', (e) => errors.push(e as { code?: string }));
+      const channel = `cut-${outage}`;
+      try {
+        const got: number[] = [];
+        await sub.subscribe(channel, (e) => {
+          if (e.type === 'message') got.push(e.entry.off);
+        });
+        await pub.publish(channel, { ev: 'e', d: 1 });
+        await until(() => got.length === 1, 5000, 'the first message');
+        await proxy.down();
+        await until(() => sub.status === 'reconnecting', 5000, 'the outage to be noticed');
+        const during = outage === 'within' ? 2 : 6; // 3 kept: 6 leaves offsets 2..4 trimmed
+        for (let d = 0; d < during; d++) await pub.publish(channel, { ev: 'e', d });
+        await proxy.up();
+        await until(() => sub.status === 'ready', 10_000, 'the reconnect');
+        const lost = () => errors.some((e) => e.code === NatsAdapterErrorCode.MESSAGES_LOST);
+        await until(() => (outage === 'within' ? got.length === 3 : lost()), 10_000, 'the catch-up');
+        const last = 1 + during + 1;
+        await pub.publish(channel, { ev: 'e', d: 'after' });
+        await until(() => got.at(-1) === last, 10_000, 'the message after the outage');
+        if (outage === 'within') {
+          assert.deepEqual(got, [1, 2, 3, 4], 'every offset once, in order');
+          assert.deepEqual(
+            errors.filter((e) => e.code === NatsAdapterErrorCode.MESSAGES_LOST),
+            [],
+          );
+        } else {
+          assert.deepEqual(got, [1, 5, 6, 7, 8], 'what history kept, after the gap, then live');
+          assert.ok(lost(), 'the gap is reported, never silent');
+        }
+      } finally {
+        await sub.close();
+        await pub.close();
+        await proxy.close();
+      }
+    });
+  }
 
   it('rejects with NATS_ERR_UNAVAILABLE when NATS cannot be reached within timeoutMs', {
     timeout: 20_000,
