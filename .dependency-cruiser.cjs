@@ -99,9 +99,9 @@ module.exports = {
     {
       name: 'adapters-not-server-internals',
       comment:
-        'Adapter packages (packages/redis) import @ieum/realtime/adapter and /codec, never the server or transports.',
+        'Adapter packages (packages/redis, packages/nats) import @ieum/realtime/adapter and /codec, never the server or transports.',
       severity: 'error',
-      from: { path: '^packages/redis/src/' },
+      from: { path: '^packages/(redis|nats)/src/' },
       to: { path: '^packages/realtime/src/(server|transports|client)/' },
     },
     {

@@ -116,6 +116,7 @@ describe('the packages as published', { timeout: 600_000 }, () => {
     assert.match(stdout, /websocket echo: echo me/);
     assert.match(stdout, /realtime round trip: say \{"text":"hi"\} at offset 1/);
     assert.match(stdout, /redis adapter: function/);
+    assert.match(stdout, /nats adapter: function/);
   });
 
   it('runs from CommonJS: require() returns the ws-style WebSocket class', () => {

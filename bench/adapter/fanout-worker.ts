@@ -1,14 +1,22 @@
-// One process of the adapter fan-out bench (fanout.ts): a RedisAdapter subscribed to every
-// channel; on "go" it publishes its share round-robin over the channels, and reports once it has
+// One process of the adapter fan-out bench (fanout.ts): a RedisAdapter (or a NatsAdapter, for a
+// backend `{ nats: { servers } }`) subscribed to every channel; on "go" it publishes its share round-robin over the channels, and reports once it has
 // received every message published by all workers.
+import { NatsAdapter } from '@ieum/nats';
+import type { Adapter } from '@ieum/realtime/adapter';
 import { RedisAdapter, type RedisAdapterOptions } from '@ieum/redis';
 
 const [backendJson, prefix, channelCount, perWorker, workers] = process.argv.slice(2);
-const backend = JSON.parse(backendJson!) as RedisAdapterOptions;
+const backend = JSON.parse(backendJson!) as RedisAdapterOptions & { nats?: { servers: string } };
 const channels = Array.from({ length: Number(channelCount) }, (_, i) => `bench-${i}`);
 const share = Number(perWorker);
 const expected = share * Number(workers);
-const adapter = new RedisAdapter({ ...backend, keyPrefix: prefix!, history: { maxMessages: 100 } });
+const adapter: Adapter = backend.nats
+  ? new NatsAdapter({
+      servers: backend.nats.servers,
+      prefix: prefix!.replace(/\W/g, ''),
+      history: { maxMessages: 100 },
+    })
+  : new RedisAdapter({ ...backend, keyPrefix: prefix!, history: { maxMessages: 100 } });
 let received = 0;
 let started = 0;
 const listener = () => {

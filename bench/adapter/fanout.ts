@@ -1,14 +1,16 @@
-// Adapter fan-out throughput, single Redis vs Redis Cluster, same run (issue 19):
+// Adapter fan-out throughput, single Redis vs Redis Cluster vs NATS JetStream, same run (issue 19):
 //
 //   node --conditions=ieum-source --import tsx bench/adapter/fanout.ts [messages] [rounds]
 //
-// Three worker processes (fanout-worker.ts), each a RedisAdapter subscribed to 30 channels,
+// Three worker processes (fanout-worker.ts), each an adapter subscribed to 30 channels,
 // publish `messages` in total (64 in flight per worker) and wait until every worker has received
 // every message. Reported: deliveries per second (messages × 3) per backend, and the ratio to
-// single Redis. Each backend is a redis-server of the bench's own on local ports (a fresh one
-// and a fresh 3-master/3-replica cluster), rounds interleaved. Absolute numbers depend on the
+// single Redis. Each backend is a server of the bench's own on local ports (a fresh redis-server,
+// a fresh 3-master/3-replica cluster, a fresh nats-server with JetStream file storage), rounds
+// interleaved. Absolute numbers depend on the
 // machine; quote the ratios.
 import { type ChildProcess, fork } from 'node:child_process';
+import { ownNats } from '../../packages/nats/test/helpers.js';
 import { ownRedis } from '../../packages/redis/test/helpers.js';
 import { ownCluster } from '../../packages/redis/test/own-cluster.js';
 
@@ -49,15 +51,18 @@ async function round(backend: object, prefix: string): Promise<number> {
 
 const single = await ownRedis();
 const cluster = await ownCluster();
-const results: Record<string, number[]> = { redis: [], cluster: [] };
+const nats = await ownNats();
+const results: Record<string, number[]> = { redis: [], cluster: [], nats: [] };
 try {
   for (let r = 0; r < rounds; r++) {
     results.redis!.push(await round({ url: single.url }, `bench:${r}:`));
     results.cluster!.push(await round({ cluster: { nodes: cluster.startup } }, `bench:${r}:`));
+    results.nats!.push(await round({ nats: { servers: nats.url } }, `bench:${r}:`));
   }
 } finally {
   await single.stop();
   await cluster.stop();
+  await nats.stop();
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const base = median(results.redis!);
