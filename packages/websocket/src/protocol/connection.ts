@@ -274,6 +274,13 @@ export class Connection implements FrameSink {
     else this.assembler.push(piece, owned);
   }
 
+  payloadTarget(length: number, filled: number): Buffer | undefined {
+    const frame = this.frame!;
+    // A whole message in one frame: its payload is the message.
+    if (isControlOpcode(frame.opcode) || !frame.fin) return undefined;
+    return this.assembler.target(length, filled);
+  }
+
   frameEnd(): void {
     const frame = this.frame!;
     this.frame = undefined;
