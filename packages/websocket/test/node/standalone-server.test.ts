@@ -94,7 +94,7 @@ describe('standalone WebSocketServer request heads', () => {
     [
       'a request that is not an upgrade',
       'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
-      /^HTTP\/1\.1 426 [^]*\r\nUpgrade: websocket\r\n/,
+      /^HTTP\/1\.1 426 [\s\S]*\r\nUpgrade: websocket\r\n/,
     ],
     [
       'too many header lines',
