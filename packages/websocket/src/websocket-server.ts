@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import http, { type Server as HttpServer, type IncomingMessage, STATUS_CODES } from 'node:http';
+import { type Server as HttpServer, type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { batchOutput } from './node/connection-driver.js';
 import {
@@ -10,6 +10,7 @@ import {
   type WebSocketConnectionOptions,
 } from './node/connection-settings.js';
 import { PerMessageDeflate } from './node/deflate.js';
+import { createUpgradeListener } from './node/upgrade-listener.js';
 import { computeAcceptKey } from './protocol/accept-key.js';
 import { prepareMessage } from './protocol/connection.js';
 import { argumentError, stateError, WebSocketError } from './protocol/errors.js';
@@ -234,8 +235,11 @@ export class WebSocketServer extends EventEmitter {
   private readonly WebSocketClass: typeof WebSocket;
   private readonly deflate: ResolvedDeflateOptions | undefined;
   private readonly handshakeTimeoutMs: number;
-  private httpServer: HttpServer | HttpsServer | undefined;
+  /** The attached server, or in standalone mode our own TCP listener. */
+  private httpServer: HttpServer | HttpsServer | NetServer | undefined;
   private readonly ownsServer: boolean;
+  /** Standalone mode: drops connections that have not completed a request head. */
+  private closePending: (() => void) | undefined;
   private removeListeners: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   /** As in ws: running, then closing (`close()` called), then closed (`close` emitted). */
@@ -262,23 +266,19 @@ export class WebSocketServer extends EventEmitter {
     this.clients = new ClientSet();
 
     if (options.port !== undefined) {
-      const limits = this.settings.limits as Limits;
-      const checkEvery = Math.max(50, Math.min(1000, Math.floor(this.handshakeTimeoutMs / 2) || 1000));
-      const server = http.createServer(
-        { maxHeaderSize: limits.maxHandshakeBytes, connectionsCheckingInterval: checkEvery },
-        (_req, res) => {
-          const body = STATUS_CODES[426]!;
-          res.writeHead(426, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) });
-          res.end(body);
+      // Standalone: our own strict request-head parser on a TCP listener (no Node HTTP server);
+      // upgrade requests go to handleUpgrade as they would from an HTTP server's 'upgrade'.
+      const listener = createUpgradeListener({
+        limits: this.settings.limits as Limits,
+        handshakeTimeoutMs: this.handshakeTimeoutMs,
+        onUpgrade: (req, socket, head) => {
+          this.handleUpgrade(req, socket, head, (ws) => this.emit('connection', ws, req));
         },
-      );
-      // Slow handshakes (slowloris): the request head must arrive within the handshake timeout.
-      if (this.handshakeTimeoutMs > 0) {
-        server.headersTimeout = this.handshakeTimeoutMs;
-        server.requestTimeout = this.handshakeTimeoutMs;
-      }
-      // Node drops headers past maxHeadersCount silently; we count them ourselves (431).
-      server.maxHeadersCount = 0;
+      });
+      const server = listener.server;
+      this.closePending = listener.closeIdle;
+      server.on('listening', () => this.emit('listening'));
+      server.on('error', (error) => this.emit('error', error));
       this.httpServer = server;
       this.ownsServer = true;
       server.listen(options.port, options.host, options.backlog, callback);
@@ -286,8 +286,8 @@ export class WebSocketServer extends EventEmitter {
       this.httpServer = options.server;
       this.ownsServer = false;
     }
-    if (this.httpServer) {
-      const server = this.httpServer;
+    if (options.server) {
+      const server = options.server;
       const onListening = (): void => {
         this.emit('listening');
       };
@@ -717,7 +717,7 @@ export class WebSocketServer extends EventEmitter {
       // Node's server closes once every socket, upgraded ones included, has closed.
       this.httpServer.close(() => this.emitClose());
       // Sockets that never completed a handshake must not keep the server open.
-      this.httpServer.closeIdleConnections?.();
+      this.closePending?.();
     } else if (clients.size > 0) {
       clients.onEmpty = () => {
         clients.onEmpty = undefined;

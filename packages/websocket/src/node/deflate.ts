@@ -552,7 +552,8 @@ const SYNC_INFLATE_MAX_OUTPUT = 64 * 1024;
  * The synchronous entry point of a node:zlib stream's native handle. Node's public sync API
  * (`deflateRawSync`, `_processChunk` without a callback) closes the stream after one call, losing
  * the context; the handle's `writeSync` is what it calls and keeps the context. Present in Node
- * 20 through 24 (lib/zlib.js `processChunkSync`); where it is missing, zlib runs asynchronously.
+ * 20, 22 and 24 (lib/zlib.js `processChunkSync`; CI runs test/node/deflate-sync-path.test.ts on
+ * each, scripts/test-node-versions.mjs); where it is missing, zlib runs asynchronously.
  */
 interface ZlibHandle {
   writeSync(

@@ -76,7 +76,8 @@ export class Connection implements FrameSink {
   readonly role: Role;
   readonly limits: Limits;
   private readonly parser: FrameParser;
-  private readonly assembler: MessageAssembler;
+  /** Created with the first data frame: a connection that never receives a message holds none. */
+  private assembler: MessageAssembler | undefined;
   private readonly randomFill: ((target: Uint8Array) => void) | undefined;
   private readonly autoPong: boolean;
   /** Text and close reasons are not checked for UTF-8 (see ConnectionOptions); read by drivers that inflate text. */
@@ -114,7 +115,6 @@ export class Connection implements FrameSink {
     this.skipUTF8Validation = options.skipUTF8Validation ?? false;
     this.allowRsv1 = options.allowRsv1 ?? false;
     this.deferFailureClose = options.deferFailureClose ?? false;
-    this.assembler = new MessageAssembler(this.limits);
     this.parser = new FrameParser(this, {
       expectMasked: this.role === 'server',
       // With an extension, a compressed frame may be larger than maxFrameBytes by the deflate
@@ -261,17 +261,25 @@ export class Connection implements FrameSink {
       this.messageOpcode = opcode;
       this.messageCompressed = header.rsv1;
       // Compressed text is validated after inflating, by the extension's driver.
+      this.assembler ??= new MessageAssembler(this.limits);
       this.assembler.start(opcode === Opcode.TEXT && !header.rsv1 && !this.skipUTF8Validation, header.rsv1);
     }
     if (!this.messageCompressed && header.length > this.limits.maxFrameBytes) {
       throw frameTooBig(header.length, this.limits.maxFrameBytes);
     }
-    this.assembler.addFrame(header.length);
+    this.assembler!.addFrame(header.length);
   }
 
   framePayload(piece: Buffer, owned: boolean): void {
     if (isControlOpcode(this.frame!.opcode)) this.controlPayload!.push(owned ? piece : Buffer.from(piece));
-    else this.assembler.push(piece, owned);
+    else this.assembler!.push(piece, owned);
+  }
+
+  payloadTarget(length: number, filled: number): Buffer | undefined {
+    const frame = this.frame!;
+    // A whole message in one frame: its payload is the message.
+    if (isControlOpcode(frame.opcode) || !frame.fin) return undefined;
+    return this.assembler!.target(length, filled);
   }
 
   frameEnd(): void {
@@ -286,7 +294,7 @@ export class Connection implements FrameSink {
       return;
     }
     if (!frame.fin) return;
-    const data = this.assembler.finish();
+    const data = this.assembler!.finish();
     const binary = this.messageOpcode === Opcode.BINARY;
     const compressed = this.messageCompressed;
     this.messageOpcode = 0;
@@ -337,7 +345,7 @@ export class Connection implements FrameSink {
         : new WebSocketError(ErrorCode.INVALID_STATE, String(error), CloseCode.INTERNAL_ERROR);
     this.failed = true;
     this.parser.stop();
-    this.assembler.reset();
+    this.assembler?.reset();
     if (!this.closeSent && !this.heldClose) {
       const frames = encodeFrame(Opcode.CLOSE, encodeClosePayload(err.closeCode), this.frameOptions());
       if (this.deferFailureClose) {

@@ -29,6 +29,16 @@ export interface FrameSink {
    */
   framePayload(piece: Buffer, owned: boolean): void;
   frameEnd(): void;
+  /**
+   * Optional: a buffer of `length` bytes (the frame's payload length) for the parser to write the
+   * rest of this frame's payload into, unmasking on the way, instead of unmasking it in place in
+   * the input chunks. Asked once per frame, only for a frame of at least 16 KiB that spans input
+   * chunks and of which at least a sixteenth has arrived (so no more than 16 bytes are allocated
+   * per byte received). The first `filled` bytes were passed to `framePayload` already; the sink
+   * puts them in place. Afterwards each piece passed to `framePayload` is a view into the buffer.
+   * Return undefined to keep receiving views into the input chunks.
+   */
+  payloadTarget?(length: number, filled: number): Buffer | undefined;
 }
 
 export interface FrameParserOptions {
@@ -52,6 +62,10 @@ enum Stage {
 const COPY_OUT_BYTES = 1024;
 /** Below this many bytes a byte loop beats a typed-array copy plus a word-wise unmask. */
 const BYTE_LOOP_BYTES = 64;
+/** Frames from this size on may be written into a buffer of their own (FrameSink.payloadTarget). */
+const TARGET_MIN_BYTES = 16 * 1024;
+/** A payload target is asked for once 1/16 of the frame has arrived: it allocates at most 16x that. */
+const TARGET_AMPLIFICATION = 16;
 
 /**
  * Streaming frame parser: correct under any chunking, zero-copy for payload bytes, and it
@@ -73,6 +87,8 @@ export class FrameParser {
   /** The current frame's masking key, bytes 0-3 little-endian (an int32: no Buffer per parser). */
   private maskBits = 0;
   private masked = false;
+  /** The buffer the current frame's payload goes into; undefined: not asked yet, null: declined. */
+  private target: Buffer | null | undefined;
   private readonly sink: FrameSink;
   private readonly expectMasked: boolean;
   private readonly maxFrameBytes: number;
@@ -113,11 +129,30 @@ export class FrameParser {
             continue;
           }
           const take = Math.min(remaining, len - offset);
-          const piece = chunk.subarray(offset, offset + take);
-          if (this.masked) unmaskInPlace(piece, this.key(), this.phase);
+          const phase = this.phase;
+          let piece = chunk.subarray(offset, offset + take);
+          let target = this.target;
+          if (
+            target === undefined &&
+            take < remaining &&
+            phase + remaining >= TARGET_MIN_BYTES &&
+            (phase + take) * TARGET_AMPLIFICATION >= phase + remaining
+          ) {
+            target = this.sink.payloadTarget?.(phase + remaining, phase) ?? null;
+            this.target = target;
+          }
+          if (target) {
+            // Unmasked while copied into the message's buffer: one pass fewer than unmasking in
+            // place and concatenating the pieces at the end.
+            if (this.masked) xorInto(piece, this.key(), phase, target, phase);
+            else target.set(piece, phase);
+            piece = target.subarray(phase, phase + take);
+          } else if (this.masked) {
+            unmaskInPlace(piece, this.key(), phase);
+          }
           offset += take;
           this.remaining = remaining - take;
-          this.phase += take;
+          this.phase = phase + take;
           this.sink.framePayload(piece, false);
           if (this.remaining === 0) this.endFrame();
         } else if (stage === Stage.HEADER) {
@@ -128,6 +163,7 @@ export class FrameParser {
       }
     } catch (error) {
       this.stage = Stage.FAILED;
+      this.target = undefined;
       throw error;
     }
   }
@@ -140,10 +176,12 @@ export class FrameParser {
   /** Stops parsing: all further input is discarded (after a close or a failure). */
   stop(): void {
     this.stage = Stage.FAILED;
+    this.target = undefined;
   }
 
   private endFrame(): void {
     this.stage = Stage.HEADER;
+    this.target = undefined;
     this.sink.frameEnd();
   }
 

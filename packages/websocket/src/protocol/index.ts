@@ -14,4 +14,5 @@ export * from './mask.js';
 export * from './message-assembler.js';
 export * from './opcodes.js';
 export * from './permessage-deflate.js';
+export * from './request-head-parser.js';
 export * from './utf8-validator.js';

@@ -32,6 +32,8 @@ export class MessageAssembler {
   private compressed = false;
   /** Declared payload bytes of the current frame not pushed yet. */
   private frameRemaining = 0;
+  /** The message's own buffer, when the parser writes its payload there (see `target`). */
+  private direct: Buffer | undefined;
 
   constructor(private readonly limits: Limits) {}
 
@@ -90,6 +92,8 @@ export class MessageAssembler {
       );
     }
     this.bytes += piece.length;
+    // Already in place: the piece is a view into `direct`.
+    if (this.direct !== undefined) return;
     const before = this.frameRemaining;
     this.frameRemaining = Math.max(0, before - piece.length);
     if (owned && this.whole === undefined && this.block === undefined && !this.parts?.length) {
@@ -125,6 +129,34 @@ export class MessageAssembler {
     }
   }
 
+  /**
+   * A buffer of `length` bytes for a message that is one frame of that length, holding the
+   * `filled` bytes pushed so far; the rest of the payload is written into it and pushed as views
+   * of it (FrameSink.payloadTarget). Undefined when the message has other frames.
+   */
+  target(length: number, filled: number): Buffer | undefined {
+    if (this.frames !== 1 || this.bytes !== filled || this.direct !== undefined) return undefined;
+    const direct = Buffer.allocUnsafe(length);
+    let at = 0;
+    if (this.whole !== undefined) {
+      direct.set(this.whole, 0);
+      at = this.whole.length;
+      this.whole = undefined;
+    }
+    for (const part of this.parts ?? []) {
+      direct.set(part, at);
+      at += part.length;
+    }
+    if (this.block !== undefined && this.blockFill > 0)
+      direct.set(this.block.subarray(0, this.blockFill), at);
+    if (this.parts !== undefined) this.parts.length = 0;
+    this.block = undefined;
+    this.blockFill = 0;
+    this.merged = 0;
+    this.direct = direct;
+    return direct;
+  }
+
   /** Ends the message: checks the UTF-8 ends on a code point and returns the payload. */
   finish(): Buffer {
     if (this.validateUtf8 && !this.utf8!.end()) {
@@ -134,7 +166,7 @@ export class MessageAssembler {
         CloseCode.INVALID_PAYLOAD,
       );
     }
-    const whole = this.whole;
+    const whole = this.whole ?? this.direct;
     if (whole !== undefined) {
       this.reset();
       return whole;
@@ -153,6 +185,7 @@ export class MessageAssembler {
 
   reset(): void {
     this.whole = undefined;
+    this.direct = undefined;
     if (this.parts !== undefined && this.parts.length !== 0) this.parts.length = 0;
     this.block = undefined;
     this.blockFill = 0;
