@@ -35,7 +35,8 @@ export class WebSocketSource implements StatsSource {
 
   constructor(private readonly wss: WebSocketServer) {
     for (const ws of wss.clients) this.watch(ws);
-    wss.on('connection', this.onConnection);
+    // First, so that its `message` listener sees a message before the application answers it.
+    wss.prependListener('connection', this.onConnection);
   }
 
   private watch(ws: WebSocket): void {
@@ -61,7 +62,14 @@ export class WebSocketSource implements StatsSource {
       this.counts.messagesOut++;
       this.counts.bytesOut += size(data);
       const tails = this.tails.get(id);
-      if (tails) for (const f of tails) f('out', bytesOf(data), typeof data !== 'string');
+      if (tails) {
+        // As ws: `binary` defaults to whether the data is not a string.
+        const option = (rest[0] as { binary?: boolean } | undefined)?.binary;
+        const binary = typeof option === 'boolean' ? option : typeof data !== 'string';
+        const bytes = bytesOf(data);
+        const shown = binary || typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
+        for (const f of tails) f('out', shown, binary);
+      }
       return (send as (...args: unknown[]) => void).call(ws, data, ...rest);
     }) as typeof ws.send;
   }

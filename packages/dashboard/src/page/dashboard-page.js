@@ -62,6 +62,7 @@ function chart(id, series, format) {
           label,
           stroke,
           width: 1.5,
+          points: { show: false },
           value: (_u, v) => (v == null ? '–' : format(v)),
         })),
       ],
