@@ -24,29 +24,41 @@ const sumOf = (m: Map<string, number>, prefix: string) =>
   [...m].filter(([k]) => k.startsWith(prefix)).reduce((n, [, v]) => n + v, 0);
 
 /** The page's numbers from Prometheus' point of view. */
-function expected(m: Map<string, number>): Record<string, number> {
+function expected(m: Map<string, number>) {
   return {
-    messagesIn: m.get('ieum_messages_received_total')!,
-    messagesOut: m.get('ieum_messages_sent_total')!,
-    bytesIn: m.get('ieum_bytes_received_total')!,
-    bytesOut: m.get('ieum_bytes_sent_total')!,
-    opened: m.get('ieum_connections_opened_total')!,
+    messagesIn: m.get('ieum_messages_received_total') ?? -1,
+    messagesOut: m.get('ieum_messages_sent_total') ?? -1,
+    bytesIn: m.get('ieum_bytes_received_total') ?? -1,
+    bytesOut: m.get('ieum_bytes_sent_total') ?? -1,
+    opened: m.get('ieum_connections_opened_total') ?? -1,
     disconnects: sumOf(m, 'ieum_disconnects_total'),
-    dropped: m.get('ieum_outbound_dropped_total')!,
+    dropped: m.get('ieum_outbound_dropped_total') ?? -1,
     recovered: m.get('ieum_recoveries_total{outcome="recovered"}') ?? 0,
     reset: m.get('ieum_recoveries_total{outcome="reset"}') ?? 0,
     slowConsumerDisconnects: m.get('ieum_disconnects_total{code="4409"}') ?? 0,
-    connections: m.get('ieum_connections')!,
-    queued: m.get('ieum_outbound_queued_messages')!,
+    connections: m.get('ieum_connections') ?? -1,
+    queued: m.get('ieum_outbound_queued_messages') ?? -1,
   };
 }
 
+/** Waits (polling, bounded by the test's timeout) until `selector`'s number passes `test`. */
+async function until(page: Page, selector: string, test: (n: number) => boolean, attribute?: string) {
+  for (;;) {
+    const el = page.locator(selector);
+    const text = attribute ? await el.getAttribute(attribute) : await el.textContent();
+    if (text !== null && test(Number(text.replaceAll(',', '')))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function shown(page: Page): Promise<Record<string, number>> {
-  return page.$$eval('[data-total]', (els) =>
-    Object.fromEntries(
-      els.map((e) => [(e as HTMLElement).dataset.total!, Number((e.textContent ?? '').replaceAll(',', ''))]),
-    ),
-  );
+  const values: Record<string, number> = {};
+  for (const el of await page.locator('[data-total]').all()) {
+    values[(await el.getAttribute('data-total'))!] = Number(
+      ((await el.textContent()) ?? '').replaceAll(',', ''),
+    );
+  }
+  return values;
 }
 
 describe('dashboard page in Chromium with traffic', { timeout: 90_000 }, () => {
@@ -72,16 +84,12 @@ describe('dashboard page in Chromium with traffic', { timeout: 90_000 }, () => {
 
   it('shows live rates, channels and a tailed channel, then totals equal to /metrics', async () => {
     // Live: a sample with messages flowing, the bots' rooms in the channel table.
-    await page.waitForFunction(
-      () => Number(document.querySelector('[data-kpi="messagesIn"]')?.textContent) > 0,
-    );
+    await until(page, '[data-kpi="messagesIn"]', (n) => n > 0);
     await page.waitForSelector('#channels td >> text=demo:lobby');
     // One bot loses its connection: it comes back and recovers its room.
     const listener = [...demo.rt.connections.values()].find((c) => c.user === 'lobby-listener-0')!;
     listener.close(DisconnectCode.SERVICE_RESTART, 'test: reconnect');
-    await page.waitForFunction(
-      () => Number(document.querySelector('[data-total="recovered"]')?.textContent) >= 1,
-    );
+    await until(page, '[data-total="recovered"]', (n) => n >= 1);
     // The inspector tails a channel: published messages appear.
     await page.fill('#tail input[name=target]', 'demo:lobby');
     await page.click('#tail button[type=submit]');
@@ -100,7 +108,7 @@ describe('dashboard page in Chromium with traffic', { timeout: 90_000 }, () => {
         if (same) break;
       }
       const since = Date.now();
-      await page.waitForFunction((t) => Number(document.body.dataset.sampleAt) > t, since);
+      await until(page, 'body', (at) => at > since, 'data-sample-at');
       const onPage = await shown(page);
       const after = expected(await scrape(`http://127.0.0.1:${demo.port}/metrics`));
       // A heartbeat ping between the scrapes and the sample moves the counters: measure again.

@@ -44,9 +44,8 @@ describe('showcase in Chromium', { timeout: 90_000 }, () => {
     const errors = watchErrors(page);
     await page.goto(`http://127.0.0.1:${port}/`);
     assert.equal(await page.title(), 'ieum showcase');
-    const links = await page.$$eval('a.card', (as) =>
-      as.map((a) => (a as HTMLAnchorElement).getAttribute('href')!),
-    );
+    const links: string[] = [];
+    for (const a of await page.locator('a.card').all()) links.push((await a.getAttribute('href'))!);
     assert.deepEqual(
       links.map((l) => l.split('#')[0]),
       ['/chat/', '/dashboard/'],
