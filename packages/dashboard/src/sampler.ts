@@ -5,6 +5,9 @@ import type { ChannelStats, Rates, Sample, Totals } from './sample.js';
 import { ZERO_TOTALS } from './sample.js';
 import type { StatsSource } from './stats-source.js';
 
+/** Milliseconds between event-loop probes (`monitorEventLoopDelay`). */
+const LOOP_RESOLUTION_MS = 10;
+
 export interface SamplerOptions {
   /** Busiest channels kept per sample. */
   maxChannels: number;
@@ -14,7 +17,7 @@ export interface SamplerOptions {
 
 export class Sampler {
   private previous: { at: number; totals: Totals } | undefined;
-  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 
   constructor(
     private readonly source: StatsSource,
@@ -43,7 +46,9 @@ export class Sampler {
       }))
       .sort((a, b) => b.deliveriesPerSecond - a.deliveriesPerSecond)
       .slice(0, this.options.maxChannels);
-    const ms = (ns: number) => (Number.isFinite(ns) ? Math.round(ns / 1e4) / 100 : 0);
+    // The histogram records the time between probes, which includes the probe interval itself.
+    const ms = (ns: number) =>
+      Number.isFinite(ns) ? Math.max(0, Math.round((ns - LOOP_RESOLUTION_MS * 1e6) / 1e4) / 100) : 0;
     const eventLoop =
       this.loop.count > 0
         ? { p50: ms(this.loop.percentile(50)), p99: ms(this.loop.percentile(99)), max: ms(this.loop.max) }
