@@ -12,7 +12,9 @@ try {
   const page = await browser.newPage({ viewport: { width: 1200, height: 1180 } });
   await page.goto(`http://127.0.0.1:${demo.port}/dashboard/#token=${token}`);
   await new Promise((r) => setTimeout(r, 6000));
-  [...demo.rt.connections.values()].find((c) => c.user?.includes('listener'))?.close(DisconnectCode.SERVICE_RESTART);
+  [...demo.rt.connections.values()]
+    .find((c) => c.user?.includes('listener'))
+    ?.close(DisconnectCode.SERVICE_RESTART);
   await new Promise((r) => setTimeout(r, 6000));
   await page.fill('#tail input[name=target]', 'demo:lobby');
   await page.click('#tail button[type=submit]');

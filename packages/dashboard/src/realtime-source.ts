@@ -82,7 +82,12 @@ export class RealtimeSource implements StatsSource {
       },
     };
     rt.taps.add(this.tap);
+    rt.on('disconnect', this.onDisconnect);
   }
+
+  private readonly onDisconnect = (connection: Connection) => {
+    this.connectionTails.delete(connection.id);
+  };
 
   async totals(): Promise<Totals> {
     const m = this.metrics;
@@ -158,6 +163,7 @@ export class RealtimeSource implements StatsSource {
 
   close(): void {
     this.rt.taps.delete(this.tap);
+    this.rt.off('disconnect', this.onDisconnect);
     this.connectionTails.clear();
   }
 }
