@@ -1,11 +1,15 @@
 // DashboardPage: the dashboard's HTML, script and styles. The script (the page's code, the
 // realtime client and uPlot) is bundled for the browser by esbuild on first request and kept.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 
-const here = (file: string) => new URL(`./page/${file}`, import.meta.url).pathname;
+/** A file of the page: next to this module in the sources, in `../src/page` from the built `dist`. */
+function here(file: string): string {
+  const beside = new URL(`./page/${file}`, import.meta.url).pathname;
+  return existsSync(beside) ? beside : new URL(`../src/page/${file}`, import.meta.url).pathname;
+}
 
 const FAVICON =
   '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#0f172a"/>' +
