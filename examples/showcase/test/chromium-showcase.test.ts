@@ -1,6 +1,6 @@
 // `npm start` in Chromium: the home page and every link load without a console error (favicon
 // included), and the chat keeps its nickname and sends a line typed while the server was down
-// exactly once after a restart (shown pending, then sent).
+// exactly once after a restart (shown pending, then sent), to itself and to another visitor.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -71,7 +71,15 @@ describe('showcase in Chromium', { timeout: 90_000 }, () => {
     await page.goto(chat);
     await page.waitForSelector('#state.open');
     const name = await page.inputValue('#name');
+    // A second visitor in another browser profile (another nickname) reads along.
+    const other = await browser.newContext();
+    const reader = await other.newPage();
+    await reader.goto(chat);
+    await reader.waitForSelector('#state.open');
 
+    // The reader's network is down until the line is sent: it comes back to a server that has
+    // lost the history it knew, and must still show the line.
+    await other.setOffline(true);
     await showcase!.close();
     showcase = undefined;
     await page.waitForSelector('#state.reconnecting');
@@ -82,6 +90,12 @@ describe('showcase in Chromium', { timeout: 90_000 }, () => {
     showcase = await startShowcase({ port, dashboardToken: TOKEN });
     await page.waitForSelector('#log p.sent >> text=typed while the server was down', { timeout: 30_000 });
     assert.equal(await page.locator('#log p', { hasText: 'typed while the server was down' }).count(), 1);
+
+    // The other visitor, whose history was lost with the server, gets the line once too.
+    await other.setOffline(false);
+    await reader.waitForSelector('#log p >> text=typed while the server was down', { timeout: 30_000 });
+    assert.equal(await reader.locator('#log p', { hasText: 'typed while the server was down' }).count(), 1);
+    await other.close();
 
     // Stored once on the new server, under the same nickname; a reload keeps the name.
     await page.reload();
