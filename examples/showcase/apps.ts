@@ -2,6 +2,7 @@
 // words on its home page card, and a `mount` that puts it on the showcase's HTTP server.
 import type http from 'node:http';
 import type { RealtimeServer } from '@ieum/realtime/server';
+import { createGameApp } from '../game/server.js';
 import { createChatApp } from '../realtime-chat/chat-app.js';
 
 /** An app mounted on the showcase's HTTP server. */
@@ -45,5 +46,17 @@ export const apps: ShowcaseApp[] = [
     tags: ['channels', 'presence', 'recovery', 'SSE / polling fallback'],
     accent: '#6366f1',
     mount: (context) => createChatApp(context),
+  },
+  {
+    name: 'game',
+    title: 'Arena at 60 Hz',
+    description:
+      'An authoritative multiplayer game: binary delta snapshots, client-side prediction and interpolation, and fresh state (never a backlog) for a slow client.',
+    tags: ['60 Hz tick', 'binary', 'latest-value policy'],
+    accent: '#f59e0b',
+    mount: async (context) => {
+      const game = await createGameApp(context);
+      return { realtime: game.rt, handleRequest: game.handleRequest, close: game.close };
+    },
   },
 ];
