@@ -34,6 +34,8 @@ export class WebSocketSource implements StatsSource {
   private readonly onConnection = (ws: WebSocket) => this.watch(ws);
 
   constructor(private readonly wss: WebSocketServer) {
+    // Sockets are counted by this source, not from `clients` (empty with `clientTracking: false`),
+    // from their `connection` event on (with `noServer`, emit it as ws users do).
     for (const ws of wss.clients) this.watch(ws);
     // First, so that its `message` listener sees a message before the application answers it.
     wss.prependListener('connection', this.onConnection);
@@ -79,7 +81,7 @@ export class WebSocketSource implements StatsSource {
   }
 
   connections(): number {
-    return this.wss.clients.size;
+    return this.byId.size;
   }
 
   /** A plain WebSocketServer queues bytes, not messages: nothing to report. */
