@@ -2,6 +2,7 @@
 // words on its home page card, and a `mount` that puts it on the showcase's HTTP server.
 import type http from 'node:http';
 import type { RealtimeServer } from '@ieum/realtime/server';
+import { createEditorApp } from '../editor/src/editor-app.js';
 import { createGameApp } from '../game/server.js';
 import { createChatApp } from '../realtime-chat/chat-app.js';
 
@@ -46,6 +47,15 @@ export const apps: ShowcaseApp[] = [
     tags: ['channels', 'presence', 'recovery', 'SSE / polling fallback'],
     accent: '#6366f1',
     mount: (context) => createChatApp(context),
+  },
+  {
+    name: 'editor',
+    title: 'Collaborative editor',
+    description:
+      'Plain text edited by many people at once with operational transformation: remote cursors through presence, offline edits merged on reconnect.',
+    tags: ['OT', 'presence cursors', 'offline edits'],
+    accent: '#10b981',
+    mount: (context) => createEditorApp(context),
   },
   {
     name: 'game',
