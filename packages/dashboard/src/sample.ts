@@ -33,7 +33,7 @@ export interface ChannelStats {
   messagesPerSecond: number;
   /** Deliveries per second: messages × local subscribers. */
   deliveriesPerSecond: number;
-  /** Bytes per second sent for this channel: encoded message size × local subscribers. */
+  /** Bytes per second sent for this channel, estimated: payload JSON size × local subscribers. */
   bytesOutPerSecond: number;
 }
 
