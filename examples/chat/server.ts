@@ -1,4 +1,5 @@
-// Broadcast chat demo: one page at http://localhost:8080, a WebSocket endpoint at /ws.
+// Broadcast chat on @ieum/websocket alone (`npm run example:broadcast-chat`): one page at
+// http://localhost:8080, a WebSocket endpoint at /ws.
 // Every message a client sends is broadcast (encoded once) to everyone connected.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -68,6 +69,6 @@ export async function startChatServer(options: ChatServerOptions = {}) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const port = Number(process.env.PORT ?? 8080);
-  const { port: bound } = await startChatServer({ port });
+  const { port: bound } = await startChatServer({ port, host: process.env.HOST ?? '127.0.0.1' });
   console.log(`ieum chat demo: open http://localhost:${bound} (WebSocket at ws://localhost:${bound}/ws)`);
 }

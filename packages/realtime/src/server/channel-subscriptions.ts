@@ -51,6 +51,8 @@ export interface SubscriberHost {
   reply(id: number, data: unknown): void;
   /** Sends through the session's outbound queue (`key`: for the `latest` policy). */
   send(data: Outgoing, key: string | undefined): void;
+  /** A subscription resumed from the client's position: `recovered`, or not (a `reset`). */
+  resumed(recovered: boolean): void;
 }
 
 export class ChannelSubscriptions<S extends Subscriber> {
@@ -102,6 +104,7 @@ export class ChannelSubscriptions<S extends Subscriber> {
       result.ep = h.position.epoch;
       result.off = h.position.offset;
       result.recovered = h.ok;
+      this.host.resumed(h.ok);
       if (h.ok) {
         backlog = h.entries;
         sub.offset = since.off;

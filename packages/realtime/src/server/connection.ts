@@ -94,6 +94,8 @@ export class Connection {
         fail: (code, reason) => this.fail(code, reason),
         reply: (id, data) => this.reply(id, data),
         send: (data, key) => this.sendEncoded(data, key),
+        resumed: (recovered) =>
+          this.deps.metrics?.recoveries?.inc({ outcome: recovered ? 'recovered' : 'reset' }),
       },
       deps.adapter,
       deps.hub,
@@ -208,11 +210,13 @@ export class Connection {
       return;
     }
     if (result === 'dropped' || result === 'replaced') m?.dropped.inc();
-    if (result !== 'dropped' && m) {
+    if (result === 'dropped') return;
+    const raw = isShared(data) ? data.data : data;
+    if (m) {
       m.messagesOut.inc();
-      const raw = isShared(data) ? data.data : data;
       m.bytesOut.inc(typeof raw === 'string' ? raw.length : raw.byteLength);
     }
+    for (const tap of this.deps.taps) tap.sent?.(this, raw);
   }
 
   private onData(data: unknown, isBinary: boolean): void {
@@ -224,6 +228,7 @@ export class Connection {
     const m = this.deps.metrics;
     m?.messagesIn.inc();
     m?.bytesIn.inc(bytes.length);
+    for (const tap of this.deps.taps) tap.received?.(this, bytes, isBinary);
     if (!this.input.admit(bytes.length)) return;
     if (this.input.idle) {
       // Nothing waiting: decoded now, so pings, pongs and replies act at once.

@@ -12,6 +12,7 @@ import { checkPayload, type PayloadLimits } from '../codec/payload-limits.js';
 import type { SharedMessage } from '../transports/transport.js';
 import type { EncodedCache } from './encoded-cache.js';
 import { PresenceFanout, type PresenceTarget } from './presence-fanout.js';
+import type { TrafficTap } from './traffic-tap.js';
 
 /** What a publish carries besides channel, event and data. */
 export interface PublishMeta {
@@ -98,6 +99,8 @@ export class Hub<S extends HubSession> {
     private readonly payload: PayloadLimits,
     private readonly presenceFlushIntervalMs: number,
     private readonly reportError: (error: Error) => void,
+    /** Observers told of every message fanned out (`rt.taps`). */
+    private readonly taps: ReadonlySet<TrafficTap<S>> = new Set(),
   ) {}
 
   /**
@@ -205,6 +208,10 @@ export class Hub<S extends HubSession> {
             session.cork();
           }
           session.deliver(message);
+        }
+        if (this.taps.size > 0) {
+          for (const tap of this.taps)
+            tap.channelMessage?.(message.channel, message.entry, message.local.sessions.size);
         }
       }
     } catch (error) {

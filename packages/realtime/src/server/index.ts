@@ -48,3 +48,4 @@ export {
   RealtimeServer,
   type RealtimeServerOptions,
 } from './realtime-server.js';
+export type { TrafficTap } from './traffic-tap.js';

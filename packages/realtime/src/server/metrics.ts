@@ -20,6 +20,10 @@ export class RealtimeMetrics {
   readonly queued: Gauge;
   readonly dropped: Counter;
   readonly disconnects: Counter<'code'>;
+  /** Authenticated connections opened (reconnects included). */
+  readonly connectionsOpened: Counter;
+  /** Subscriptions resumed from a client's position, by outcome: `recovered` or `reset`. */
+  readonly recoveries: Counter<'outcome'>;
 
   constructor(options: MetricsOptions = {}, queuedMessages: () => number = () => 0) {
     this.registry = options.registry ?? new Registry();
@@ -63,6 +67,17 @@ export class RealtimeMetrics {
       name: `${p}disconnects_total`,
       help: 'Closed connections by close code',
       labelNames: ['code'],
+      registers,
+    });
+    this.connectionsOpened = new Counter({
+      name: `${p}connections_opened_total`,
+      help: 'Authenticated connections opened, reconnects included',
+      registers,
+    });
+    this.recoveries = new Counter({
+      name: `${p}recoveries_total`,
+      help: 'Subscriptions resumed from a client position (reconnects), by outcome: recovered or reset',
+      labelNames: ['outcome'],
       registers,
     });
   }

@@ -27,6 +27,7 @@ import {
   resolveOptions,
 } from './options.js';
 import type { SessionDeps } from './session-deps.js';
+import type { TrafficTap } from './traffic-tap.js';
 
 export type {
   AuthContext,
@@ -59,6 +60,8 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
   readonly metrics: RealtimeMetrics | undefined;
   /** Open, authenticated connections by session id. */
   readonly connections = new Map<string, Connection>();
+  /** Observers of this server's traffic (see `TrafficTap`); empty by default. */
+  readonly taps = new Set<TrafficTap<Connection>>();
   readonly options: ResolvedOptions;
   private readonly ownsAdapter: boolean;
   private readonly codecs: Map<string, Codec>;
@@ -95,6 +98,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
       this.options.payload,
       resolved.presenceFlushIntervalMs,
       reportError,
+      this.taps,
     );
     this.deps = {
       options: this.options,
@@ -111,6 +115,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
         unregistered: (connection, code, reason) => this.unregistered(connection, code, reason),
       },
       reportError,
+      taps: this.taps,
     };
 
     const path = options.path ?? '/realtime';
@@ -262,6 +267,7 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
   private registered(connection: Connection): void {
     this.connections.set(connection.id, connection);
     this.metrics?.connections.inc();
+    this.metrics?.connectionsOpened.inc();
     this.emit('connection', connection);
   }
 

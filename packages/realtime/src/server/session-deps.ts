@@ -9,6 +9,7 @@ import type { RateLimit } from '../transports/rate-limit.js';
 import type { ChannelRateLimit } from './channel-rate.js';
 import type { Authenticate, ChannelAccessOf, EventHandlerOf, PublishContextOf } from './hooks.js';
 import type { PublishMeta } from './hub.js';
+import type { TrafficTap } from './traffic-tap.js';
 
 /** The server's options as a session reads them: validated, defaults applied. */
 export interface SessionOptions<S> {
@@ -43,6 +44,8 @@ export interface SessionMetrics {
   readonly messagesOut: SessionCounter;
   readonly bytesOut: SessionCounter;
   readonly dropped: SessionCounter;
+  /** Subscriptions resumed from a client's position, by outcome (`recovered` or `reset`). */
+  readonly recoveries?: { inc(labels: { outcome: 'recovered' | 'reset' }): void };
 }
 
 /** Reports an error that concerns one session or operation; never throws. */
@@ -85,4 +88,6 @@ export interface SessionDeps<S> {
   readonly handlers: SessionHandlers<S>;
   readonly registry: SessionRegistry<S>;
   readonly reportError: ReportError;
+  /** Observers of the traffic (`rt.taps`); usually empty. */
+  readonly taps: ReadonlySet<TrafficTap<S>>;
 }
