@@ -189,6 +189,26 @@ async function warmUp(
   for (const server of servers) {
     const port = server.port;
     const protocol = server.spec.protocol;
+    if (server.spec.group === 'realtime') {
+      // Realtime servers answer no echo: a short fan-out, single messages and bursts.
+      for (const inflight of [1, 8]) {
+        await runGenerator(
+          generator,
+          {
+            port,
+            protocol,
+            ...(protocol === 'rt' ? { path: '/realtime' } : protocol === 'ws' ? { path: '/fanout' } : {}),
+            mode: 'fanout',
+            connections: 50,
+            inflight,
+            size: 64,
+            duration: seconds / 2,
+          },
+          launch,
+        ).catch((error: unknown) => log(`bench: warming up ${server.spec.label} failed: ${error}`));
+      }
+      continue;
+    }
     for (const size of [16, 1024]) {
       await runGenerator(
         generator,
@@ -479,8 +499,8 @@ async function main(): Promise<void> {
   }
   await stopAll();
 
-  const columns = columnsFor(selected);
   const rows = buildRows(scenarios, measurements);
+  const columns = columnsFor(selected).filter((c) => rows.some((r) => r.cells[c.name]));
   const info: RunInfo = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     mode: args.quick ? 'quick' : 'full',
