@@ -116,7 +116,14 @@ function log(message: string): void {
 }
 
 function ensureBenchDependencies(): void {
-  if (existsSync(join(benchDir, 'node_modules', '.package-lock.json'))) return;
+  // Installed, and with every dependency bench/package.json names now (it gains some over time).
+  const wanted = Object.keys(
+    (JSON.parse(readFileSync(join(benchDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> })
+      .dependencies,
+  );
+  const modules = join(benchDir, 'node_modules');
+  if (existsSync(join(modules, '.package-lock.json')) && wanted.every((name) => existsSync(join(modules, name))))
+    return;
   log('bench: installing benchmark dependencies (npm ci --prefix bench)…');
   execSync('npm ci --prefix bench --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }

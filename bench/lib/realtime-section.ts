@@ -2,17 +2,22 @@
 // `npm run bench -- --only rt --write-realtime`, kept as it is when a full `npm run bench` writes
 // the rest of the document again (as the game section is).
 import type { RunInfo } from './document.js';
+import { endMarker, keepMarkedSection, replaceMarkedSection, startMarker } from './marked-section.js';
 import { type Column, errorsList, formatNumber, mediansTable, type Row, speedup } from './report.js';
 import type { ScenarioInfo } from './scenarios.js';
 
-const START = '<!-- realtime:start (written by `npm run bench -- --only rt --write-realtime`) -->';
-const END = '<!-- realtime:end -->';
+const START = startMarker('realtime', '`npm run bench -- --only rt --write-realtime`');
+const END = endMarker('realtime');
 
 /** The realtime layer's column, and what it is compared with (targets from issue 15). */
 const SUBJECT = 'ieum-rt';
 const REFERENCES = [
   { name: 'ieum-broadcast', label: '÷ ieum wss.broadcast (target ≥ 0.8×)' },
-  { name: 'socketio-rooms', label: '÷ Socket.IO rooms (target ≥ 3×)' },
+  {
+    name: 'socketio-rooms',
+    label: '÷ Socket.IO rooms (target ≥ 3×; through Redis: + redis-adapter, target ≥ 2×)',
+  },
+  { name: 'socketio-streams', label: '÷ Socket.IO + redis-streams-adapter' },
 ];
 
 function ratios(rows: readonly Row[]): string {
@@ -62,7 +67,8 @@ export function realtimeSection(
         : ''
     }: compare the ratios, not the absolute numbers.`,
     '- **Servers**: `ieum RealtimeServer` (`bench/servers/ieum-realtime.mjs`: default options but for the limits against abusive clients, which are off; JSON codec; MemoryAdapter); `Socket.IO 4 rooms` (`bench/servers/socketio-rooms.mjs`, WebSocket transport); `ieum wss.broadcast` (`bench/servers/ieum.mjs`).',
-    '- **Not measured here yet** (issue 15): fan-out through Redis with 3 processes (RedisAdapter vs `@socket.io/redis-adapter`), recovery of 10,000 missed messages.',
+    '- **Through Redis**: `bench/servers/ieum-realtime-redis.mjs` and `bench/servers/socketio-redis.mjs`, 3 worker processes each (`bench/servers/cluster.mjs`), shown in the columns of their single-process counterparts; the streams adapter has a column of its own.',
+    '- **Recovery** (a client that missed 10,000 messages) is measured by `bench/scripts/recovery.ts`, below.',
     '',
     ...scenarios.map((s) => `- **${s.title}** (\`${s.id}\`): ${s.description}`),
     '',
@@ -78,23 +84,15 @@ export function realtimeSection(
   ].join('\n');
 }
 
-function withSection(doc: string, section: string): string {
-  const start = doc.indexOf(START);
-  const end = doc.indexOf(END);
-  if (start !== -1 && end > start) return doc.slice(0, start) + section + doc.slice(end + END.length);
-  return `${doc.trimEnd()}\n\n${section}\n`;
-}
-
 /** `doc` with its realtime section replaced by (or, if it has none, followed by) `section`. */
 export function replaceRealtimeSection(doc: string, section: string): string {
-  return withSection(doc, section);
+  return replaceMarkedSection(doc, 'realtime', section);
 }
 
-/** `fresh` (a newly written document) with the realtime section of `previous`, if it had one. */
+/**
+ * `fresh` (a newly written document) with the realtime and recovery sections of `previous`, if
+ * it had them.
+ */
 export function keepRealtimeSection(previous: string | undefined, fresh: string): string {
-  if (previous === undefined) return fresh;
-  const start = previous.indexOf(START);
-  const end = previous.indexOf(END);
-  if (start === -1 || end < start) return fresh;
-  return withSection(fresh, previous.slice(start, end + END.length));
+  return keepMarkedSection(previous, keepMarkedSection(previous, fresh, 'realtime'), 'recovery');
 }

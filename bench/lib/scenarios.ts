@@ -330,6 +330,34 @@ function realtimeFanout(id: string, subscribers: number, burst: number): Scenari
   };
 }
 
+/** Realtime fan-out through Redis, 3 server processes sharing the port (node:cluster). */
+function realtimeRedisFanout(id: string, subscribers: number, burst: number): Scenario {
+  const base = realtimeFanout(id, subscribers, burst);
+  const label = `${subscribers / 1000}k${burst > 1 ? `, bursts of ${burst}` : ''}`;
+  const many = subscribers.toLocaleString('en');
+  return {
+    ...base,
+    fresh: true,
+    title: `Realtime fan-out through Redis, 3 processes, to ${many}${burst > 1 ? `, bursts of ${burst}` : ''}`,
+    description: `As realtime fan-out, with 3 server processes on one port (node:cluster hands connections out in turn, so each has a third of the subscribers), all pinned to the server's core, joined by Redis: ieum with @ieum/redis's RedisAdapter (history and dedupe on: each publish is a Lua script storing it in a stream with its offset), Socket.IO with @socket.io/redis-adapter (pub/sub, nothing stored) and with @socket.io/redis-streams-adapter (a Redis stream). Needs Redis (REDIS_URL, default 127.0.0.1:6379).`,
+    servers: (selected) =>
+      REALTIME_REDIS_SERVERS.filter((r) =>
+        selected.some(
+          (s) => s.name === r.name || (r.name === 'socketio-streams' && s.name === 'socketio-rooms'),
+        ),
+      ),
+    metrics: [
+      { id: 'dps', label: `Realtime Redis fan-out ${label}: deliveries`, unit: 'msg/s', better: 'higher' },
+      {
+        id: 'last',
+        label: `Realtime Redis fan-out ${label}: last delivery p50`,
+        unit: 'ms',
+        better: 'lower',
+      },
+    ],
+  };
+}
+
 function realtimeAck(connections: number): Scenario {
   return {
     id: `rt-ack-${connections}`,
@@ -394,6 +422,8 @@ export function realtimeScenarios(quick: boolean): Scenario[] {
     realtimeFanout('rt-fanout-burst-1k', 1_000, 8),
     realtimeFanout(`rt-fanout-burst-${many / 1000}k`, many, 8),
     realtimeAck(100),
+    realtimeRedisFanout('rt-redis-fanout-1k', 1_000, 1),
+    realtimeRedisFanout('rt-redis-fanout-burst-1k', 1_000, 8),
     realtimeMemory(many),
   ];
 }

@@ -84,6 +84,40 @@ export const REALTIME_SERVERS: readonly ServerSpec[] = [
   },
 ];
 
+/**
+ * The realtime layer through Redis, 3 processes each (`rt-redis-*`): ieum's RedisAdapter, and
+ * Socket.IO 4 rooms with @socket.io/redis-adapter (columns of the same names as in
+ * REALTIME_SERVERS) and with @socket.io/redis-streams-adapter.
+ */
+export const REALTIME_REDIS_SERVERS: readonly ServerSpec[] = [
+  {
+    name: 'ieum-rt',
+    label: 'ieum RealtimeServer + RedisAdapter',
+    runtime: 'node',
+    script: 'ieum-realtime-redis.mjs',
+    protocol: 'rt',
+    group: 'realtime',
+  },
+  {
+    name: 'socketio-rooms',
+    label: 'Socket.IO 4 rooms + redis-adapter',
+    runtime: 'node',
+    script: 'socketio-redis.mjs',
+    protocol: 'sio',
+    env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' },
+    group: 'realtime',
+  },
+  {
+    name: 'socketio-streams',
+    label: 'Socket.IO 4 rooms + redis-streams-adapter',
+    runtime: 'node',
+    script: 'socketio-redis.mjs',
+    protocol: 'sio',
+    env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1', SIO_ADAPTER: 'streams' },
+    group: 'realtime',
+  },
+];
+
 /** The same server with permessage-deflate on (threshold 0; server_no_context_takeover for fan-out). */
 export function withDeflate(spec: ServerSpec, mode: 'echo' | 'fanout'): ServerSpec {
   return { ...spec, deflate: mode };
