@@ -39,6 +39,7 @@ import {
   type Timing,
 } from './lib/scenarios.js';
 import {
+  REALTIME_REDIS_SERVERS,
   REALTIME_SERVERS,
   type RunningServer,
   SERVERS,
@@ -50,6 +51,11 @@ import { ratioChart } from './lib/svg.js';
 
 const root = join(benchDir, '..');
 const ALL_SERVERS = [...SERVERS, ...REALTIME_SERVERS];
+/** Every column a table may have (the Redis variants mostly share their counterparts' names). */
+const COLUMN_SERVERS = [
+  ...ALL_SERVERS,
+  ...REALTIME_REDIS_SERVERS.filter((r) => !ALL_SERVERS.some((s) => s.name === r.name)),
+];
 
 interface Args {
   quick: boolean;
@@ -118,11 +124,17 @@ function log(message: string): void {
 function ensureBenchDependencies(): void {
   // Installed, and with every dependency bench/package.json names now (it gains some over time).
   const wanted = Object.keys(
-    (JSON.parse(readFileSync(join(benchDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> })
-      .dependencies,
+    (
+      JSON.parse(readFileSync(join(benchDir, 'package.json'), 'utf8')) as {
+        dependencies: Record<string, string>;
+      }
+    ).dependencies,
   );
   const modules = join(benchDir, 'node_modules');
-  if (existsSync(join(modules, '.package-lock.json')) && wanted.every((name) => existsSync(join(modules, name))))
+  if (
+    existsSync(join(modules, '.package-lock.json')) &&
+    wanted.every((name) => existsSync(join(modules, name)))
+  )
     return;
   log('bench: installing benchmark dependencies (npm ci --prefix bench)…');
   execSync('npm ci --prefix bench --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
@@ -272,7 +284,7 @@ function writeResults(
 ): void {
   mkdirSync(outDir, { recursive: true });
   const realtime = new Set(scenarios.filter((s) => s.group === 'realtime').map((s) => s.id));
-  const realtimeNames = new Set(REALTIME_SERVERS.map((s) => s.name));
+  const realtimeNames = new Set([...REALTIME_SERVERS, ...REALTIME_REDIS_SERVERS].map((s) => s.name));
   const wsRows = rows.filter((r) => !realtime.has(r.scenario));
   const wsColumns = columns.filter((c) => !realtimeNames.has(c.name));
   const rtRows = rows.filter((r) => realtime.has(r.scenario));
@@ -337,7 +349,7 @@ function render(file: string, out: string | undefined, writeRealtime: boolean): 
     measurements: Measurement[];
   };
   const names = new Set(saved.measurements.map((m) => m.server));
-  const columns = columnsFor(ALL_SERVERS.filter((s) => names.has(s.name)));
+  const columns = columnsFor(COLUMN_SERVERS.filter((s) => names.has(s.name)));
   const rows = buildRows(saved.scenarios, saved.measurements);
   const outDir = out ?? dirname(file);
   writeResults(outDir, saved.info, saved.scenarios, rows, columns, saved.measurements, writeRealtime);
@@ -507,7 +519,9 @@ async function main(): Promise<void> {
   await stopAll();
 
   const rows = buildRows(scenarios, measurements);
-  const columns = columnsFor(selected).filter((c) => rows.some((r) => r.cells[c.name]));
+  const columns = columnsFor(
+    COLUMN_SERVERS.filter((s) => selected.includes(s) || !ALL_SERVERS.includes(s)),
+  ).filter((c) => rows.some((r) => r.cells[c.name]));
   const info: RunInfo = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     mode: args.quick ? 'quick' : 'full',

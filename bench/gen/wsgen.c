@@ -283,10 +283,14 @@ static uint8_t *compress_payload(size_t *out_len) {
 }
 
 static void build_rt_hello(void) {
-  static const char hello[] = "{\"t\":\"hello\",\"v\":1,\"cid\":\"wsgen-bench-0123456789abcdef01234567\"}";
+  // The client id scopes the server's publish deduplication (message ids are remembered for
+  // minutes): a new one for every run, so that a later run's message ids are not duplicates.
+  char hello[96];
+  int hello_len = snprintf(hello, sizeof hello, "{\"t\":\"hello\",\"v\":1,\"cid\":\"wsgen-%08x-%016llx\"}",
+                           (unsigned)getpid(), (unsigned long long)now_ns());
   static const char sub[] = "{\"t\":\"sub\",\"id\":1,\"ch\":\"" RT_CHANNEL "\"}";
-  rt_hello = malloc(frame_client_size(sizeof hello) + frame_client_size(sizeof sub));
-  rt_hello_len = frame_build_client(rt_hello, OP_TEXT, 0, (const uint8_t *)hello, sizeof hello - 1, client_mask);
+  rt_hello = malloc(frame_client_size((size_t)hello_len) + frame_client_size(sizeof sub));
+  rt_hello_len = frame_build_client(rt_hello, OP_TEXT, 0, (const uint8_t *)hello, (size_t)hello_len, client_mask);
   rt_hello_sub_len =
       rt_hello_len + frame_build_client(rt_hello + rt_hello_len, OP_TEXT, 0, (const uint8_t *)sub, sizeof sub - 1,
                                         client_mask);

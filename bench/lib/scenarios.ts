@@ -7,7 +7,13 @@ import {
   type Launch,
   runGenerator,
 } from './generator.js';
-import { REDIS_SERVERS, type RunningServer, type ServerSpec, withDeflate } from './servers.js';
+import {
+  REALTIME_REDIS_SERVERS,
+  REDIS_SERVERS,
+  type RunningServer,
+  type ServerSpec,
+  withDeflate,
+} from './servers.js';
 
 export interface Metric {
   id: string;

@@ -14,7 +14,10 @@ const io = new Server(httpServer, {
   connectionStateRecovery: { maxDisconnectionDuration: 10 * 60 * 1000, skipMiddlewares: true },
 });
 io.on('connection', (socket) => {
-  if (!socket.recovered) socket.join('room');
+  if (socket.recovered) return;
+  socket.join('room');
+  // A client sends the offset of the last packet it received when it comes back: it needs one.
+  io.to(socket.id).emit('ready');
 });
 httpServer.listen(0, '127.0.0.1', () => process.send({ port: httpServer.address().port }));
 

@@ -129,7 +129,8 @@ type SioConnect = (url: string, options: Record<string, unknown>) => SioSocket;
 
 async function socketIoRep(server: Server, io: SioConnect): Promise<Sample> {
   const socket = io(`http://127.0.0.1:${server.port}`, { transports: ['websocket'], reconnection: false });
-  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  // Connected and holding an offset to recover from (the server's 'ready').
+  await new Promise<void>((resolve) => socket.once('ready', () => resolve()));
   // A lost connection (not a deliberate disconnect, which ends the session): recovery applies.
   await new Promise<void>((resolve) => {
     socket.once('disconnect', () => resolve());

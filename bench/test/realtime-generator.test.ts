@@ -105,6 +105,21 @@ describe('bench load generator, realtime protocol (wsgen --protocol rt)', { time
     assert.ok(published - before >= r.messages!, `${published - before} stored for ${r.messages} acks`);
   });
 
+  it('a second run against the same server is not deduplicated as retries of the first', async () => {
+    const options = {
+      port: rtPort(rt),
+      path: '/realtime',
+      protocol: 'rt' as const,
+      mode: 'ack' as const,
+      connections: 2,
+      size: 16,
+      duration: 0.3,
+    };
+    const first = await runGenerator(bin, options);
+    const second = await runGenerator(bin, options);
+    assert.ok(first.messages! > 0 && second.messages! > 0);
+  });
+
   it('holds connections that are each subscribed to the channel', async () => {
     const before = authorized;
     const held = await holdConnections(bin, {
