@@ -21,6 +21,7 @@ import {
   type Launch,
   runGenerator,
 } from './lib/generator.js';
+import { keepRealtimeSection, realtimeSection, replaceRealtimeSection } from './lib/realtime-section.js';
 import {
   buildRows,
   type Column,
@@ -31,12 +32,15 @@ import {
 } from './lib/report.js';
 import {
   allScenarios,
+  realtimeScenarios,
   type Scenario,
   type ScenarioInfo,
   selectScenarios,
   type Timing,
 } from './lib/scenarios.js';
 import {
+  REALTIME_REDIS_SERVERS,
+  REALTIME_SERVERS,
   type RunningServer,
   SERVERS,
   type ServerEnvironment,
@@ -46,6 +50,12 @@ import {
 import { ratioChart } from './lib/svg.js';
 
 const root = join(benchDir, '..');
+const ALL_SERVERS = [...SERVERS, ...REALTIME_SERVERS];
+/** Every column a table may have (the Redis variants mostly share their counterparts' names). */
+const COLUMN_SERVERS = [
+  ...ALL_SERVERS,
+  ...REALTIME_REDIS_SERVERS.filter((r) => !ALL_SERVERS.some((s) => s.name === r.name)),
+];
 
 interface Args {
   quick: boolean;
@@ -54,14 +64,20 @@ interface Args {
   reps: number | undefined;
   out: string | undefined;
   render: string | undefined;
+  /** Replace the "Realtime layer" section of docs/performance.md with this run's results. */
+  writeRealtime: boolean;
 }
 
 const usage = `usage: npm run bench [-- --quick] [--only id,...] [--servers name,...] [--reps N] [--out DIR]
+       npm run bench -- --only rt [--write-realtime]   (the realtime layer; --write-realtime: into docs/performance.md)
        npm run bench -- --render performance.json [--out DIR]   (the report again, from saved results)
 scenarios: ${allScenarios(false)
   .map((s) => s.id)
   .join(', ')} (a prefix selects several, e.g. --only echo)
-servers:   ${SERVERS.map((s) => s.name).join(', ')}`;
+realtime:  ${realtimeScenarios(false)
+  .map((s) => s.id)
+  .join(', ')} (only when named, e.g. --only rt)
+servers:   ${ALL_SERVERS.map((s) => s.name).join(', ')}`;
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {
@@ -71,6 +87,7 @@ function parseArgs(argv: string[]): Args {
     reps: undefined,
     out: undefined,
     render: undefined,
+    writeRealtime: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -85,13 +102,14 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--reps') args.reps = Number(value());
     else if (a === '--out') args.out = value();
     else if (a === '--render') args.render = value();
+    else if (a === '--write-realtime') args.writeRealtime = true;
     else if (a === '--help' || a === '-h') {
       console.log(usage);
       process.exit(0);
     } else throw new Error(`unknown argument ${a}\n${usage}`);
   }
   for (const name of args.servers) {
-    if (!SERVERS.some((s) => s.name === name)) throw new Error(`unknown server ${name}\n${usage}`);
+    if (!ALL_SERVERS.some((s) => s.name === name)) throw new Error(`unknown server ${name}\n${usage}`);
   }
   if (args.reps !== undefined && !(Number.isInteger(args.reps) && args.reps >= 1 && args.reps <= 9)) {
     throw new Error('--reps must be 1..9');
@@ -104,7 +122,20 @@ function log(message: string): void {
 }
 
 function ensureBenchDependencies(): void {
-  if (existsSync(join(benchDir, 'node_modules', '.package-lock.json'))) return;
+  // Installed, and with every dependency bench/package.json names now (it gains some over time).
+  const wanted = Object.keys(
+    (
+      JSON.parse(readFileSync(join(benchDir, 'package.json'), 'utf8')) as {
+        dependencies: Record<string, string>;
+      }
+    ).dependencies,
+  );
+  const modules = join(benchDir, 'node_modules');
+  if (
+    existsSync(join(modules, '.package-lock.json')) &&
+    wanted.every((name) => existsSync(join(modules, name)))
+  )
+    return;
   log('bench: installing benchmark dependencies (npm ci --prefix bench)…');
   execSync('npm ci --prefix bench --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }
@@ -177,6 +208,26 @@ async function warmUp(
   for (const server of servers) {
     const port = server.port;
     const protocol = server.spec.protocol;
+    if (server.spec.group === 'realtime') {
+      // Realtime servers answer no echo: a short fan-out, single messages and bursts.
+      for (const inflight of [1, 8]) {
+        await runGenerator(
+          generator,
+          {
+            port,
+            protocol,
+            ...(protocol === 'rt' ? { path: '/realtime' } : protocol === 'ws' ? { path: '/fanout' } : {}),
+            mode: 'fanout',
+            connections: 50,
+            inflight,
+            size: 64,
+            duration: seconds / 2,
+          },
+          launch,
+        ).catch((error: unknown) => log(`bench: warming up ${server.spec.label} failed: ${error}`));
+      }
+      continue;
+    }
     for (const size of [16, 1024]) {
       await runGenerator(
         generator,
@@ -217,7 +268,11 @@ async function waitForQuietStart(): Promise<void> {
   }
 }
 
-/** Writes performance.md, performance.json and performance.svg into `outDir`. */
+/**
+ * Writes performance.md, performance.json and performance.svg into `outDir`; with
+ * `writeRealtime`, also the realtime section of docs/performance.md and its results
+ * (docs/performance-realtime.json).
+ */
 function writeResults(
   outDir: string,
   info: RunInfo,
@@ -225,37 +280,79 @@ function writeResults(
   rows: Row[],
   columns: Column[],
   measurements: readonly Measurement[],
+  writeRealtime = false,
 ): void {
   mkdirSync(outDir, { recursive: true });
-  const reference = columns.some((c) => c.name === 'ws') ? 'ws' : columns[0]!.name;
-  const chart = ratioChart(rows, columns, reference, 'WebSocket servers: speed-up relative to ws (medians)');
-  writeFileSync(join(outDir, 'performance.svg'), chart);
+  const realtime = new Set(scenarios.filter((s) => s.group === 'realtime').map((s) => s.id));
+  const realtimeNames = new Set([...REALTIME_SERVERS, ...REALTIME_REDIS_SERVERS].map((s) => s.name));
+  const wsRows = rows.filter((r) => !realtime.has(r.scenario));
+  const wsColumns = columns.filter((c) => !realtimeNames.has(c.name));
+  const rtRows = rows.filter((r) => realtime.has(r.scenario));
+  const rtScenarios = scenarios.filter((s) => realtime.has(s.id));
+  const section = rtRows.length
+    ? realtimeSection(
+        info,
+        rtScenarios,
+        rtRows,
+        columns.filter((c) => realtimeNames.has(c.name)),
+      )
+    : undefined;
   const doc = join(outDir, 'performance.md');
-  // The game section comes from bench/scripts/game.ts: kept as it is.
+  // The game section comes from bench/scripts/game.ts, the realtime one from `--only rt`: kept.
   const previous = existsSync(doc) ? readFileSync(doc, 'utf8') : undefined;
-  writeFileSync(
-    doc,
-    keepGameSection(previous, performanceDocument(info, scenarios, rows, columns, 'performance.svg')),
-  );
-  const meta = scenarios.map(({ id, title, description, metrics }) => ({ id, title, description, metrics }));
-  writeFileSync(
-    join(outDir, 'performance.json'),
-    `${JSON.stringify({ info, scenarios: meta, rows, measurements }, null, 1)}\n`,
-  );
+  let fresh = '# Performance\n\nThis run measured the realtime layer only.\n';
+  if (wsRows.length && wsColumns.length) {
+    const reference = wsColumns.some((c) => c.name === 'ws') ? 'ws' : wsColumns[0]!.name;
+    const chart = ratioChart(
+      wsRows,
+      wsColumns,
+      reference,
+      'WebSocket servers: speed-up relative to ws (medians)',
+    );
+    writeFileSync(join(outDir, 'performance.svg'), chart);
+    const wsScenarios = scenarios.filter((s) => !realtime.has(s.id));
+    fresh = keepGameSection(
+      previous,
+      performanceDocument(info, wsScenarios, wsRows, wsColumns, 'performance.svg'),
+    );
+  }
+  fresh = section ? replaceRealtimeSection(fresh, section) : keepRealtimeSection(previous, fresh);
+  writeFileSync(doc, fresh);
+  const meta = scenarios.map(({ id, title, description, metrics, group }) => ({
+    id,
+    title,
+    description,
+    metrics,
+    ...(group ? { group } : {}),
+  }));
+  const json = `${JSON.stringify({ info, scenarios: meta, rows, measurements }, null, 1)}\n`;
+  writeFileSync(join(outDir, 'performance.json'), json);
+  if (writeRealtime && section) {
+    const docs = join(root, 'docs');
+    const target = join(docs, 'performance.md');
+    writeFileSync(target, replaceRealtimeSection(readFileSync(target, 'utf8'), section));
+    const rtMeta = meta.filter((s) => realtime.has(s.id));
+    const rtMeasurements = measurements.filter((m) => realtime.has(m.scenario));
+    writeFileSync(
+      join(docs, 'performance-realtime.json'),
+      `${JSON.stringify({ info, scenarios: rtMeta, rows: rtRows, measurements: rtMeasurements }, null, 1)}\n`,
+    );
+    log(`bench: wrote the realtime section of ${target} and docs/performance-realtime.json`);
+  }
 }
 
 /** `--render FILE`: writes the report again from a saved performance.json (no measuring). */
-function render(file: string, out: string | undefined): void {
+function render(file: string, out: string | undefined, writeRealtime: boolean): void {
   const saved = JSON.parse(readFileSync(file, 'utf8')) as {
     info: RunInfo;
     scenarios: ScenarioInfo[];
     measurements: Measurement[];
   };
   const names = new Set(saved.measurements.map((m) => m.server));
-  const columns = columnsFor(SERVERS.filter((s) => names.has(s.name)));
+  const columns = columnsFor(COLUMN_SERVERS.filter((s) => names.has(s.name)));
   const rows = buildRows(saved.scenarios, saved.measurements);
   const outDir = out ?? dirname(file);
-  writeResults(outDir, saved.info, saved.scenarios, rows, columns, saved.measurements);
+  writeResults(outDir, saved.info, saved.scenarios, rows, columns, saved.measurements, writeRealtime);
   log(`bench: wrote ${join(outDir, 'performance.{md,json,svg}')} from ${file}`);
 }
 
@@ -273,7 +370,8 @@ function plan(scenarios: readonly Scenario[], selected: readonly ServerSpec[], r
   const steps: Step[] = [];
   for (let rep = 0; rep < reps; rep++) {
     for (const scenario of scenarios) {
-      const specs = scenario.servers(selected);
+      // Realtime scenarios run on the realtime servers, the others on the WebSocket servers.
+      const specs = scenario.servers(selected.filter((s) => s.group === scenario.group));
       const shift = specs.length ? rep % specs.length : 0;
       for (const spec of [...specs.slice(shift), ...specs.slice(0, shift)])
         steps.push({ rep, scenario, spec });
@@ -284,7 +382,7 @@ function plan(scenarios: readonly Scenario[], selected: readonly ServerSpec[], r
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  if (args.render) return render(args.render, args.out);
+  if (args.render) return render(args.render, args.out, args.writeRealtime);
   const started = Date.now();
   ensureBenchDependencies();
   const ieumFromSource = !buildWebsocket();
@@ -294,7 +392,7 @@ async function main(): Promise<void> {
   const serverEnv: ServerEnvironment = { prefix: prefixes.server, ieumFromSource };
   const launch: Launch = { prefix: prefixes.generator };
 
-  const selected = SERVERS.filter((s) => args.servers.length === 0 || args.servers.includes(s.name));
+  const selected = ALL_SERVERS.filter((s) => args.servers.length === 0 || args.servers.includes(s.name));
   const scenarios = selectScenarios(args.only, args.quick);
   if (scenarios.length === 0) throw new Error(`no scenario matches ${args.only.join(',')}\n${usage}`);
   const timing: Timing = args.quick
@@ -420,8 +518,10 @@ async function main(): Promise<void> {
   }
   await stopAll();
 
-  const columns = columnsFor(selected);
   const rows = buildRows(scenarios, measurements);
+  const columns = columnsFor(
+    COLUMN_SERVERS.filter((s) => selected.includes(s) || !ALL_SERVERS.includes(s)),
+  ).filter((c) => rows.some((r) => r.cells[c.name]));
   const info: RunInfo = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     mode: args.quick ? 'quick' : 'full',
@@ -452,7 +552,7 @@ async function main(): Promise<void> {
 
   const complete = !args.quick && args.only.length === 0 && args.servers.length === 0;
   const outDir = args.out ?? (complete ? join(root, 'docs') : buildDir);
-  writeResults(outDir, info, scenarios, rows, columns, measurements);
+  writeResults(outDir, info, scenarios, rows, columns, measurements, args.writeRealtime);
   console.log(mediansTable(rows, columns));
   log(`bench: done in ${Math.round(info.seconds!)} s; wrote ${join(outDir, 'performance.{md,json,svg}')}`);
 }

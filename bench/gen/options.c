@@ -6,8 +6,8 @@
 #include <string.h>
 
 const char *const options_usage =
-    "usage: wsgen --port N [--host 127.0.0.1] [--path /] [--mode echo|fanout|handshake|hold]\n"
-    "             [--protocol ws|sio|raw] [--connections N] [--inflight N] [--size BYTES]\n"
+    "usage: wsgen --port N [--host 127.0.0.1] [--path /] [--mode echo|fanout|handshake|hold|ack]\n"
+    "             [--protocol ws|sio|raw|rt] [--connections N] [--inflight N] [--size BYTES]\n"
     "             [--payload binary|text|json] [--deflate] [--duration S] [--warmup S]\n"
     "             [--setup-timeout S] [--src-ips N] [--max-pending N] [--min-rounds N]\n"
     "Prints one JSON object on stdout (hold mode: a line 'ready N' first, then it holds the\n"
@@ -66,6 +66,7 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t err_siz
       else if (strcmp(value, "fanout") == 0) o->mode = MODE_FANOUT;
       else if (strcmp(value, "handshake") == 0) o->mode = MODE_HANDSHAKE;
       else if (strcmp(value, "hold") == 0) o->mode = MODE_HOLD;
+      else if (strcmp(value, "ack") == 0) o->mode = MODE_ACK;
       else {
         snprintf(err, err_size, "unknown mode %s", value);
         return -1;
@@ -74,6 +75,7 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t err_siz
       if (strcmp(value, "ws") == 0) o->protocol = PROTO_WS;
       else if (strcmp(value, "sio") == 0) o->protocol = PROTO_SIO;
       else if (strcmp(value, "raw") == 0) o->protocol = PROTO_RAW;
+      else if (strcmp(value, "rt") == 0) o->protocol = PROTO_RT;
       else {
         snprintf(err, err_size, "unknown protocol %s", value);
         return -1;
@@ -138,6 +140,22 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t err_siz
   }
   if (o->protocol == PROTO_SIO && o->deflate) {
     snprintf(err, err_size, "--deflate is for plain WebSocket servers");
+    return -1;
+  }
+  if (o->protocol == PROTO_RT && (o->deflate || o->mode == MODE_HANDSHAKE || o->mode == MODE_ECHO)) {
+    snprintf(err, err_size, "--protocol rt runs fanout, ack and hold (JSON codec, no compression)");
+    return -1;
+  }
+  if (o->protocol == PROTO_RT && o->size > MAX_SIO_SIZE) {
+    snprintf(err, err_size, "realtime messages are limited to %u bytes here", MAX_SIO_SIZE);
+    return -1;
+  }
+  if (o->mode == MODE_ACK && (o->protocol == PROTO_WS || o->protocol == PROTO_RAW)) {
+    snprintf(err, err_size, "ack mode needs --protocol rt or sio (requests with a reply)");
+    return -1;
+  }
+  if (o->mode == MODE_ACK && o->inflight != 1) {
+    snprintf(err, err_size, "ack mode has one request in flight per connection (--inflight 1)");
     return -1;
   }
   if (o->mode == MODE_FANOUT && o->connections + 1 > MAX_CONNECTIONS) {

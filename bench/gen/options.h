@@ -6,8 +6,8 @@
 #include <netinet/in.h>
 #include <stddef.h>
 
-enum { MODE_ECHO, MODE_FANOUT, MODE_HANDSHAKE, MODE_HOLD };
-enum { PROTO_WS, PROTO_SIO, PROTO_RAW };
+enum { MODE_ECHO, MODE_FANOUT, MODE_HANDSHAKE, MODE_HOLD, MODE_ACK };
+enum { PROTO_WS, PROTO_SIO, PROTO_RAW, PROTO_RT };
 enum { PAYLOAD_BINARY, PAYLOAD_TEXT, PAYLOAD_JSON };
 
 #define MAX_CONNECTIONS 20000
@@ -26,7 +26,7 @@ typedef struct {
   const char *path;
   int mode;
   int protocol;
-  int connections; // echo/hold: connections; fanout: subscribers; handshake: concurrent loops
+  int connections; // echo/ack/hold: connections; fanout: subscribers; handshake: concurrent loops
   int inflight;    // echo: messages in flight per connection; fanout: always 1 broadcast
   size_t size;     // payload bytes of one message (Socket.IO: characters of the string argument)
   int payload;

@@ -10,7 +10,16 @@
 // Modes: echo (throughput and round-trip latency), fanout (a control connection asks the server
 // to broadcast a burst of --inflight messages, written together; the next burst goes when the
 // last subscriber has every message of the previous one), handshake
-// (connect, upgrade, close, repeat), hold (open connections and keep them idle until stdin closes).
+// (connect, upgrade, close, repeat), hold (open connections and keep them idle until stdin closes),
+// ack (one request in flight per connection, timed until its reply: --protocol rt or sio).
+//
+// Protocols: ws (plain WebSocket), sio (Socket.IO 4 framing over its WebSocket transport), raw
+// (bytes over TCP, the floor) and rt (the @ieum/realtime protocol, JSON codec: after the upgrade a
+// connection sends `hello`, and subscribers `sub` to the channel "bench"; it is ready once the
+// server has answered both). In rt and ack modes a delivered message is an envelope around the
+// payload, so it is checked by content: an rt subscriber's message must be a `msg` of channel
+// "bench" whose `d` is exactly the payload sent; an rt ack must be a successful, non-duplicate
+// `res`; a Socket.IO ack must be the reply packet `43<id>[...]`.
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -36,7 +45,18 @@
 #define INFLATE_CHUNK (64 * 1024)
 #define CLOSE_WAIT_NS 2000000000ull
 
-enum { ST_IDLE, ST_CONNECTING, ST_UPGRADING, ST_SIO_OPEN, ST_SIO_CONNECT, ST_READY, ST_CLOSING, ST_DONE };
+enum {
+  ST_IDLE,
+  ST_CONNECTING,
+  ST_UPGRADING,
+  ST_SIO_OPEN,
+  ST_SIO_CONNECT,
+  ST_RT_WELCOME,
+  ST_RT_SUB,
+  ST_READY,
+  ST_CLOSING,
+  ST_DONE
+};
 enum { PH_SETUP, PH_RUN, PH_HOLD };
 
 typedef struct conn {
@@ -65,6 +85,11 @@ typedef struct conn {
   size_t raw_off;
   z_stream *inflater;
   uint64_t received;
+  // rt and ack modes: the message being received (checked by content at its end).
+  uint8_t *envelope;
+  // ack mode, rt: this connection's request frame, rewritten with a new message id per request.
+  uint8_t *request_frame;
+  uint64_t requests;
 } conn_t;
 
 static options_t opt;
@@ -83,6 +108,16 @@ static char request[1024];
 static size_t request_len;
 static uint8_t sio_connect_frame[16], close_frame[16];
 static size_t sio_connect_len, close_len;
+static const uint8_t client_mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+
+// Realtime protocol (rt): the first messages of a connection, and what a delivery must contain.
+#define RT_CHANNEL "bench"
+#define RT_ENVELOPE_EXTRA 512 // envelope bytes around the payload a message may have, at most
+static uint8_t *rt_hello;    // hello frame, then (rt_hello_sub_len) the sub frame as well
+static size_t rt_hello_len, rt_hello_sub_len;
+static char *rt_expect;      // "d":"<payload>" for a subscriber's msg
+static size_t mid_at;        // ack mode, rt: offset in `frame` of the message id's digits
+static int by_content;       // messages arrive in an envelope: check them by content
 
 static int phase = PH_SETUP;
 static int opened, ready_count;
@@ -167,13 +202,49 @@ static void fill_json(uint8_t *out, size_t n) {
   }
 }
 
+static void fill_letters(uint8_t *out, size_t n) {
+  for (size_t i = 0; i < n; i++) out[i] = (uint8_t)('a' + next_random() % 26);
+}
+
+// rt: the control connection's `emit` (the server's handler publishes `d` to the channel), or in
+// ack mode a `pub` with a reply (`id`) whose message id (`mid`: the connection's index, then a
+// counter) is written into each connection's own copy of the frame before every request.
+static void build_rt_payload(void) {
+  size_t n = opt.size;
+  char *letters = malloc(n + 1);
+  fill_letters((uint8_t *)letters, n);
+  letters[n] = '\0';
+  rt_expect = malloc(n + 16);
+  snprintf(rt_expect, n + 16, "\"d\":\"%s\"", letters);
+  const char *mid_template = "00000-0000000000";
+  payload_len = n + 128;
+  payload = malloc(payload_len);
+  int len;
+  if (opt.mode == MODE_ACK) {
+    len = snprintf((char *)payload, payload_len, "{\"t\":\"pub\",\"id\":1,\"ch\":\"ack\",\"ev\":\"m\",\"d\":\"%s\",\"mid\":\"",
+                   letters);
+    mid_at = (size_t)len;
+    len += snprintf((char *)payload + len, payload_len - (size_t)len, "%s\"}", mid_template);
+  } else {
+    len = snprintf((char *)payload, payload_len, "{\"t\":\"emit\",\"ev\":\"bcast\",\"d\":\"%s\"}", letters);
+  }
+  payload_len = (size_t)len;
+  free(letters);
+}
+
 static void build_payload(void) {
   size_t n = opt.size;
+  by_content = opt.protocol == PROTO_RT || opt.mode == MODE_ACK;
+  if (opt.protocol == PROTO_RT) {
+    build_rt_payload();
+    return;
+  }
   if (opt.protocol == PROTO_SIO) {
-    // Engine.IO "4" (message) + Socket.IO "2" (event): 42["echo","..."]
-    const char *event = opt.mode == MODE_FANOUT ? "bcast" : "echo";
+    // Engine.IO "4" (message) + Socket.IO "2" (event): 42["echo","..."]; ack mode: with ack id 0
+    // (one request in flight per connection), 420["pub","..."], answered by 430[...].
+    const char *event = opt.mode == MODE_FANOUT ? "bcast" : opt.mode == MODE_ACK ? "pub" : "echo";
     char prefix[32];
-    int p = snprintf(prefix, sizeof prefix, "42[\"%s\",\"", event);
+    int p = snprintf(prefix, sizeof prefix, "42%s[\"%s\",\"", opt.mode == MODE_ACK ? "0" : "", event);
     payload_len = (size_t)p + n + 2;
     payload = malloc(payload_len);
     memcpy(payload, prefix, (size_t)p);
@@ -211,9 +282,24 @@ static uint8_t *compress_payload(size_t *out_len) {
   return out;
 }
 
+static void build_rt_hello(void) {
+  // The client id scopes the server's publish deduplication (message ids are remembered for
+  // minutes): a new one for every run, so that a later run's message ids are not duplicates.
+  char hello[96];
+  int hello_len = snprintf(hello, sizeof hello, "{\"t\":\"hello\",\"v\":1,\"cid\":\"wsgen-%08x-%016llx\"}",
+                           (unsigned)getpid(), (unsigned long long)now_ns());
+  static const char sub[] = "{\"t\":\"sub\",\"id\":1,\"ch\":\"" RT_CHANNEL "\"}";
+  rt_hello = malloc(frame_client_size((size_t)hello_len) + frame_client_size(sizeof sub));
+  rt_hello_len = frame_build_client(rt_hello, OP_TEXT, 0, (const uint8_t *)hello, (size_t)hello_len, client_mask);
+  rt_hello_sub_len =
+      rt_hello_len + frame_build_client(rt_hello + rt_hello_len, OP_TEXT, 0, (const uint8_t *)sub, sizeof sub - 1,
+                                        client_mask);
+}
+
 static void build_frames(void) {
-  static const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
-  int opcode = opt.protocol == PROTO_SIO || opt.payload != PAYLOAD_BINARY ? OP_TEXT : OP_BINARY;
+  const uint8_t *mask = client_mask;
+  int opcode = opt.protocol == PROTO_SIO || opt.protocol == PROTO_RT || opt.payload != PAYLOAD_BINARY ? OP_TEXT
+                                                                                                       : OP_BINARY;
   const uint8_t *body = payload;
   size_t body_len = payload_len;
   uint8_t *compressed = NULL;
@@ -228,6 +314,11 @@ static void build_frames(void) {
   sio_connect_len = frame_build_client(sio_connect_frame, OP_TEXT, 0, (const uint8_t *)"40", 2, mask);
   const uint8_t normal_closure[2] = {0x03, 0xe8}; // 1000
   close_len = frame_build_client(close_frame, OP_CLOSE, 0, normal_closure, 2, mask);
+  if (opt.protocol == PROTO_RT) {
+    build_rt_hello();
+    // The digits of the message id, as an offset in the frame (after the header and mask key).
+    if (opt.mode == MODE_ACK) mid_at += frame_len - payload_len;
+  }
 
   const char *path = opt.protocol == PROTO_SIO ? "/socket.io/?EIO=4&transport=websocket" : opt.path;
   // The key is fixed (RFC 6455 §1.3's example), so the expected accept value is a constant.
@@ -278,6 +369,32 @@ static void commit(conn_t *c, int m, uint64_t now) {
     c->ts_count++;
   }
   c->inflight += m;
+}
+
+// Ack mode: the next request of a connection (its previous one has been answered).
+static void send_request(conn_t *c, uint64_t now) {
+  const uint8_t *out = frame;
+  if (opt.protocol == PROTO_RT) {
+    if (!c->request_frame) {
+      c->request_frame = malloc(frame_len);
+      memcpy(c->request_frame, frame, frame_len);
+    }
+    // A new message id (a retry's is the same; this is no retry): 5 digits of the connection's
+    // index, '-', 10 of its request count, each masked as it sits in the payload.
+    char mid[24];
+    snprintf(mid, sizeof mid, "%05u-%010llu", (unsigned)c->index % 100000u, (unsigned long long)(c->requests++ % 10000000000ull));
+    size_t body = frame_len - payload_len; // the payload starts here (header + mask key)
+    for (int i = 0; i < 16; i++) {
+      size_t at = mid_at + (size_t)i;
+      c->request_frame[at] = (uint8_t)mid[i] ^ client_mask[(at - body) % 4];
+    }
+    out = c->request_frame;
+  }
+  c->sent_at[(c->ts_head + c->ts_count) % opt.inflight] = now;
+  c->ts_count++;
+  c->inflight++;
+  arm(c, out, 0, frame_len);
+  flush(c);
 }
 
 static void open_conn(conn_t *c, uint64_t now) {
@@ -350,7 +467,7 @@ static void on_ready(conn_t *c, uint64_t now) {
 }
 
 static void on_message(conn_t *c, uint64_t now) {
-  if (opt.mode == MODE_ECHO) {
+  if (opt.mode == MODE_ECHO || opt.mode == MODE_ACK) {
     if (c->ts_count == 0) fatal("connection %d: an echo arrived that was never sent", c->index);
     uint64_t sent = c->sent_at[c->ts_head];
     c->ts_head = (c->ts_head + 1) % opt.inflight;
@@ -362,7 +479,7 @@ static void on_message(conn_t *c, uint64_t now) {
     }
     return;
   }
-  if (opt.mode == MODE_FANOUT && !c->is_control) {
+  if (opt.mode == MODE_FANOUT && !c->is_control && c->state == ST_READY) {
     // A round is a burst of --inflight broadcasts; it ends when every subscriber has them all.
     uint64_t j = c->received++;
     if (j / (uint64_t)opt.inflight != round_no)
@@ -386,7 +503,13 @@ static void on_message(conn_t *c, uint64_t now) {
 
 // Bytes of a data message (decompressed): checked against the payload once running.
 static void message_data(conn_t *c, const uint8_t *data, size_t n) {
-  if (c->state == ST_READY) {
+  if (c->state == ST_READY && by_content) {
+    size_t cap = payload_len + RT_ENVELOPE_EXTRA;
+    if (c->message_off + n > cap)
+      fatal("connection %d: a message of over %zu bytes arrived (expected about %zu)", c->index, cap, payload_len);
+    if (!c->envelope) c->envelope = malloc(cap);
+    memcpy(c->envelope + c->message_off, data, n);
+  } else if (c->state == ST_READY) {
     if (c->message_off + n > payload_len || memcmp(payload + c->message_off, data, n) != 0)
       fatal("connection %d: the echoed message differs from the one sent (at byte %zu)", c->index,
             c->message_off);
@@ -433,9 +556,50 @@ static void inflate_whole(conn_t *c, const uint8_t *data, size_t n) {
   inflate_into(c, shared, (const uint8_t *)"\x00\x00\xff\xff", 4);
 }
 
+static int has(const uint8_t *data, size_t n, const char *needle) {
+  size_t k = strlen(needle);
+  for (size_t i = 0; i + k <= n; i++)
+    if (data[i] == (uint8_t)needle[0] && memcmp(data + i, needle, k) == 0) return 1;
+  return 0;
+}
+
+static void unexpected(conn_t *c, const char *what, const uint8_t *data, size_t len) {
+  fatal("connection %d: expected %s, got %.*s", c->index, what, (int)(len < 200 ? len : 200), (const char *)data);
+}
+
+// A delivered message in rt or ack mode, checked by content.
+static void envelope_end(conn_t *c, uint64_t now) {
+  const uint8_t *m = c->envelope;
+  size_t len = c->message_off;
+  if (opt.protocol == PROTO_SIO) {
+    // Socket.IO ack: "3" (ack) with the id of the request, 0.
+    if (len < 4 || memcmp(m, "430[", 4) != 0) unexpected(c, "the Socket.IO ack 430[...]", m, len);
+  } else if (opt.mode == MODE_ACK) {
+    if (!has(m, len, "\"t\":\"res\"") || !has(m, len, "\"id\":1,") || !has(m, len, "\"ok\":true") ||
+        !has(m, len, "\"dup\":false"))
+      unexpected(c, "a successful, first-time publish result {\"t\":\"res\",\"id\":1,\"ok\":true,...}", m, len);
+  } else if (!has(m, len, "\"t\":\"msg\"") || !has(m, len, "\"ch\":\"" RT_CHANNEL "\"") ||
+             !has(m, len, rt_expect)) {
+    unexpected(c, "a msg of channel \"" RT_CHANNEL "\" carrying the payload sent", m, len);
+  }
+  on_message(c, now);
+}
+
 static void message_end(conn_t *c, uint64_t now) {
   size_t len = c->message_off;
   switch (c->state) {
+  case ST_RT_WELCOME:
+    if (!has(c->small, len < SMALL_MAX ? len : SMALL_MAX, "\"t\":\"welcome\""))
+      unexpected(c, "the realtime welcome", c->small, len < SMALL_MAX ? len : SMALL_MAX);
+    // Subscribers sent their sub with the hello; its result comes next.
+    if (c->is_control || opt.mode == MODE_ACK) on_ready(c, now);
+    else c->state = ST_RT_SUB;
+    break;
+  case ST_RT_SUB:
+    if (!has(c->small, len < SMALL_MAX ? len : SMALL_MAX, "\"ok\":true"))
+      unexpected(c, "a successful subscribe result", c->small, len < SMALL_MAX ? len : SMALL_MAX);
+    on_ready(c, now);
+    break;
   case ST_SIO_OPEN:
     // Engine.IO open packet: 0{"sid":...}; then the Socket.IO connect request "40".
     if (len < 1 || c->small[0] != '0') fatal("expected an Engine.IO open packet, got %.*s", (int)len, c->small);
@@ -449,6 +613,10 @@ static void message_end(conn_t *c, uint64_t now) {
     on_ready(c, now);
     break;
   case ST_READY:
+    if (by_content) {
+      envelope_end(c, now);
+      break;
+    }
     if (len != payload_len)
       fatal("connection %d: echoed message has %zu bytes, sent %zu", c->index, len, payload_len);
     on_message(c, now);
@@ -594,8 +762,18 @@ static void head_input(conn_t *c, const uint8_t *buf, size_t len, uint64_t now) 
   free(c->head);
   c->head = NULL;
   c->head_len = 0;
-  if (opt.protocol == PROTO_SIO) c->state = ST_SIO_OPEN;
-  else on_ready(c, now);
+  if (opt.protocol == PROTO_SIO) {
+    c->state = ST_SIO_OPEN;
+  } else if (opt.protocol == PROTO_RT) {
+    // hello (and for subscribers sub) at once: the server processes what follows the hello after
+    // its welcome, in order.
+    c->state = ST_RT_WELCOME;
+    int subscribes = !c->is_control && opt.mode != MODE_ACK;
+    arm(c, rt_hello, 0, subscribes ? rt_hello_sub_len : rt_hello_len);
+    flush(c);
+  } else {
+    on_ready(c, now);
+  }
   if (leftover) frames_input(c, rest, leftover, now);
 }
 
@@ -648,6 +826,7 @@ static void on_readable(conn_t *c, uint64_t now) {
     commit(c, opt.inflight - c->inflight, now);
     flush(c);
   }
+  if (opt.mode == MODE_ACK && c->state == ST_READY && phase == PH_RUN && c->inflight == 0) send_request(c, now);
 }
 
 static void on_event(conn_t *c, uint32_t events, uint64_t now) {
@@ -677,6 +856,8 @@ static void start_run(uint64_t now) {
       commit(&conns[i], opt.inflight, now);
       flush(&conns[i]);
     }
+  } else if (opt.mode == MODE_ACK) {
+    for (int i = 0; i < total_conns; i++) send_request(&conns[i], now);
   } else if (opt.mode == MODE_FANOUT) {
     start_round(now);
   } else if (opt.mode == MODE_HANDSHAKE) {
@@ -687,8 +868,8 @@ static void start_run(uint64_t now) {
 static void report(uint64_t now) {
   double elapsed = (double)(now - t_measure) / 1e9;
   double setup = (double)(t_ready - t_start) / 1e9;
-  const char *modes[] = {"echo", "fanout", "handshake", "hold"};
-  const char *protocols[] = {"ws", "sio", "raw"};
+  const char *modes[] = {"echo", "fanout", "handshake", "hold", "ack"};
+  const char *protocols[] = {"ws", "sio", "raw", "rt"};
   // The generator's own CPU use while measuring (1.0 = one core busy): near 1, it was the bottleneck.
   double cpu = elapsed > 0 ? (cpu_seconds() - cpu_at_measure) / elapsed : 0;
   printf("{\"mode\":\"%s\",\"protocol\":\"%s\",\"connections\":%d,\"inflight\":%d,\"size\":%zu,"
@@ -696,7 +877,7 @@ static void report(uint64_t now) {
          "\"duration_s\":%.3f,\"generator_cpu\":%.3f,\"cpu_total_s\":%.3f",
          modes[opt.mode], protocols[opt.protocol], opt.connections, opt.inflight, opt.size, payload_len,
          frame_len, opt.deflate ? "true" : "false", setup, opt.warmup_s, elapsed, cpu, cpu_seconds());
-  if (opt.mode == MODE_ECHO || opt.mode == MODE_FANOUT) {
+  if (opt.mode == MODE_ECHO || opt.mode == MODE_FANOUT || opt.mode == MODE_ACK) {
     // Every counted message was checked: same length and bytes as the one sent.
     printf(",\"messages\":%llu,\"verified\":%llu,\"messages_per_s\":%.1f,\"bytes_per_s\":%.1f",
            (unsigned long long)messages, (unsigned long long)messages, (double)messages / elapsed,
@@ -852,6 +1033,7 @@ int main(int argc, char **argv) {
     fatal("only %llu broadcasts reached every subscriber in %.1f s", (unsigned long long)rounds,
           (double)(end - t_measure) / 1e9);
   if (opt.mode == MODE_ECHO && messages == 0) fatal("no echo arrived in %.1f s", opt.duration_s);
+  if (opt.mode == MODE_ACK && messages == 0) fatal("no reply arrived in %.1f s", opt.duration_s);
   report(end);
   return 0;
 }

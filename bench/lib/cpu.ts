@@ -7,14 +7,30 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** USER_HZ: /proc reports CPU time in these ticks per second. */
 export const CLOCK_TICKS = 100;
 
-/** user + system ticks of a process and its threads (0 once it is gone). */
-export function processTicks(pid: number): number {
+/**
+ * user + system ticks of a process, its threads and its live child processes (a server of
+ * several processes, e.g. a cluster); 0 once it is gone.
+ */
+export function processTicks(pid: number, depth = 0): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    let ticks = Number(fields[11]) + Number(fields[12]);
+    if (depth < 2) {
+      for (const child of childPids(pid)) ticks += processTicks(child, depth + 1);
+    }
+    return ticks;
   } catch {
     return 0;
+  }
+}
+
+function childPids(pid: number): number[] {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return text ? text.split(' ').map(Number) : [];
+  } catch {
+    return [];
   }
 }
 

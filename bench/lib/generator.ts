@@ -12,9 +12,14 @@ export const buildDir = join(benchDir, '.build');
 export interface GeneratorOptions {
   port: number;
   path?: string;
-  mode: 'echo' | 'fanout' | 'handshake' | 'hold';
-  protocol?: 'ws' | 'sio' | 'raw';
-  /** echo/hold: connections; fanout: subscribers; handshake: concurrent connect-upgrade-close loops. */
+  /** ack: one request in flight per connection, timed until its reply (protocol rt or sio). */
+  mode: 'echo' | 'fanout' | 'handshake' | 'hold' | 'ack';
+  /**
+   * rt: the @ieum/realtime protocol (JSON codec): each connection sends `hello`, subscribers (and
+   * held connections) `sub` to channel "bench"; deliveries are checked by content.
+   */
+  protocol?: 'ws' | 'sio' | 'raw' | 'rt';
+  /** echo/ack/hold: connections; fanout: subscribers; handshake: concurrent connect-upgrade-close loops. */
   connections: number;
   /** echo: messages in flight per connection (default 1). */
   inflight?: number;

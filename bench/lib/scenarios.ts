@@ -7,7 +7,13 @@ import {
   type Launch,
   runGenerator,
 } from './generator.js';
-import { REDIS_SERVERS, type RunningServer, type ServerSpec, withDeflate } from './servers.js';
+import {
+  REALTIME_REDIS_SERVERS,
+  REDIS_SERVERS,
+  type RunningServer,
+  type ServerSpec,
+  withDeflate,
+} from './servers.js';
 
 export interface Metric {
   id: string;
@@ -33,7 +39,7 @@ export interface MeasureContext {
 }
 
 /** What the report needs to know about a scenario (also stored in performance.json). */
-export type ScenarioInfo = Pick<Scenario, 'id' | 'title' | 'description' | 'metrics'>;
+export type ScenarioInfo = Pick<Scenario, 'id' | 'title' | 'description' | 'metrics' | 'group'>;
 
 export interface Scenario {
   id: string;
@@ -44,6 +50,11 @@ export interface Scenario {
   servers(selected: readonly ServerSpec[]): ServerSpec[];
   /** Needs a server process of its own (e.g. memory). */
   fresh?: boolean;
+  /**
+   * `realtime`: an `rt-*` scenario, run on the realtime servers (REALTIME_SERVERS) only when
+   * selected by name (`--only rt`), and reported in a section of its own.
+   */
+  group?: 'realtime';
   metrics: Metric[];
   measure(ctx: MeasureContext): Promise<Record<string, number>>;
 }
@@ -55,6 +66,7 @@ function target(
   fanout: boolean,
 ): Pick<GeneratorOptions, 'port' | 'path' | 'protocol'> {
   const protocol = server.spec.protocol;
+  if (protocol === 'rt') return { port: server.port, protocol, path: '/realtime' };
   if (protocol === 'raw') return { port: fanout ? server.fanoutPort! : server.port, protocol };
   return { port: server.port, protocol, ...(fanout ? { path: '/fanout' } : {}) };
 }
@@ -201,8 +213,8 @@ const handshakes: Scenario = {
   },
 };
 
-const memory = (connections: number): Scenario => ({
-  id: 'memory',
+const memory = (connections: number, id = 'memory'): Scenario => ({
+  id,
   title: 'Memory per idle connection',
   description: `Server RSS (VmRSS after a full GC) with ${connections.toLocaleString('en')} idle connections minus RSS before them, divided by ${connections.toLocaleString('en')}; a fresh server process each time.`,
   servers: (selected) => [...selected],
@@ -297,6 +309,131 @@ function redisFanout(id: string, subscribers: number): Scenario {
   };
 }
 
+/** Realtime servers whose names are selected (`--servers`), in REALTIME_SERVERS order. */
+function realtimeServers(selected: readonly ServerSpec[], names?: readonly string[]): ServerSpec[] {
+  return selected.filter((s) => s.group === 'realtime' && (!names || names.includes(s.name)));
+}
+
+/** Fan-out through the realtime layer: one channel, `subscribers` subscribers, bursts of `burst`. */
+function realtimeFanout(id: string, subscribers: number, burst: number): Scenario {
+  const base = fanout(id, subscribers, { burst });
+  const label = `${subscribers / 1000}k${burst > 1 ? `, bursts of ${burst}` : ''}`;
+  const many = subscribers.toLocaleString('en');
+  return {
+    ...base,
+    group: 'realtime',
+    title: `Realtime fan-out to ${many}${burst > 1 ? `, bursts of ${burst}` : ''}`,
+    description: `One channel with ${many} subscribers; a control connection sends ${
+      burst > 1 ? `${burst} events of 64 characters in one write` : 'an event of 64 characters'
+    }, the server publishes each to the channel (ieum: \`rt.handle\` → \`rt.publish\`, stored in the MemoryAdapter's history; Socket.IO: \`socket.to(room).emit\`; floor: \`wss.broadcast\` of the bytes); the next ${
+      burst > 1 ? 'burst' : 'one'
+    } goes when the last subscriber has ${burst > 1 ? 'all of them' : 'it'}. Every delivery is checked (realtime: a \`msg\` of the channel whose \`d\` is the payload).`,
+    servers: (selected) => realtimeServers(selected),
+    metrics: [
+      { id: 'dps', label: `Realtime fan-out ${label}: deliveries`, unit: 'msg/s', better: 'higher' },
+      { id: 'last', label: `Realtime fan-out ${label}: last delivery p50`, unit: 'ms', better: 'lower' },
+    ],
+  };
+}
+
+/** Realtime fan-out through Redis, 3 server processes sharing the port (node:cluster). */
+function realtimeRedisFanout(id: string, subscribers: number, burst: number): Scenario {
+  const base = realtimeFanout(id, subscribers, burst);
+  const label = `${subscribers / 1000}k${burst > 1 ? `, bursts of ${burst}` : ''}`;
+  const many = subscribers.toLocaleString('en');
+  return {
+    ...base,
+    fresh: true,
+    title: `Realtime fan-out through Redis, 3 processes, to ${many}${burst > 1 ? `, bursts of ${burst}` : ''}`,
+    description: `As realtime fan-out, with 3 server processes on one port (node:cluster hands connections out in turn, so each has a third of the subscribers), all pinned to the server's core, joined by Redis: ieum with @ieum/redis's RedisAdapter (history and dedupe on: each publish is a Lua script storing it in a stream with its offset), Socket.IO with @socket.io/redis-adapter (pub/sub, nothing stored) and with @socket.io/redis-streams-adapter (a Redis stream). Needs Redis (REDIS_URL, default 127.0.0.1:6379).`,
+    servers: (selected) =>
+      REALTIME_REDIS_SERVERS.filter((r) =>
+        selected.some(
+          (s) => s.name === r.name || (r.name === 'socketio-streams' && s.name === 'socketio-rooms'),
+        ),
+      ),
+    metrics: [
+      { id: 'dps', label: `Realtime Redis fan-out ${label}: deliveries`, unit: 'msg/s', better: 'higher' },
+      {
+        id: 'last',
+        label: `Realtime Redis fan-out ${label}: last delivery p50`,
+        unit: 'ms',
+        better: 'lower',
+      },
+    ],
+  };
+}
+
+function realtimeAck(connections: number): Scenario {
+  return {
+    id: `rt-ack-${connections}`,
+    group: 'realtime',
+    title: `Publish with acknowledgement, ${connections} connections`,
+    description: `${connections} connections, each with one publish in flight and waiting for its acknowledgement (16 characters; ieum: a \`pub\` to a channel without subscribers, stored with a new message id each time and answered with its position, checked to be a first-time publish; Socket.IO: \`emitWithAck\`'s packet, the handler emits to an empty room and acknowledges).`,
+    servers: (selected) => realtimeServers(selected, ['ieum-rt', 'socketio-rooms']),
+    metrics: [
+      {
+        id: 'aps',
+        label: `Publish + ack, ${connections} conns: throughput`,
+        unit: 'acks/s',
+        better: 'higher',
+      },
+      { id: 'p50', label: `Publish + ack, ${connections} conns: RTT p50`, unit: 'µs', better: 'lower' },
+      { id: 'p99', label: `Publish + ack, ${connections} conns: RTT p99`, unit: 'µs', better: 'lower' },
+    ],
+    async measure(ctx) {
+      const r = await generate(ctx, {
+        ...target(ctx.server, false),
+        mode: 'ack',
+        connections,
+        inflight: 1,
+        size: 16,
+        duration: ctx.timing.duration,
+        warmup: ctx.timing.warmup,
+      });
+      const l = r.latency_us!;
+      return { aps: r.messages_per_s!, p50: l.p50, p99: l.p99 };
+    },
+  };
+}
+
+function realtimeMemory(connections: number): Scenario {
+  const base = memory(connections, 'rt-memory');
+  return {
+    ...base,
+    group: 'realtime',
+    title: 'Memory per idle realtime connection',
+    description: `As memory, with ${connections.toLocaleString('en')} connections each subscribed to one channel (ieum: hello + \`sub\` to "bench"; Socket.IO: joined to room "bench"; floor: plain WebSocket connections, no channel).`,
+    servers: (selected) => realtimeServers(selected),
+    metrics: [
+      {
+        id: 'kib',
+        label: `Memory per idle realtime connection (${connections / 1000}k)`,
+        unit: 'KiB',
+        better: 'lower',
+      },
+    ],
+  };
+}
+
+/**
+ * The realtime layer (`--only rt`): not part of a plain `npm run bench`. Quick mode measures
+ * 2,000 subscribers and connections instead of 10,000.
+ */
+export function realtimeScenarios(quick: boolean): Scenario[] {
+  const many = quick ? 2_000 : 10_000;
+  return [
+    realtimeFanout('rt-fanout-1k', 1_000, 1),
+    realtimeFanout(`rt-fanout-${many / 1000}k`, many, 1),
+    realtimeFanout('rt-fanout-burst-1k', 1_000, 8),
+    realtimeFanout(`rt-fanout-burst-${many / 1000}k`, many, 8),
+    realtimeAck(100),
+    realtimeRedisFanout('rt-redis-fanout-1k', 1_000, 1),
+    realtimeRedisFanout('rt-redis-fanout-burst-1k', 1_000, 8),
+    realtimeMemory(many),
+  ];
+}
+
 /**
  * Every scenario, in report order. Quick mode (`--quick`, under a minute) measures the large
  * fan-out with 2,000 subscribers and memory with 1,000 connections instead of 10,000.
@@ -322,9 +459,12 @@ export function allScenarios(quick: boolean): Scenario[] {
   ];
 }
 
-/** Scenarios whose id equals or starts with one of `filters` (all when none). */
+/**
+ * Scenarios whose id equals or starts with one of `filters` (all but the realtime ones when none;
+ * those are selected by name, e.g. `rt`).
+ */
 export function selectScenarios(filters: readonly string[], quick: boolean): Scenario[] {
-  const all = allScenarios(quick);
-  if (filters.length === 0) return all;
+  if (filters.length === 0) return allScenarios(quick);
+  const all = [...allScenarios(quick), ...realtimeScenarios(quick)];
   return all.filter((s) => filters.some((f) => s.id === f || s.id.startsWith(f)));
 }

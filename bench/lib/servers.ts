@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDir } from './generator.js';
 
-export type Protocol = 'ws' | 'sio' | 'raw';
+export type Protocol = 'ws' | 'sio' | 'raw' | 'rt';
 
 export interface ServerSpec {
   /** Name used by `--servers` and as the table column. */
@@ -17,6 +17,8 @@ export interface ServerSpec {
   env?: Record<string, string>;
   /** permessage-deflate variant: started with `--deflate echo|fanout`. */
   deflate?: 'echo' | 'fanout';
+  /** Measured only by the scenarios of this group (`realtime`: the `rt-*` scenarios). */
+  group?: 'realtime';
 }
 
 export const SERVERS: readonly ServerSpec[] = [
@@ -47,6 +49,73 @@ export const SERVERS: readonly ServerSpec[] = [
 export const REDIS_SERVERS: readonly ServerSpec[] = [
   { name: 'ieum', label: 'ieum', runtime: 'node', script: 'ieum-redis.mjs', protocol: 'ws' },
   { name: 'ws', label: 'ws', runtime: 'node', script: 'ws-redis.mjs', protocol: 'ws' },
+];
+
+/**
+ * The realtime layer side by side (the `rt-*` scenarios): @ieum/realtime's `RealtimeServer`,
+ * Socket.IO 4 rooms, and ieum's raw `wss.broadcast` (no channels, history or acks: the floor for
+ * the realtime layer above it).
+ */
+export const REALTIME_SERVERS: readonly ServerSpec[] = [
+  {
+    name: 'ieum-rt',
+    label: 'ieum RealtimeServer',
+    runtime: 'node',
+    script: 'ieum-realtime.mjs',
+    protocol: 'rt',
+    group: 'realtime',
+  },
+  {
+    name: 'ieum-broadcast',
+    label: 'ieum wss.broadcast (floor)',
+    runtime: 'node',
+    script: 'ieum.mjs',
+    protocol: 'ws',
+    group: 'realtime',
+  },
+  {
+    name: 'socketio-rooms',
+    label: 'Socket.IO 4 rooms',
+    runtime: 'node',
+    script: 'socketio-rooms.mjs',
+    protocol: 'sio',
+    env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' },
+    group: 'realtime',
+  },
+];
+
+/**
+ * The realtime layer through Redis, 3 processes each (`rt-redis-*`): ieum's RedisAdapter, and
+ * Socket.IO 4 rooms with @socket.io/redis-adapter (columns of the same names as in
+ * REALTIME_SERVERS) and with @socket.io/redis-streams-adapter.
+ */
+export const REALTIME_REDIS_SERVERS: readonly ServerSpec[] = [
+  {
+    name: 'ieum-rt',
+    label: 'ieum RealtimeServer + RedisAdapter',
+    runtime: 'node',
+    script: 'ieum-realtime-redis.mjs',
+    protocol: 'rt',
+    group: 'realtime',
+  },
+  {
+    name: 'socketio-rooms',
+    label: 'Socket.IO 4 rooms + redis-adapter',
+    runtime: 'node',
+    script: 'socketio-redis.mjs',
+    protocol: 'sio',
+    env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' },
+    group: 'realtime',
+  },
+  {
+    name: 'socketio-streams',
+    label: 'Socket.IO 4 rooms + redis-streams-adapter',
+    runtime: 'node',
+    script: 'socketio-redis.mjs',
+    protocol: 'sio',
+    env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1', SIO_ADAPTER: 'streams' },
+    group: 'realtime',
+  },
 ];
 
 /** The same server with permessage-deflate on (threshold 0; server_no_context_takeover for fan-out). */
@@ -86,7 +155,8 @@ function commandFor(spec: ServerSpec, env: ServerEnvironment): string[] {
   const args = spec.deflate ? ['--deflate', spec.deflate] : [];
   if (spec.runtime === 'bun') return [...env.prefix, bunBin, script, ...args];
   const node = [process.execPath, '--expose-gc'];
-  if (spec.name === 'ieum' && env.ieumFromSource) node.push('--conditions=ieum-source', '--import', 'tsx');
+  if (spec.name.startsWith('ieum') && env.ieumFromSource)
+    node.push('--conditions=ieum-source', '--import', 'tsx');
   return [...env.prefix, ...node, script, ...args];
 }
 
