@@ -66,6 +66,18 @@ function roundTrips(c: RealtimeClient, everyMs = 20) {
   };
 }
 
+/**
+ * The bystander's p99 bound under attack, in ms: 250 plus three times its p99 on the quiet server
+ * measured just before, so a machine busy with other work does not fail the test while a server
+ * that stalls (seconds, before the fixes these tests guard) still does.
+ */
+async function p99Bound(c: RealtimeClient): Promise<number> {
+  const quiet = roundTrips(c);
+  await sleep(500);
+  const { p99 } = await quiet.stop();
+  return 250 + 3 * p99;
+}
+
 /** A raw protocol client over @ieum/websocket that records every message it reads. */
 async function rawClient(url: string, options: { codec?: 'json'; token?: string; cid?: string } = {}) {
   const ws = new WebSocket(url, `ieum.v1.${options.codec ?? 'json'}`);
@@ -151,7 +163,7 @@ describe('history replay does not stall the server', () => {
   const servers: RealtimeServer[] = [];
   after(() => Promise.all(servers.map((s) => s.close())));
 
-  it('20 sub/unsub pairs from offset 0 on a large history: bystander p99 < 250 ms, each stored message encoded once per codec', {
+  it('20 sub/unsub pairs from offset 0 on a large history: bystander p99 under 250 ms + 3 × quiet p99, each stored message encoded once per codec', {
     timeout: 15_000,
   }, async (t) => {
     const encodes = new Map<string, number>();
@@ -185,6 +197,7 @@ describe('history replay does not stall the server', () => {
     const bystander = client(url);
     t.after(() => bystander.close());
     await opened(bystander);
+    const bound = await p99Bound(bystander);
     const rtt = roundTrips(bystander);
     await sleep(200);
     // The attacker asks for the whole history 20 times and never reads a byte of it.
@@ -199,8 +212,8 @@ describe('history replay does not stall the server', () => {
     const { p99, max, count } = await rtt.stop();
     t.diagnostic(`bystander p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms over ${count} round trips`);
     assert.ok(
-      p99 < 250,
-      `bystander p99 ${p99.toFixed(0)} ms (max ${max.toFixed(0)} ms, ${count} round trips)`,
+      p99 < bound,
+      `bystander p99 ${p99.toFixed(0)} ms, bound ${bound.toFixed(0)} ms (max ${max.toFixed(0)} ms, ${count} round trips)`,
     );
 
     // Readers on both codecs, then JSON again: every stored message still encoded once per codec.
@@ -267,7 +280,7 @@ describe('presence flapping is coalesced and rate limited', () => {
   after(() => Promise.all(servers.map((s) => s.close())));
   const authenticate = ({ token }: { token: string | undefined }) => ({ user: token ?? 'anonymous' });
 
-  it('one user flapping subscribe/unsubscribe: 300 presence subscribers get a bounded number of frames, bystander p99 < 250 ms', {
+  it('one user flapping subscribe/unsubscribe: 300 presence subscribers get a bounded number of frames, bystander p99 under 250 ms + 3 × quiet p99', {
     timeout: 15_000,
   }, async (t) => {
     const { server, url } = await startServer({
@@ -295,6 +308,7 @@ describe('presence flapping is coalesced and rate limited', () => {
     const bystander = client(url, { token: 'bystander' });
     t.after(() => bystander.close());
     await opened(bystander);
+    const bound = await p99Bound(bystander);
     const rtt = roundTrips(bystander);
     const flapper = await rawClient(url, { token: 'flapper', cid: 'flapper' });
     t.after(() => flapper.ws.terminate());
@@ -322,8 +336,8 @@ describe('presence flapping is coalesced and rate limited', () => {
     );
     assert.equal(seen.at(-1)?.t, 'leave', 'the last presence frame is the final state (left)');
     assert.ok(
-      p99 < 250,
-      `bystander p99 ${p99.toFixed(0)} ms (max ${max.toFixed(0)} ms, ${count} round trips)`,
+      p99 < bound,
+      `bystander p99 ${p99.toFixed(0)} ms, bound ${bound.toFixed(0)} ms (max ${max.toFixed(0)} ms, ${count} round trips)`,
     );
   });
 
@@ -409,22 +423,30 @@ describe('a client the server decided to close cannot act', () => {
   ] as const) {
     it(`${name}: nothing the peer sends after the server's close reaches anyone, and TCP is cut after closeTimeoutMs`, {
       timeout: 10_000,
-    }, async () => {
+    }, async (t) => {
       const { server, url, port } = await startServer({ ...options, closeTimeoutMs: 500 });
       servers.push(server);
       const observer = client(url, { token: 'observer' });
+      t.after(() => observer.close());
       const seqs: number[] = [];
       const room = observer.channel<{ seq: number }>('room', { presence: true });
       room.on('message', (m) => seqs.push(m.data.seq));
       await room.subscribe();
       const peer = await stubbornPeer(port, 'mallory');
+      t.after(() => peer.destroy());
       peer.send({ t: 'sub', id: 1, ch: 'room' });
       await until(() => room.present.has('mallory'), 5000, 'mallory present');
       let seq = 0;
       let lastBeforeClose = -1;
       let closedAt = 0;
       // Publish every 10 ms, keep going for 700 ms after the close frame arrives, never answer it.
-      while (!peer.state.tcpClosed && (closedAt === 0 || performance.now() - closedAt < 700)) {
+      // The deadline ends the loop if no close frame ever comes (the assertion below then fails).
+      const deadline = performance.now() + 8000;
+      while (
+        !peer.state.tcpClosed &&
+        (closedAt === 0 || performance.now() - closedAt < 700) &&
+        performance.now() < deadline
+      ) {
         if (peer.state.closeFrame !== 0 && closedAt === 0) {
           closedAt = performance.now();
           lastBeforeClose = seq;
@@ -441,8 +463,6 @@ describe('a client the server decided to close cannot act', () => {
       await until(() => peer.state.tcpClosed, 3000, 'the server to cut the TCP connection');
       const cutAfter = performance.now() - closedAt;
       assert.ok(cutAfter < 1500, `TCP cut ${cutAfter.toFixed(0)} ms after the close frame`);
-      peer.destroy();
-      observer.close();
     });
   }
 });

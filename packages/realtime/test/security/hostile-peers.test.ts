@@ -30,8 +30,13 @@ import type { ServerMessage, ServerSample } from './hostile/server-process.js';
 
 /** The server's resident set under the attack, in MiB (docs/security.md). */
 const RSS_BOUND_MIB = 512;
-/** The bystander's 99th-percentile round trip under the attack, in milliseconds. */
+/**
+ * The bystander's 99th-percentile round trip under the attack, in milliseconds, on top of three
+ * times its p99 before the attack: on a quiet machine (CI) the bound is about 250 ms; on a machine
+ * busy with other work the bystander's own scheduling delay is not blamed on the server.
+ */
 const P99_BOUND_MS = 250;
+const P99_BASELINE_FACTOR = 3;
 /** V8 heap of the server process: above the RSS bound, so that the bound is what fails first. */
 const SERVER_HEAP_MIB = 1024;
 /** Resident set at which the server is killed to protect the machine (reported as a crash). */
@@ -171,8 +176,11 @@ describe('hostile peers', () => {
     else if (!responsive) broken.push('the server stopped answering the bystander after the attack');
     if (rssMax >= RSS_BOUND_MIB)
       broken.push(`RSS reached ${Math.round(rssMax)} MiB (bound ${RSS_BOUND_MIB} MiB)`);
-    if (!(p99 < P99_BOUND_MS)) {
-      broken.push(`bystander p99 ${ms(p99)} (bound ${P99_BOUND_MS} ms; ${failed} of ${rtts.length} failed)`);
+    const p99Bound = P99_BOUND_MS + P99_BASELINE_FACTOR * (percentile(baseline, 99) || 0);
+    if (!(p99 < p99Bound)) {
+      broken.push(
+        `bystander p99 ${ms(p99)} (bound ${ms(p99Bound)}: ${P99_BOUND_MS} ms + ${P99_BASELINE_FACTOR} × baseline p99; ${failed} of ${rtts.length} failed)`,
+      );
     }
     // A harness that did not attack proves nothing: an attacker that threw fails the run too.
     if (!report) broken.push('the attackers gave no report (their process died or hung)');
