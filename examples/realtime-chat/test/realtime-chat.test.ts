@@ -2,12 +2,7 @@
 // server, history then live with no gap, presence.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  type ChannelMessage,
-  RealtimeClient,
-  type RequestError,
-  type WebSocketConstructor,
-} from '@ieum/realtime/client';
+import { type ChannelMessage, RealtimeClient, type RequestError } from '@ieum/realtime/client';
 import { WebSocket } from '@ieum/websocket';
 import { type ChatLine, startRealtimeChat } from '../server.js';
 
@@ -17,7 +12,7 @@ describe('realtime chat example', () => {
   const clients: RealtimeClient[] = [];
   const connect = (name: string) => {
     const c = new RealtimeClient(url, {
-      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      WebSocket,
       token: name,
       reconnect: false,
     });

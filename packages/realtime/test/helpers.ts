@@ -9,7 +9,6 @@ import {
   type PublishAck,
   RealtimeClient,
   type RealtimeClientOptions,
-  type WebSocketConstructor,
 } from '../src/client/index.js';
 import { type Adapter, RealtimeServer, type RealtimeServerOptions } from '../src/server/index.js';
 
@@ -24,7 +23,7 @@ export async function startServer(
 
 export function client(url: string, options: RealtimeClientOptions = {}): RealtimeClient {
   return new RealtimeClient(url, {
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    WebSocket,
     reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
     ...options,
   });

@@ -3,12 +3,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import {
-  type ChannelMessage,
-  RealtimeClient,
-  type RealtimeClientOptions,
-  type WebSocketConstructor,
-} from '@ieum/realtime/client';
+import { type ChannelMessage, RealtimeClient, type RealtimeClientOptions } from '@ieum/realtime/client';
 import { RealtimeServer, type RealtimeServerOptions } from '@ieum/realtime/server';
 import { WebSocket } from '@ieum/websocket';
 import { RedisAdapter, type RedisAdapterOptions } from '../src/index.js';
@@ -55,7 +50,7 @@ async function startNode(
 
 function client(address: string, options: RealtimeClientOptions = {}): RealtimeClient {
   const c = new RealtimeClient(address, {
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    WebSocket,
     reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
     ...options,
   });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, describe, it } from 'node:test';
-import { type ChannelMessage, RealtimeClient, type WebSocketConstructor } from '@ieum/realtime/client';
+import { type ChannelMessage, RealtimeClient } from '@ieum/realtime/client';
 import { WebSocket } from '@ieum/websocket';
 import { deleteKeys, requireRedis, testPrefix } from './helpers.js';
 import { startNginx, startNode } from './processes.js';
@@ -37,7 +37,7 @@ describe('three processes behind nginx, sharing Redis', () => {
     const pids = new Map<string, number>();
     for (const user of users) {
       const c = new RealtimeClient(url, {
-        WebSocket: WebSocket as unknown as WebSocketConstructor,
+        WebSocket,
         token: user,
         reconnect: { initialDelayMs: 50, maxDelayMs: 300 },
         transports: ['websocket'],

@@ -2,9 +2,15 @@
 // fallbacks all fit it.
 
 /**
- * The part of the WHATWG WebSocket the client uses. Handlers take the narrowest event the client
- * reads, so implementations whose handlers take richer events (browsers', `@ieum/websocket`'s)
- * are assignable without a cast.
+ * An event handler attribute that takes `E`. Declared with method syntax, so its parameter is
+ * checked both ways: an implementation whose handlers take a richer event (`MessageEvent`, or
+ * `@ieum/websocket`'s getter typed `(event: never) => void`) fits without a cast.
+ */
+export type EventHandler<E> = { handle(event: E): void }['handle'];
+
+/**
+ * The part of the WHATWG WebSocket the client uses: browsers' `WebSocket` (lib.dom) and
+ * `@ieum/websocket`'s `WebSocket` are both assignable to it.
  */
 export interface WebSocketLike {
   readonly readyState: number;
@@ -12,10 +18,10 @@ export interface WebSocketLike {
   binaryType: string;
   send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: EventHandler<unknown> | null;
+  onmessage: EventHandler<{ data: unknown }> | null;
+  onclose: EventHandler<{ code: number; reason: string }> | null;
+  onerror: EventHandler<unknown> | null;
 }
 
 /** A WebSocket class: `new (url, protocols)`. */
