@@ -98,8 +98,9 @@ export class GameClient {
   private onState(state: ConnectionState): void {
     if (state === 'open') {
       this.rt
-        .request<GameInfo>(GameEvents.info, null)
-        .then((info) => {
+        .request(GameEvents.info, null)
+        .then((reply) => {
+          const info = reply as GameInfo;
           this.info = info;
           this.predictor = new Predictor(info.arena);
         })

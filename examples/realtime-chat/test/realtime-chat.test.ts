@@ -39,7 +39,7 @@ describe('realtime chat example', () => {
 
   it('stamps lines with the sender, gives recent history then live lines, and shows presence', async () => {
     const ann = connect('ann');
-    const room = ann.channel<ChatLine>('room:test', { presence: true });
+    const room = ann.channel<Record<string, ChatLine>>('room:test', { presence: true });
     await room.subscribe();
     await room.publish('line', { text: '  first  ', name: 'forged' } as unknown as ChatLine);
     const bob = connect('bob');
@@ -53,8 +53,8 @@ describe('realtime chat example', () => {
       [['ann', 'first']],
     );
     const joined = new Promise<string>((r) => room.on('join', (m) => m.user === 'bob' && r(m.user)));
-    const live: ChannelMessage<ChatLine>[] = [];
-    const bobRoom = bob.channel<ChatLine>('room:test');
+    const live: ChannelMessage<Record<string, ChatLine>>[] = [];
+    const bobRoom = bob.channel<Record<string, ChatLine>>('room:test');
     bobRoom.on('message', (m) => live.push(m));
     await bobRoom.subscribe({ since: { ep: recent.epoch, off: recent.offset } });
     assert.equal(await joined, 'bob');

@@ -169,10 +169,10 @@ export async function exactlyOnceUnderChaos(o: {
 }): Promise<PublishAck[]> {
   const { clients, channels } = o;
   const received = clients.map((c) => {
-    const got: Record<string, ChannelMessage<string>[]> = {};
+    const got: Record<string, ChannelMessage<Record<string, string>>[]> = {};
     for (const name of channels) {
       got[name] = [];
-      c.channel<string>(name).on('message', (m) => got[name]!.push(m));
+      c.channel<Record<string, string>>(name).on('message', (m) => got[name]!.push(m));
     }
     return got;
   });
@@ -196,7 +196,7 @@ export async function exactlyOnceUnderChaos(o: {
           const body = `c${ci}-m${k}`;
           sent[ch]!.add(body);
           // Not awaited one by one: several publishes are in flight across reconnects.
-          results.push(c.channel<string>(ch).publish('say', body));
+          results.push(c.channel<Record<string, string>>(ch).publish('say', body));
           await new Promise((r) => setTimeout(r, Math.random() * o.maxPauseMs));
         }
         return Promise.all(results);

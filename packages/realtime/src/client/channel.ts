@@ -12,19 +12,24 @@ export interface PublishAck {
   duplicate: boolean;
 }
 
-/** A message delivered on a channel. */
-export interface ChannelMessage<T = unknown> {
-  event: string;
-  data: T;
-  offset: number;
-  epoch: string;
-  /** Published by this client. */
-  own: boolean;
-}
+/**
+ * A message delivered on a channel whose events are `P` (event name → payload): a union over the
+ * events, so checking `event` narrows `data`.
+ */
+export type ChannelMessage<P = Record<string, unknown>> = {
+  [E in keyof P & string]: {
+    event: E;
+    data: P[E];
+    offset: number;
+    epoch: string;
+    /** Published by this client. */
+    own: boolean;
+  };
+}[keyof P & string];
 
 /** Events of a {@link Channel}. */
-export type ChannelEvents<T> = {
-  message: (message: ChannelMessage<T>) => void;
+export type ChannelEvents<P> = {
+  message: (message: ChannelMessage<P>) => void;
   /** Subscribed (again): `result.recovered` says whether missed messages follow. */
   subscribed: (result: SubscribeResult) => void;
   /** Missed messages could not be recovered (history trimmed or reset): refetch state. */
@@ -37,7 +42,7 @@ export type ChannelEvents<T> = {
 /** What a channel needs from the client that owns it. */
 export interface ChannelHost {
   /** Sends the subscription now if connected (else it is sent on the next welcome). */
-  sendSubscribe(channel: Channel<unknown>): void;
+  sendSubscribe(channel: Channel<object>): void;
   /** A request that is not retried after a disconnect. */
   request(message: { t: 'unsub' | 'who'; ch: string }): Promise<unknown>;
   /** Queues a publish, retried until acknowledged. */
@@ -46,8 +51,11 @@ export interface ChannelHost {
   persist(): void;
 }
 
-/** A channel of a `RealtimeClient`; get one with `client.channel(name)`. */
-export class Channel<T = unknown> extends Emitter<ChannelEvents<T>> {
+/**
+ * A channel of a `RealtimeClient`; get one with `client.channel(name)`. `P` maps its event names
+ * to their payloads (from the client's event map; untyped: any name, `unknown` data).
+ */
+export class Channel<P = Record<string, unknown>> extends Emitter<ChannelEvents<P>> {
   /** Last delivered message's position; survives reconnects (and reloads with `storage`). */
   position: Position | undefined;
   /** Whether the application wants this channel subscribed. */
@@ -74,7 +82,7 @@ export class Channel<T = unknown> extends Emitter<ChannelEvents<T>> {
     this.wanted = true;
     return new Promise((resolve, reject) => {
       this.subscribing.push({ resolve, reject });
-      this.host.sendSubscribe(this as Channel<unknown>);
+      this.host.sendSubscribe(this as Channel<object>);
     });
   }
 
@@ -87,7 +95,11 @@ export class Channel<T = unknown> extends Emitter<ChannelEvents<T>> {
   }
 
   /** Publishes; retried across reconnects until the server acknowledges it, and applied once. */
-  publish(event: string, data: T, options: { key?: string } = {}): Promise<PublishAck> {
+  publish<E extends keyof P & string>(
+    event: E,
+    data: P[E],
+    options: { key?: string } = {},
+  ): Promise<PublishAck> {
     return this.host.publish(this.name, event, data, options.key);
   }
 
@@ -125,7 +137,8 @@ export class Channel<T = unknown> extends Emitter<ChannelEvents<T>> {
     if (p && p.ep === m.ep && m.off <= p.off) return; // already delivered
     this.position = { ep: m.ep, off: m.off };
     this.host.persist();
-    this.fire('message', { event: m.ev, data: m.d as T, offset: m.off, epoch: m.ep, own });
+    const message = { event: m.ev, data: m.d, offset: m.off, epoch: m.ep, own };
+    this.fire('message', message as ChannelMessage<P>);
   }
 
   /** @internal Join/leave, each reported once per user (the member list and a live event may overlap). */

@@ -15,4 +15,4 @@ export {
 } from './realtime-client.js';
 export { RequestError } from './request-error.js';
 export type { TransportName } from './transport-selector.js';
-export type { EventHandler, WebSocketConstructor, WebSocketLike } from './websocket-like.js';
+export type { SocketEventHandler, WebSocketConstructor, WebSocketLike } from './websocket-like.js';

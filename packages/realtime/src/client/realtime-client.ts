@@ -2,6 +2,17 @@
 // recovers channels after every reconnect, retries publishes with their ids until acknowledged
 // (the server deduplicates), drops duplicate deliveries by offset, and follows the disconnect table.
 import { type Codec, jsonCodec } from '../codec/codec.js';
+import type {
+  ChannelName,
+  ChannelPayloads,
+  ClientToServer,
+  EventData,
+  EventMapShape,
+  EventName,
+  EventReply,
+  ServerToClient,
+  UntypedEvents,
+} from '../codec/event-map.js';
 import {
   type ClientMessage,
   ErrorCodes,
@@ -78,18 +89,22 @@ interface Pending {
 
 /**
  * The reconnecting client. It connects at once; channels, publishes and requests made before the
- * connection opens wait for it.
+ * connection opens wait for it. `M` is the application's event map (see `EventMapShape`), shared
+ * with `RealtimeServer<M>`: event names, payloads and replies are then checked by the compiler.
  */
-export class RealtimeClient extends Emitter<ClientEvents> {
+export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emitter<ClientEvents> {
   private readonly connection: ClientConnection;
   private readonly maxQueued: number;
   private readonly requestTimeoutMs: number;
-  private readonly channelsByName = new Map<string, Channel>();
+  private readonly channelsByName = new Map<string, Channel<object>>();
   private readonly channelHost: ChannelHost;
   private readonly outbox = new Outbox();
   /** Emits and requests waiting for a connection. */
   private readonly waiting: Array<{ message: ClientMessage; pending?: Pending }> = [];
-  private readonly inFlight = new Map<number, Pending | { publish: PendingPublish } | { channel: Channel }>();
+  private readonly inFlight = new Map<
+    number,
+    Pending | { publish: PendingPublish } | { channel: Channel<object> }
+  >();
   private readonly handlers = new Map<string, (data: unknown) => unknown>();
   private readonly storage: ClientStorage | undefined;
   private readonly saved: PersistedState | undefined;
@@ -169,31 +184,47 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     return this.connection.transport;
   }
 
-  /** The channel named `name` (one object per name). */
-  channel<T = unknown>(name: string, options: { presence?: boolean } = {}): Channel<T> {
+  /**
+   * The channel named `name` (one object per name). `presence: true` asks for join/leave events
+   * (the server reports users it authenticated: see `authenticate`). Its payload types come from
+   * the client's event map; `channel<{ tick: number }>('feed')` names them for one channel.
+   */
+  channel<P extends object = never, N extends ChannelName<M> = ChannelName<M>>(
+    name: N,
+    options: { presence?: boolean } = {},
+  ): Channel<[P] extends [never] ? ChannelPayloads<M, N> : P> {
     let ch = this.channelsByName.get(name);
     if (!ch) {
-      ch = new Channel<unknown>(name, this.channelHost, options.presence ?? false);
+      ch = new Channel<object>(name, this.channelHost, options.presence ?? false);
       const saved = this.saved?.channels[name];
       if (saved) ch.position = saved;
       this.channelsByName.set(name, ch);
     }
-    return ch as Channel<T>;
+    return ch as Channel<[P] extends [never] ? ChannelPayloads<M, N> : P>;
   }
 
   /** Answers server events (`emit`) and requests (`request`): the return value is the reply. */
-  handle(event: string, handler: (data: unknown) => unknown): this {
-    this.handlers.set(event, handler);
+  handle<E extends EventName<ServerToClient<M>>>(
+    event: E,
+    handler: (
+      data: EventData<ServerToClient<M>, E>,
+    ) => EventReply<ServerToClient<M>, E> | Promise<EventReply<ServerToClient<M>, E>>,
+  ): this {
+    this.handlers.set(event, handler as (data: unknown) => unknown);
     return this;
   }
 
   /** Fire-and-forget event to the server; sent once connected (at most once). */
-  emit(event: string, data: unknown): void {
+  emit<E extends EventName<ClientToServer<M>>>(event: E, data: EventData<ClientToServer<M>, E>): void {
     this.enqueue({ message: { t: 'emit', ev: event, d: data ?? null } });
   }
 
   /** Event with a reply. Not retried after a disconnect (it may have run): rejects with `disconnected`. */
-  request<R = unknown>(event: string, data: unknown, options: { timeoutMs?: number } = {}): Promise<R> {
+  request<E extends EventName<ClientToServer<M>>>(
+    event: E,
+    data: EventData<ClientToServer<M>, E>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<EventReply<ClientToServer<M>, E>> {
     return new Promise((resolve, reject) => {
       const pending: Pending = {
         resolve: resolve as (d: unknown) => void,
@@ -243,7 +274,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     });
   }
 
-  private sendSubscribe(ch: Channel): void {
+  private sendSubscribe(ch: Channel<object>): void {
     if (!this.connection.ready) return; // done on welcome
     const id = this.nextId++;
     this.inFlight.set(id, { channel: ch });

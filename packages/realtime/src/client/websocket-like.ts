@@ -6,7 +6,7 @@
  * checked both ways: an implementation whose handlers take a richer event (`MessageEvent`, or
  * `@ieum/websocket`'s getter typed `(event: never) => void`) fits without a cast.
  */
-export type EventHandler<E> = { handle(event: E): void }['handle'];
+export type SocketEventHandler<E> = { handle(event: E): void }['handle'];
 
 /**
  * The part of the WHATWG WebSocket the client uses: browsers' `WebSocket` (lib.dom) and
@@ -18,10 +18,10 @@ export interface WebSocketLike {
   binaryType: string;
   send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
-  onopen: EventHandler<unknown> | null;
-  onmessage: EventHandler<{ data: unknown }> | null;
-  onclose: EventHandler<{ code: number; reason: string }> | null;
-  onerror: EventHandler<unknown> | null;
+  onopen: SocketEventHandler<unknown> | null;
+  onmessage: SocketEventHandler<{ data: unknown }> | null;
+  onclose: SocketEventHandler<{ code: number; reason: string }> | null;
+  onerror: SocketEventHandler<unknown> | null;
 }
 
 /** A WebSocket class: `new (url, protocols)`. */
