@@ -44,7 +44,9 @@ describe('three processes behind nginx, sharing Redis', () => {
       });
       clients.push(c);
       got.set(user, []);
-      c.channel<Record<string, number>>('room', { presence: true }).on('message', (m) => got.get(user)!.push(m));
+      c.channel<Record<string, number>>('room', { presence: true }).on('message', (m) =>
+        got.get(user)!.push(m),
+      );
       await c.channel('room', { presence: true }).subscribe();
       pids.set(user, (await c.request('whoami', null)) as number);
     }

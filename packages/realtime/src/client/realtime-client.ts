@@ -11,7 +11,6 @@ import type {
   EventName,
   EventReply,
   ServerToClient,
-  UntypedEvents,
 } from '../codec/event-map.js';
 import {
   type ClientMessage,
