@@ -1,7 +1,7 @@
 // The reconnecting realtime client, for browsers and Node (no Node API used). It resubscribes and
 // recovers channels after every reconnect, retries publishes with their ids until acknowledged
 // (the server deduplicates), drops duplicate deliveries by offset, and follows the disconnect table.
-import { type Codec, jsonCodec } from '../codec/codec.js';
+import { type Codec, jsonCodec, subprotocolFor } from '../codec/codec.js';
 import type {
   ChannelName,
   ChannelPayloads,
@@ -28,10 +28,12 @@ import {
   type PersistedState,
   type StorageLike,
 } from './client-storage.js';
+import { DurableOutbox, hasIndexedDb } from './durable-outbox.js';
 import { Emitter } from './emitter.js';
 import { Outbox, type PendingPublish } from './outbox.js';
 import { randomId } from './random-id.js';
 import { RequestError, toRequestError } from './request-error.js';
+import { canShareConnection, SharedConnection } from './shared-connection.js';
 import { DEFAULT_TRANSPORTS, type TransportName, TransportSelector } from './transport-selector.js';
 import type { WebSocketConstructor } from './websocket-like.js';
 
@@ -66,6 +68,30 @@ export interface RealtimeClientOptions {
    * works. Default 30,000; 0 never.
    */
   upgradeProbeMs?: number;
+  /**
+   * Share one connection among the tabs of this browser that use the same `url` (or
+   * `sharedName`): one tab holds it, the others talk to it, and another takes over when it
+   * closes. Default `true` where Web Locks and BroadcastChannel exist (browsers); `false` gives
+   * each client its own connection.
+   */
+  shareConnection?: boolean;
+  /**
+   * Tabs whose clients have the same name share a connection and a durable outbox. Default the
+   * `url` and codec. Clients sharing a connection share its user: give each user its own name
+   * (or turn sharing off) where one browser holds several users' clients.
+   */
+  sharedName?: string;
+  /**
+   * Keep unacknowledged publishes in IndexedDB, so those made offline survive closing the browser
+   * and are sent once when any tab comes back. Default `true` when the connection is shared and
+   * IndexedDB exists (it needs the shared connection's client id to be sent once).
+   */
+  durableOutbox?: boolean;
+  /**
+   * Most publishes the durable outbox keeps. Beyond it a publish is refused (`queue-full`) and
+   * `outboxFull` is emitted. Default 1,000.
+   */
+  maxStoredPublishes?: number;
   /** Random numbers in [0, 1) (tests). Default `Math.random`. */
   random?: () => number;
 }
@@ -75,6 +101,8 @@ export type ClientEvents = {
   state: (state: ConnectionState) => void;
   /** The connection closed: `action` is what the client does next (see the disconnect table). */
   disconnect: (info: DisconnectInfo) => void;
+  /** A publish was refused: the durable outbox holds `max` publishes (`maxStoredPublishes`). */
+  outboxFull: (info: { max: number }) => void;
   error: (error: Error) => void;
 };
 
@@ -92,7 +120,15 @@ interface Pending {
  * with `RealtimeServer<M>`: event names, payloads and replies are then checked by the compiler.
  */
 export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emitter<ClientEvents> {
-  private readonly connection: ClientConnection;
+  private readonly connection: ClientConnection | SharedConnection;
+  /** This client's id among the tabs: the prefix of its message ids. */
+  private readonly tabId: string;
+  private durable: DurableOutbox | undefined;
+  private durableCount = 0;
+  private draining = false;
+  /** Message id prefixes of this client: its tab id, and those of the publishes it restored. */
+  private readonly ownPrefixes = new Set<string>();
+  private readonly maxStored: number;
   private readonly maxQueued: number;
   private readonly requestTimeoutMs: number;
   private readonly channelsByName = new Map<string, Channel<object>>();
@@ -123,6 +159,9 @@ export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emi
     this.maxQueued = options.maxQueuedMessages ?? 1000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.cid = randomId(random);
+    this.tabId = randomId(random).slice(0, 12);
+    this.ownPrefixes.add(`${this.tabId}.`);
+    this.maxStored = options.maxStoredPublishes ?? 1000;
     this.channelHost = {
       sendSubscribe: (ch) => this.sendSubscribe(ch),
       request: (message) => this.requestOnce(message),
@@ -140,19 +179,36 @@ export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emi
       if (this.saved) {
         this.cid = this.saved.cid;
         this.seq = this.saved.seq;
-        for (const o of this.saved.outbox) this.outbox.add({ ...o });
+        for (const o of this.saved.outbox) {
+          this.outbox.add({ ...o });
+          this.ownPrefixes.add(o.mid.slice(0, o.mid.indexOf('.') + 1));
+        }
       }
     }
-    this.connection = new ClientConnection({
-      url,
-      codec,
-      transports: new TransportSelector(options.transports ?? DEFAULT_TRANSPORTS, WS, codec),
-      backoff: options.reconnect === false ? false : { ...DEFAULT_BACKOFF, ...options.reconnect },
-      token: options.token,
-      upgradeProbeMs: options.upgradeProbeMs ?? 30_000,
-      random,
-      clientId: () => this.cid,
-    });
+    const transports = new TransportSelector(options.transports ?? DEFAULT_TRANSPORTS, WS, codec);
+    const connect = (clientId: string) =>
+      new ClientConnection({
+        url,
+        codec,
+        transports,
+        backoff: options.reconnect === false ? false : { ...DEFAULT_BACKOFF, ...options.reconnect },
+        token: options.token,
+        upgradeProbeMs: options.upgradeProbeMs ?? 30_000,
+        random,
+        clientId: () => clientId,
+      });
+    const shared = (options.shareConnection ?? true) && canShareConnection();
+    const name = options.sharedName ?? `${url} ${subprotocolFor(codec)}`;
+    if (shared) {
+      // One connection at a time uses the shared client id (the leader's, under the lock), and
+      // message ids start with the tab's id: so they never collide, and a publish resent by
+      // another tab, or after a restart, is deduplicated by the server.
+      const cid = sharedClientId(name, random);
+      this.connection = new SharedConnection({ name, tabId: this.tabId, connect: () => connect(cid) });
+    } else {
+      this.connection = connect(this.cid);
+    }
+    if (shared && (options.durableOutbox ?? true) && hasIndexedDb()) this.openDurable(name);
     this.connection
       .on('welcome', () => this.onWelcome())
       .on('message', (m) => this.onMessage(m))
@@ -181,6 +237,11 @@ export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emi
   /** The transport of the current (or last) connection. */
   get transport(): TransportName {
     return this.connection.transport;
+  }
+
+  /** Whether this client holds the connection (false in the tabs that share another's). */
+  get leader(): boolean {
+    return this.connection instanceof SharedConnection ? this.connection.leader : true;
   }
 
   /**
@@ -240,6 +301,8 @@ export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emi
    */
   close(): void {
     this.connection.close();
+    this.durable?.close();
+    this.durable = undefined;
     // Unacknowledged publishes stay in `storage` (a later client sends them once), but their
     // promises settle now: nobody would settle them after close.
     this.storage?.flush();
@@ -254,11 +317,23 @@ export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emi
         new RequestError('queue-full', `${this.maxQueued} messages are already waiting (maxQueuedMessages)`),
       );
     }
+    if (this.durable && this.durableCount >= this.maxStored) {
+      this.fire('outboxFull', { max: this.maxStored });
+      return Promise.reject(
+        new RequestError('queue-full', `${this.maxStored} publishes are already stored (maxStoredPublishes)`),
+      );
+    }
     return new Promise((resolve, reject) => {
-      const p: PendingPublish = { ch, ev, d: d ?? null, mid: String(++this.seq), resolve, reject };
+      const mid = `${this.tabId}.${++this.seq}`;
+      const p: PendingPublish = { ch, ev, d: d ?? null, mid, resolve, reject };
       if (key !== undefined) p.key = key;
       this.outbox.add(p);
       this.storage?.schedule();
+      if (this.durable) {
+        this.durableCount++;
+        const { resolve: _r, reject: _j, ...stored } = p;
+        this.durable.put(stored).catch((error: Error) => this.fire('error', error));
+      }
       if (this.connection.ready) this.sendPublish(p);
     });
   }
@@ -341,7 +416,8 @@ export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emi
     switch (m.t) {
       case 'msg': {
         const ch = this.channelsByName.get(m.ch);
-        if (ch?.wanted) ch.receive(m, m.mid !== undefined);
+        if (ch?.wanted)
+          ch.receive(m, m.mid !== undefined && this.ownPrefixes.has(m.mid.slice(0, m.mid.indexOf('.') + 1)));
         return;
       }
       case 'res':
@@ -362,6 +438,44 @@ export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emi
     for (const ch of this.channelsByName.values()) if (ch.wanted) this.sendSubscribe(ch);
     for (const p of this.outbox) this.sendPublish(p);
     for (const item of this.waiting.splice(0)) this.sendNow(item);
+    if (this.leader) void this.drainDurable();
+  }
+
+  private openDurable(name: string): void {
+    DurableOutbox.open(name)
+      .then(async (durable) => {
+        if (this.state === 'closed') return durable.close();
+        this.durable = durable;
+        // Publishes made while it opened are stored now.
+        for (const { resolve: _r, reject: _j, id: _i, ...stored } of this.outbox) await durable.put(stored);
+        this.durableCount = await durable.count();
+        if (this.connection.ready && this.leader) await this.drainDurable();
+      })
+      .catch((error: Error) => this.fire('error', error));
+  }
+
+  /**
+   * The leader sends what the durable outbox holds: publishes of tabs (or browser sessions) that
+   * closed before the server acknowledged them. Those of live tabs are sent by them as well; the
+   * server publishes each message id once.
+   */
+  private async drainDurable(): Promise<void> {
+    const durable = this.durable;
+    if (!durable || this.draining) return;
+    this.draining = true;
+    try {
+      const stored = await durable.all();
+      const mine = new Set<string>();
+      for (const p of this.outbox) mine.add(p.mid);
+      for (const s of stored) {
+        if (mine.has(s.mid) || !this.connection.ready) continue;
+        const p: PendingPublish = { ...s };
+        this.outbox.add(p);
+        this.sendPublish(p);
+      }
+    } finally {
+      this.draining = false;
+    }
   }
 
   private onDisconnect(info: DisconnectInfo): void {
@@ -388,6 +502,10 @@ export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emi
       const p = entry.publish;
       this.outbox.remove(p);
       this.storage?.schedule();
+      if (this.durable) {
+        this.durableCount = Math.max(0, this.durableCount - 1);
+        this.durable.delete(p.mid).catch((error: Error) => this.fire('error', error));
+      }
       if (error) p.reject?.(error);
       else {
         const d = m.d as { ep: string; off: number; dup: boolean };
@@ -450,5 +568,20 @@ export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emi
       else delete channels[ch.name];
     }
     return { cid: this.cid, seq: this.seq, channels, outbox: this.outbox.stored() };
+  }
+}
+
+/** The client id of the connection shared by the tabs named `name` (kept in `localStorage`). */
+function sharedClientId(name: string, random: () => number): string {
+  const key = `ieum-realtime:cid:${name}`;
+  const storage = (globalThis as { localStorage?: StorageLike }).localStorage;
+  try {
+    const saved = storage?.getItem(key);
+    if (saved) return saved;
+    const cid = randomId(random);
+    storage?.setItem(key, cid);
+    return cid;
+  } catch {
+    return randomId(random);
   }
 }
