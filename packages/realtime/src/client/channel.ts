@@ -68,7 +68,8 @@ export class Channel<P = Record<string, unknown>> extends Emitter<ChannelEvents<
   constructor(
     readonly name: string,
     private readonly host: ChannelHost,
-    readonly presenceEvents: boolean,
+    /** Whether the subscription asks for join/leave events (set by `channel(name, { presence: true })`). */
+    public presenceEvents: boolean,
   ) {
     super();
   }

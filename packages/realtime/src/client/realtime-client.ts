@@ -259,6 +259,8 @@ export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emi
       const saved = this.saved?.channels[name];
       if (saved) ch.position = saved;
       this.channelsByName.set(name, ch);
+    } else if (options.presence) {
+      ch.presenceEvents = true; // from the next subscription on
     }
     return ch as Channel<[P] extends [never] ? ChannelPayloads<M, N> : P>;
   }

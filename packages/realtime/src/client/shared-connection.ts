@@ -54,11 +54,15 @@ type BusMessage =
  * (which has BroadcastChannel and, from 22, Web Locks): clients of one process stay apart there.
  */
 export function canShareConnection(): boolean {
-  const g = globalThis as { navigator?: { locks?: unknown }; BroadcastChannel?: unknown; document?: unknown };
+  const g = globalThis as {
+    navigator?: { locks?: { request?: unknown } | null };
+    BroadcastChannel?: unknown;
+    document?: unknown;
+  };
   return (
     typeof g.document === 'object' &&
     typeof g.BroadcastChannel === 'function' &&
-    g.navigator?.locks !== undefined
+    typeof g.navigator?.locks?.request === 'function'
   );
 }
 
