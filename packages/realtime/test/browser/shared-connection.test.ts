@@ -219,36 +219,21 @@ describe('realtime client shared across tabs (Chromium)', () => {
     const url = `ws://127.0.0.1:${port}/realtime`;
     const launch = () =>
       chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    // How many publishes the page's durable outbox holds (runs in the page).
+    // How many publishes the page's durable outbox holds. Given as source text: the test runner's
+    // transform would add helpers (esbuild's __name) that do not exist in the page.
     const stored = (page: Page) =>
-      page.evaluate(async () => {
-        type Req<T> = {
-          result: T;
-          error: unknown;
-          onsuccess: (() => void) | null;
-          onerror: (() => void) | null;
-        };
-        type Db = {
-          transaction(s: string, m: string): { objectStore(s: string): { count(): Req<number> } };
-          close(): void;
-        };
-        const idb = (
-          globalThis as unknown as {
-            indexedDB: { databases(): Promise<Array<{ name?: string }>>; open(name: string): Req<Db> };
-          }
-        ).indexedDB;
-        const done = <T>(r: Req<T>) =>
-          new Promise<T>((resolve, reject) => {
-            r.onsuccess = () => resolve(r.result);
-            r.onerror = () => reject(r.error);
-          });
-        const name = (await idb.databases()).find((d) => d.name?.startsWith('ieum-realtime:'))?.name;
+      page.evaluate(`(async () => {
+        const done = (r) => new Promise((resolve, reject) => {
+          r.onsuccess = () => resolve(r.result);
+          r.onerror = () => reject(r.error);
+        });
+        const name = (await indexedDB.databases()).find((d) => d.name?.startsWith('ieum-realtime:'))?.name;
         if (!name) return 0;
-        const db = await done(idb.open(name));
+        const db = await done(indexedDB.open(name));
         const n = await done(db.transaction('outbox', 'readonly').objectStore('outbox').count());
         db.close();
         return n;
-      });
+      })()`) as Promise<number>;
 
     let context = await launch();
     let server: Awaited<ReturnType<typeof startRealtime>> | undefined;
