@@ -70,6 +70,8 @@ export class GameClient {
       token: options.name,
       codec: msgpackCodec,
       transports: ['websocket'],
+      // Each tab is a player: no connection shared with the other tabs of the browser.
+      shareConnection: false,
       ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
       ...(options.reconnect === false ? { reconnect: false } : {}),
     });

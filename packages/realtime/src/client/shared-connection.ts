@@ -168,7 +168,8 @@ export class SharedConnection extends Emitter<ClientConnectionEvents> {
     });
     connection
       .on('welcome', (m) => {
-        relay.reset();
+        // No relay.reset() here: the connection's state turned `open` just before, and what the
+        // tabs sent on that (a request) is in flight already. The relay was reset on disconnect.
         this.setStatus(status());
         this.post({ k: 'status', event: 'welcome', ...status() });
         this.fire('welcome', m);

@@ -60,6 +60,7 @@ async function startRealtime(
 ): Promise<{ rt: RealtimeServer; url: string; accepted: () => number; stop: () => Promise<void> }> {
   const server = http.createServer();
   const rt = new RealtimeServer({ server, heartbeatIntervalMs: 1000 });
+  rt.handle('echo', (d: unknown) => d);
   let accepted = 0;
   rt.on('connection', () => accepted++);
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
@@ -140,6 +141,29 @@ describe('realtime client shared across tabs (Chromium)', () => {
         assert.deepEqual(list.at(-1), { offset: 6, event: 'from-tab', data: 'hello' });
       }
       assert.equal(server.accepted(), 1, 'no tab opened a connection of its own');
+    } finally {
+      await context.close();
+      await server.stop();
+    }
+  });
+
+  it('answers a request made in the leader tab as its state turns open', { timeout: 60_000 }, async () => {
+    // Regression: the leader's relay forgot requests sent between `open` and the welcome event.
+    const server = await startRealtime();
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(origin);
+      const reply = await page.evaluate(async (url) => {
+        const { RealtimeClient } = await import('/client.js' as string);
+        const client = new RealtimeClient(url);
+        return await new Promise((resolve, reject) => {
+          client.on('state', (s: string) => {
+            if (s === 'open') client.request('echo', 'hi', { timeoutMs: 5000 }).then(resolve, reject);
+          });
+        });
+      }, server.url);
+      assert.equal(reply, 'hi');
     } finally {
       await context.close();
       await server.stop();
