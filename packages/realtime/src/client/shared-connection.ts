@@ -10,7 +10,9 @@ import type {
   ConnectionState,
   DisconnectInfo,
 } from './client-connection.js';
+import type { StorageLike } from './client-storage.js';
 import { Emitter } from './emitter.js';
+import { randomId } from './random-id.js';
 import { TabRelay } from './tab-relay.js';
 import type { TransportName } from './transport-selector.js';
 
@@ -277,5 +279,20 @@ export class SharedConnection extends Emitter<ClientConnectionEvents> {
     } catch (error) {
       this.fire('error', error as Error);
     }
+  }
+}
+
+/** The client id of the connection shared by the tabs named `name` (kept in `localStorage`). */
+export function sharedClientId(name: string, random: () => number): string {
+  const key = `ieum-realtime:cid:${name}`;
+  const storage = (globalThis as { localStorage?: StorageLike }).localStorage;
+  try {
+    const saved = storage?.getItem(key);
+    if (saved) return saved;
+    const cid = randomId(random);
+    storage?.setItem(key, cid);
+    return cid;
+  } catch {
+    return randomId(random);
   }
 }
