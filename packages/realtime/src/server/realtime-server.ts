@@ -23,7 +23,6 @@ import type { Transport } from '../transports/transport.js';
 import { WebSocketTransport } from '../transports/websocket.js';
 import { Connection } from './connection.js';
 import { EncodedCache } from './encoded-cache.js';
-import type { EventMap } from './hooks.js';
 import { Hub } from './hub.js';
 import { RealtimeMetrics } from './metrics.js';
 import {
