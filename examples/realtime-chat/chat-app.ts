@@ -16,13 +16,16 @@ export interface ChatLine {
   at: number;
 }
 
-type Events = {
-  'chat:recent': (room: string) => {
-    epoch: string;
-    offset: number;
-    lines: Array<ChatLine & { offset: number }>;
+/** The chat's events, shared by server and client (see EventMapShape). */
+export interface ChatEvents {
+  clientToServer: {
+    'chat:recent': (room: string) => {
+      epoch: string;
+      offset: number;
+      lines: Array<ChatLine & { offset: number }>;
+    };
   };
-};
+}
 
 export interface ChatAppOptions {
   /** The HTTP server: the chat takes its upgrades to `<basePath>/realtime`. */
@@ -34,7 +37,7 @@ export interface ChatAppOptions {
 }
 
 export interface ChatApp {
-  readonly realtime: RealtimeServer<Events>;
+  readonly realtime: RealtimeServer<ChatEvents>;
   /** Serves the page, client script, icon and realtime fallbacks; false for other URLs. */
   handleRequest(req: http.IncomingMessage, res: http.ServerResponse): boolean;
   /** Closes the chat's connections (clients reconnect and recover) and its RealtimeServer. */
@@ -59,7 +62,7 @@ export async function createChatApp(options: ChatAppOptions): Promise<ChatApp> {
     logLevel: 'silent',
   });
   const clientJs = bundle.outputFiles[0]!.contents;
-  const rt = new RealtimeServer<Events>({
+  const rt = new RealtimeServer<ChatEvents>({
     server: options.server,
     path: `${base}/realtime`,
     ...(options.adapter ? { adapter: options.adapter } : {}),

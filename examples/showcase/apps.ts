@@ -9,7 +9,8 @@ import { createChatApp } from '../realtime-chat/chat-app.js';
 /** An app mounted on the showcase's HTTP server. */
 export interface MountedApp {
   /** Its RealtimeServer, if it has one: the dashboard watches it. */
-  readonly realtime?: RealtimeServer;
+  // biome-ignore lint/suspicious/noExplicitAny: apps type their servers with their own event maps
+  readonly realtime?: RealtimeServer<any>;
   /** Serves its pages (and realtime fallbacks) under its base path; false for other URLs. */
   handleRequest(req: http.IncomingMessage, res: http.ServerResponse): boolean;
   /** Closes its connections (clients reconnect) and timers; not the HTTP server. */

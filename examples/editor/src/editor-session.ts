@@ -126,8 +126,8 @@ export class EditorSession {
 
   /** Subscribes to the document and its cursors, then loads the current snapshot. */
   async start(): Promise<void> {
-    const docs = this.client.channel<CommittedOp>(docChannel(this.doc), { presence: true });
-    const cursors = this.client.channel<RemoteCursor>(cursorChannel(this.doc));
+    const docs = this.client.channel<{ op: CommittedOp }>(docChannel(this.doc), { presence: true });
+    const cursors = this.client.channel<{ cursor: RemoteCursor }>(cursorChannel(this.doc));
     docs.on('message', (m) => {
       if (m.event === 'op') this.receive([m.data]);
     });

@@ -70,6 +70,8 @@ export class GameClient {
       token: options.name,
       codec: msgpackCodec,
       transports: ['websocket'],
+      // Each tab is a player: no connection shared with the other tabs of the browser.
+      shareConnection: false,
       ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
       ...(options.reconnect === false ? { reconnect: false } : {}),
     });
@@ -98,8 +100,9 @@ export class GameClient {
   private onState(state: ConnectionState): void {
     if (state === 'open') {
       this.rt
-        .request<GameInfo>(GameEvents.info, null)
-        .then((info) => {
+        .request(GameEvents.info, null)
+        .then((reply) => {
+          const info = reply as GameInfo;
           this.info = info;
           this.predictor = new Predictor(info.arena);
         })

@@ -2,12 +2,7 @@
 // server, history then live with no gap, presence.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  type ChannelMessage,
-  RealtimeClient,
-  type RequestError,
-  type WebSocketConstructor,
-} from '@ieum/realtime/client';
+import { type ChannelMessage, RealtimeClient, type RequestError } from '@ieum/realtime/client';
 import { WebSocket } from '@ieum/websocket';
 import { type ChatLine, startRealtimeChat } from '../server.js';
 
@@ -17,7 +12,7 @@ describe('realtime chat example', () => {
   const clients: RealtimeClient[] = [];
   const connect = (name: string) => {
     const c = new RealtimeClient(url, {
-      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      WebSocket,
       token: name,
       reconnect: false,
     });
@@ -44,7 +39,7 @@ describe('realtime chat example', () => {
 
   it('stamps lines with the sender, gives recent history then live lines, and shows presence', async () => {
     const ann = connect('ann');
-    const room = ann.channel<ChatLine>('room:test', { presence: true });
+    const room = ann.channel<Record<string, ChatLine>>('room:test', { presence: true });
     await room.subscribe();
     await room.publish('line', { text: '  first  ', name: 'forged' } as unknown as ChatLine);
     const bob = connect('bob');
@@ -58,8 +53,8 @@ describe('realtime chat example', () => {
       [['ann', 'first']],
     );
     const joined = new Promise<string>((r) => room.on('join', (m) => m.user === 'bob' && r(m.user)));
-    const live: ChannelMessage<ChatLine>[] = [];
-    const bobRoom = bob.channel<ChatLine>('room:test');
+    const live: ChannelMessage<Record<string, ChatLine>>[] = [];
+    const bobRoom = bob.channel<Record<string, ChatLine>>('room:test');
     bobRoom.on('message', (m) => live.push(m));
     await bobRoom.subscribe({ since: { ep: recent.epoch, off: recent.offset } });
     assert.equal(await joined, 'bob');

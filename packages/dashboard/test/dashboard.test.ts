@@ -19,9 +19,9 @@ const TOKEN = 'test-token-0123456789';
 const WS = WebSocket as unknown as WebSocketConstructor;
 
 /** Resolves with the first value `pick` returns (not undefined) among `channel`'s messages. */
-function next<T>(ch: Channel<Sample>, pick: (s: Sample) => T | undefined): Promise<T> {
+function next<T>(ch: Channel<Record<string, Sample>>, pick: (s: Sample) => T | undefined): Promise<T> {
   return new Promise((resolve) => {
-    const on = (m: ChannelMessage<Sample>) => {
+    const on = (m: ChannelMessage<Record<string, Sample>>) => {
       const v = pick(m.data);
       if (v !== undefined) {
         ch.off('message', on);
@@ -97,7 +97,7 @@ describe('dashboard on a RealtimeServer', { timeout: 20_000 }, () => {
   it('publishes samples whose totals equal the Prometheus endpoint, with per-channel rates', async () => {
     const dash = client(`ws://${base}/dash/realtime`, TOKEN);
     assert.deepEqual(await dash.request('targets', null), ['server']);
-    const stats = dash.channel<Sample>('stats:server');
+    const stats = dash.channel<Record<string, Sample>>('stats:server');
     await stats.subscribe();
     const sub = client(`ws://${base}/realtime`, 'bob');
     await sub.channel('room:a').subscribe();
@@ -123,7 +123,7 @@ describe('dashboard on a RealtimeServer', { timeout: 20_000 }, () => {
 
   it('counts recovered and reset subscriptions', async () => {
     const dash = client(`ws://${base}/dash/realtime`, TOKEN);
-    const stats = dash.channel<Sample>('stats:server');
+    const stats = dash.channel<Record<string, Sample>>('stats:server');
     await stats.subscribe();
     const c = client(`ws://${base}/realtime`, 'carol');
     const ch = c.channel('room:r');
@@ -145,8 +145,8 @@ describe('dashboard on a RealtimeServer', { timeout: 20_000 }, () => {
     const ann = client(`ws://${base}/realtime`, 'ann2');
     await ann.channel('room:t').subscribe();
     const annConn = [...rt.connections.values()].find((c) => c.user === 'ann2')!;
-    const chTail = await dash.request<number>('tail', { kind: 'channel', name: 'room:t' });
-    const connTail = await dash.request<number>('tail', { kind: 'connection', id: annConn.id });
+    const chTail = (await dash.request('tail', { kind: 'channel', name: 'room:t' })) as number;
+    const connTail = (await dash.request('tail', { kind: 'connection', id: annConn.id })) as number;
     await ann.channel('room:t').publish('say', { text: 'hello inspector' });
     for (let i = 0; i < 200 && frames.filter((f) => f.tail === connTail).length < 2; i++) {
       await new Promise((r) => setTimeout(r, 10));
@@ -163,7 +163,7 @@ describe('dashboard on a RealtimeServer', { timeout: 20_000 }, () => {
 
     // Past maxFramesPerSecond (50) frames are skipped and the next frame says how many.
     frames.length = 0;
-    const flood = await dash.request<number>('tail', { kind: 'channel', name: 'room:flood' });
+    const flood = (await dash.request('tail', { kind: 'channel', name: 'room:flood' })) as number;
     for (let i = 0; i < 120; i++) await rt.publish('room:flood', 'n', i);
     for (let i = 0; i < 200 && frames.length < 50; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(frames.length, 50);
@@ -183,7 +183,7 @@ describe('dashboard on a plain WebSocketServer, on its own port', { timeout: 20_
       token: TOKEN,
       reconnect: false,
     });
-    const stats = dash.channel<Sample>('stats:echo');
+    const stats = dash.channel<Record<string, Sample>>('stats:echo');
     await stats.subscribe();
     const port = (wss.address() as AddressInfo).port;
     const ws = new WebSocket(`ws://127.0.0.1:${port}`);

@@ -34,7 +34,7 @@ async function serverAndClient(adapter: NatsAdapter) {
     WebSocket: WebSocket as unknown as WebSocketConstructor,
     reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
   });
-  const room = client.channel<number>('room');
+  const room = client.channel<Record<string, number>>('room');
   const got: string[] = [];
   const resets: Array<{ reason: string; at: number }> = [];
   const seen: { resetTo?: SubscribeResult } = {};

@@ -9,7 +9,6 @@ import {
   type PublishAck,
   RealtimeClient,
   type RealtimeClientOptions,
-  type WebSocketConstructor,
 } from '../src/client/index.js';
 import { type Adapter, RealtimeServer, type RealtimeServerOptions } from '../src/server/index.js';
 
@@ -24,7 +23,7 @@ export async function startServer(
 
 export function client(url: string, options: RealtimeClientOptions = {}): RealtimeClient {
   return new RealtimeClient(url, {
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    WebSocket,
     reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
     ...options,
   });
@@ -170,10 +169,10 @@ export async function exactlyOnceUnderChaos(o: {
 }): Promise<PublishAck[]> {
   const { clients, channels } = o;
   const received = clients.map((c) => {
-    const got: Record<string, ChannelMessage<string>[]> = {};
+    const got: Record<string, ChannelMessage<Record<string, string>>[]> = {};
     for (const name of channels) {
       got[name] = [];
-      c.channel<string>(name).on('message', (m) => got[name]!.push(m));
+      c.channel<Record<string, string>>(name).on('message', (m) => got[name]!.push(m));
     }
     return got;
   });
@@ -197,7 +196,7 @@ export async function exactlyOnceUnderChaos(o: {
           const body = `c${ci}-m${k}`;
           sent[ch]!.add(body);
           // Not awaited one by one: several publishes are in flight across reconnects.
-          results.push(c.channel<string>(ch).publish('say', body));
+          results.push(c.channel<Record<string, string>>(ch).publish('say', body));
           await new Promise((r) => setTimeout(r, Math.random() * o.maxPauseMs));
         }
         return Promise.all(results);

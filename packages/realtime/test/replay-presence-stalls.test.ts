@@ -429,7 +429,7 @@ describe('a client the server decided to close cannot act', () => {
       const observer = client(url, { token: 'observer' });
       t.after(() => observer.close());
       const seqs: number[] = [];
-      const room = observer.channel<{ seq: number }>('room', { presence: true });
+      const room = observer.channel<Record<string, { seq: number }>>('room', { presence: true });
       room.on('message', (m) => seqs.push(m.data.seq));
       await room.subscribe();
       const peer = await stubbornPeer(port, 'mallory');

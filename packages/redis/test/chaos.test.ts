@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { RealtimeClient, type WebSocketConstructor } from '@ieum/realtime/client';
+import { RealtimeClient } from '@ieum/realtime/client';
 import { RealtimeServer } from '@ieum/realtime/server';
 import { WebSocket } from '@ieum/websocket';
 import { RedisAdapter } from '../src/index.js';
@@ -44,7 +44,7 @@ describe('recovery across two servers under random connection loss', () => {
       for (let i = 0; i < CLIENTS; i++) {
         clients.push(
           new RealtimeClient(`ws://127.0.0.1:${balancer.port}/realtime`, {
-            WebSocket: WebSocket as unknown as WebSocketConstructor,
+            WebSocket,
             reconnect: { initialDelayMs: 10, maxDelayMs: 150 },
           }),
         );

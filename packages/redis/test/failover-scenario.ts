@@ -78,7 +78,7 @@ export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<s
       for (const name of channels) {
         const list: Seen[] = [];
         seen.set(`${i}/${name}`, list);
-        const ch = c.channel<number>(name);
+        const ch = c.channel<Record<string, number>>(name);
         ch.on('message', (m) =>
           list.push({ type: 'message', epoch: m.epoch, offset: m.offset, data: m.data }),
         );
@@ -97,7 +97,9 @@ export async function failoverUnderTraffic(o: FailoverOptions): Promise<Record<s
     const total = o.publishes ?? 120;
     const acks: Array<Promise<PublishAck>> = [];
     for (let i = 1; i <= total; i++) {
-      acks.push(clients[i % clients.length]!.channel<number>(channels[i % 2]!).publish('n', i));
+      acks.push(
+        clients[i % clients.length]!.channel<Record<string, number>>(channels[i % 2]!).publish('n', i),
+      );
       if (i === Math.floor(total / 3)) await o.fail();
       await new Promise((r) => setTimeout(r, 15));
     }

@@ -37,7 +37,7 @@ describe('HTTP fallback sessions when Redis restarts empty', () => {
         transports: [transport],
         reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
       });
-      const room = client.channel<number>('room');
+      const room = client.channel<Record<string, number>>('room');
       const got: string[] = [];
       const resets: Array<{ reason: string; at: number }> = [];
       let resetTo: SubscribeResult | undefined;

@@ -3,12 +3,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import {
-  type ChannelMessage,
-  RealtimeClient,
-  type RealtimeClientOptions,
-  type WebSocketConstructor,
-} from '@ieum/realtime/client';
+import { type ChannelMessage, RealtimeClient, type RealtimeClientOptions } from '@ieum/realtime/client';
 import { RealtimeServer, type RealtimeServerOptions } from '@ieum/realtime/server';
 import { WebSocket } from '@ieum/websocket';
 import { RedisAdapter, type RedisAdapterOptions } from '../src/index.js';
@@ -55,7 +50,7 @@ async function startNode(
 
 function client(address: string, options: RealtimeClientOptions = {}): RealtimeClient {
   const c = new RealtimeClient(address, {
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    WebSocket,
     reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
     ...options,
   });
@@ -69,9 +64,9 @@ describe('two RealtimeServers sharing one Redis', () => {
     const two = await startNode();
     const alice = client(one.url, { token: 'alice' });
     const bob = client(two.url, { token: 'bob' });
-    const a = alice.channel<string>('room', { presence: true });
-    const b = bob.channel<string>('room', { presence: true });
-    const got: Record<string, ChannelMessage<string>[]> = { alice: [], bob: [] };
+    const a = alice.channel<Record<string, string>>('room', { presence: true });
+    const b = bob.channel<Record<string, string>>('room', { presence: true });
+    const got: Record<string, ChannelMessage<Record<string, string>>[]> = { alice: [], bob: [] };
     const seen: string[] = [];
     a.on('message', (m) => got.alice!.push(m));
     b.on('message', (m) => got.bob!.push(m));
@@ -125,9 +120,9 @@ describe('two RealtimeServers sharing one Redis', () => {
     cleanup.push(() => balancer.close());
     const reader = client(`ws://127.0.0.1:${balancer.port}/realtime`, { token: 'reader' });
     const writer = client(two.url, { token: 'writer' });
-    const received: ChannelMessage<number>[] = [];
+    const received: ChannelMessage<Record<string, number>>[] = [];
     const resets: string[] = [];
-    const feed = reader.channel<number>('feed');
+    const feed = reader.channel<Record<string, number>>('feed');
     feed.on('message', (m) => received.push(m));
     feed.on('reset', (reason) => resets.push(String(reason)));
     const resubscribed: Array<{ recovered?: boolean; off: number; had: number }> = [];
@@ -141,7 +136,7 @@ describe('two RealtimeServers sharing one Redis', () => {
     const publishing = (async () => {
       const acks = [];
       for (let i = 1; i <= TOTAL; i++) {
-        acks.push(writer.channel<number>('feed').publish('tick', i));
+        acks.push(writer.channel<Record<string, number>>('feed').publish('tick', i));
         if (i % 10 === 0) await new Promise((r) => setTimeout(r, 10));
       }
       return Promise.all(acks);
@@ -189,10 +184,10 @@ describe('two RealtimeServers sharing one Redis', () => {
     const ghost = client(address, { token: 'ghost', reconnect: false });
     const watcher = client(two.url, { token: 'watcher' });
     const received: number[] = [];
-    const feed = reader.channel<number>('crash-feed');
+    const feed = reader.channel<Record<string, number>>('crash-feed');
     feed.on('message', (m) => received.push(m.offset));
     const presence: string[] = [];
-    const watched = watcher.channel<number>('crash-feed', { presence: true });
+    const watched = watcher.channel<Record<string, number>>('crash-feed', { presence: true });
     // (The client also reports the members of its subscribe result, itself included, as joins.)
     watched.on('join', (m) => m.user !== 'watcher' && presence.push(`join ${m.user}`));
     watched.on('leave', (m) => presence.push(`leave ${m.user}`));

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, describe, it } from 'node:test';
-import { type ChannelMessage, RealtimeClient, type WebSocketConstructor } from '@ieum/realtime/client';
+import { type ChannelMessage, RealtimeClient } from '@ieum/realtime/client';
 import { WebSocket } from '@ieum/websocket';
 import { deleteKeys, requireRedis, testPrefix } from './helpers.js';
 import { startNginx, startNode } from './processes.js';
@@ -33,18 +33,20 @@ describe('three processes behind nginx, sharing Redis', () => {
 
     const url = `ws://127.0.0.1:${port}/realtime`;
     const users = ['ann', 'bob', 'cy', 'dee', 'eve', 'fay'];
-    const got = new Map<string, ChannelMessage<number>[]>();
+    const got = new Map<string, ChannelMessage<Record<string, number>>[]>();
     const pids = new Map<string, number>();
     for (const user of users) {
       const c = new RealtimeClient(url, {
-        WebSocket: WebSocket as unknown as WebSocketConstructor,
+        WebSocket,
         token: user,
         reconnect: { initialDelayMs: 50, maxDelayMs: 300 },
         transports: ['websocket'],
       });
       clients.push(c);
       got.set(user, []);
-      c.channel<number>('room', { presence: true }).on('message', (m) => got.get(user)!.push(m));
+      c.channel<Record<string, number>>('room', { presence: true }).on('message', (m) =>
+        got.get(user)!.push(m),
+      );
       await c.channel('room', { presence: true }).subscribe();
       pids.set(user, (await c.request('whoami', null)) as number);
     }
@@ -58,7 +60,7 @@ describe('three processes behind nginx, sharing Redis', () => {
     const total = 150;
     const acks: Promise<unknown>[] = [];
     for (let i = 1; i <= total; i++) {
-      acks.push(clients[i % clients.length]!.channel<number>('room').publish('n', i));
+      acks.push(clients[i % clients.length]!.channel<Record<string, number>>('room').publish('n', i));
       if (i === 50) victim.child.kill('SIGKILL');
       await new Promise((r) => setTimeout(r, 10));
     }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { RealtimeClient, type SubscribeResult, type WebSocketConstructor } from '@ieum/realtime/client';
+import { RealtimeClient, type SubscribeResult } from '@ieum/realtime/client';
 import { type PublishResult, RealtimeServer } from '@ieum/realtime/server';
 import { WebSocket } from '@ieum/websocket';
 import { RedisAdapter, RedisAdapterError, RedisAdapterErrorCode } from '../src/index.js';
@@ -210,10 +210,10 @@ async function serverAndClient(adapter: RedisAdapter) {
   server.on('error', () => {});
   await new Promise((r) => server.once('listening', r));
   const client = new RealtimeClient(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/realtime`, {
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    WebSocket,
     reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
   });
-  const room = client.channel<number>('room');
+  const room = client.channel<Record<string, number>>('room');
   const got: string[] = [];
   const resets: Array<{ reason: string; at: number }> = [];
   const seen: { resetTo?: SubscribeResult } = {};

@@ -1,7 +1,7 @@
 // HTTP fallback transports shaped like a WebSocket, so the client's logic does not change: a
 // session is opened with a POST carrying the hello, messages go up in POSTs (one at a time, in order) and come down over
 // Server-Sent Events (read with fetch streaming) or long polling. Uses only fetch: browsers and Node.
-import type { WebSocketConstructor, WebSocketLike } from './realtime-client.js';
+import type { WebSocketConstructor, WebSocketLike } from './websocket-like.js';
 
 export type FallbackKind = 'sse' | 'polling';
 

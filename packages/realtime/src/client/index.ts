@@ -4,17 +4,15 @@
  */
 export * from '../codec/index.js';
 export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+export { Channel, type ChannelEvents, type ChannelMessage, type PublishAck } from './channel.js';
+export type { PersistedState, StorageLike } from './client-storage.js';
 export { type FallbackKind, httpFallback } from './http-socket.js';
 export {
-  Channel,
-  type ChannelMessage,
+  type ClientEvents,
   type ConnectionState,
-  type PublishAck,
   RealtimeClient,
   type RealtimeClientOptions,
-  RequestError,
-  type StorageLike,
-  type TransportName,
-  type WebSocketConstructor,
-  type WebSocketLike,
 } from './realtime-client.js';
+export { RequestError } from './request-error.js';
+export type { TransportName } from './transport-selector.js';
+export type { SocketEventHandler, WebSocketConstructor, WebSocketLike } from './websocket-like.js';

@@ -6,6 +6,19 @@
 export { BINARY_MARKER } from './binary.js';
 export { type Codec, jsonCodec, msgpackCodec, subprotocolFor } from './codec.js';
 export { type DisconnectAction, DisconnectCode, disconnectAction } from './disconnect-codes.js';
+export type {
+  ChannelName,
+  ChannelPayloads,
+  ChannelsOf,
+  ClientToServer,
+  EventData,
+  EventMapShape,
+  EventName,
+  EventReply,
+  EventSignature,
+  ServerToClient,
+  UntypedEvents,
+} from './event-map.js';
 export {
   type ClientMessage,
   type ErrorBody,

@@ -7,6 +7,7 @@ import type { PublishResult } from '../adapter/adapter.js';
 import { RealtimeError } from '../adapter/realtime-error.js';
 import type { Codec } from '../codec/codec.js';
 import { DisconnectCode } from '../codec/disconnect-codes.js';
+import type { EventData, EventMapShape, EventName, EventReply, ServerToClient } from '../codec/event-map.js';
 import {
   type ClientMessage,
   type ErrorBody,
@@ -37,7 +38,7 @@ import type { LiveMessage } from './hub.js';
 import type { SessionDeps, SessionOptions } from './session-deps.js';
 import { SessionInput } from './session-input.js';
 
-export class Connection {
+export class Connection<M extends EventMapShape = EventMapShape> {
   /** Session id, random, unique per connection. */
   readonly id = randomBytes(9).toString('base64url');
   /** Authenticated user id (undefined for anonymous connections). */
@@ -159,20 +160,28 @@ export class Connection {
   }
 
   /**
-   * Sends a direct event to this connection only. `key` names the value it carries for the
+   * Sends a direct event to this connection only (typed by the server's event map `M`). `key` names the value it carries for the
    * `latest` slow-consumer policy: while this connection's outbound queue is backed up, a queued
    * emit of the same event and key is replaced by this one, so a slow client gets the newest
    * state instead of a backlog (game snapshots, gauges). Keys of emits never match keys of
    * channel messages.
    */
-  emit(event: string, data: unknown, options: { key?: string } = {}): void {
+  emit<E extends EventName<ServerToClient<M>>>(
+    event: E,
+    data: EventData<ServerToClient<M>, E>,
+    options: { key?: string } = {},
+  ): void {
     const message = this.codec.encode({ t: 'emit', ev: event, d: data ?? null });
     // Channel keys are `<channel>\u0000<key>` and channel names hold no NUL: these cannot collide.
     this.sendEncoded(message, options.key === undefined ? undefined : `\u0000${event}\u0000${options.key}`);
   }
 
   /** Sends an event and resolves with the client's reply (rejects on error, timeout or disconnect). */
-  request(event: string, data: unknown, options: { timeoutMs?: number } = {}): Promise<unknown> {
+  request<E extends EventName<ServerToClient<M>>>(
+    event: E,
+    data: EventData<ServerToClient<M>, E>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<EventReply<ServerToClient<M>, E>> {
     if (this.closing)
       return Promise.reject(new RealtimeError(ErrorCodes.DISCONNECTED, 'the connection is closed'));
     const id = this.nextRequestId++;
@@ -182,7 +191,7 @@ export class Connection {
         this.requests.delete(id);
         reject(new RealtimeError(ErrorCodes.TIMEOUT, `no reply to "${event}" within ${ms} ms`));
       }, ms);
-      this.requests.set(id, { resolve, reject, timer });
+      this.requests.set(id, { resolve: resolve as (data: unknown) => void, reject, timer });
       this.send({ t: 'emit', id, ev: event, d: data ?? null });
     });
   }

@@ -5,6 +5,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { DeflateOptions } from '@ieum/websocket';
 import type { Adapter } from '../adapter/adapter.js';
 import type { Codec } from '../codec/codec.js';
+import type { EventMapShape } from '../codec/event-map.js';
 import { DEFAULT_PAYLOAD_DEPTH, MAX_PAYLOAD_DEPTH } from '../codec/payload-limits.js';
 import type { HttpFallbackOptions } from '../transports/http-fallback.js';
 import { DEFAULT_OUTBOUND, type OutboundLimits } from '../transports/outbound-queue.js';
@@ -31,7 +32,10 @@ export interface PublishContext extends PublishContextOf<Connection> {}
 export interface ChannelAccess extends ChannelAccessOf<Connection> {}
 
 /** A handler of client events of signature `F` (see `RealtimeServer.handle`). */
-export type EventHandler<F extends (data: never) => unknown> = EventHandlerOf<F, Connection>;
+export type EventHandler<
+  F extends (data: never) => unknown,
+  M extends EventMapShape = EventMapShape,
+> = EventHandlerOf<F, Connection<M>>;
 
 export interface RealtimeServerOptions {
   /** Listen on this port (an HTTP server is created for the realtime endpoint and its fallbacks). */

@@ -9,6 +9,13 @@ import { MemoryAdapter } from '../adapter/memory.js';
 import { RealtimeError } from '../adapter/realtime-error.js';
 import { type Codec, jsonCodec, msgpackCodec, subprotocolFor } from '../codec/codec.js';
 import { DisconnectCode } from '../codec/disconnect-codes.js';
+import type {
+  ChannelName,
+  ChannelPayloads,
+  ClientToServer,
+  EventMapShape,
+  EventName,
+} from '../codec/event-map.js';
 import { HttpFallback } from '../transports/http-fallback.js';
 import { answer } from '../transports/http-io.js';
 import { requestUrl } from '../transports/request-url.js';
@@ -16,7 +23,6 @@ import type { Transport } from '../transports/transport.js';
 import { WebSocketTransport } from '../transports/websocket.js';
 import { Connection } from './connection.js';
 import { EncodedCache } from './encoded-cache.js';
-import type { EventMap } from './hooks.js';
 import { Hub } from './hub.js';
 import { RealtimeMetrics } from './metrics.js';
 import {
@@ -42,19 +48,21 @@ export type {
 } from './options.js';
 export { RealtimeError };
 
-export interface RealtimeServer<C2S extends EventMap = EventMap> {
-  on(event: 'connection', listener: (connection: Connection) => void): this;
+export interface RealtimeServer<M extends EventMapShape = EventMapShape> {
+  on(event: 'connection', listener: (connection: Connection<M>) => void): this;
   on(event: 'disconnect', listener: (connection: Connection, code: number, reason: string) => void): this;
   on(event: 'unhandled', listener: (connection: Connection, event: string, data: unknown) => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: 'listening' | 'close', listener: () => void): this;
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter fallback
   on(event: string, listener: (...args: any[]) => void): this;
-  /** @internal marker so the type parameter is used. */
-  readonly __events?: C2S;
 }
 
-export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitter {
+/**
+ * The realtime server. `M` is the application's event map (see `EventMapShape`), shared with
+ * `RealtimeClient<M>`: `handle`, `publish` and the connections' `emit`/`request` are then checked.
+ */
+export class RealtimeServer<M extends EventMapShape = EventMapShape> extends EventEmitter {
   readonly wss: WebSocketServer;
   readonly adapter: Adapter;
   readonly metrics: RealtimeMetrics | undefined;
@@ -212,7 +220,10 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
    * Handles client events named `event`: `emit` calls it, `request` also gets its return value
    * (or its `RealtimeError`) as the reply.
    */
-  handle<E extends keyof C2S & string>(event: E, handler: EventHandler<C2S[E]>): this {
+  handle<E extends EventName<ClientToServer<M>>>(
+    event: E,
+    handler: EventHandler<ClientToServer<M>[E], M>,
+  ): this {
     this.handlers.set(event, handler as unknown as EventHandler<(data: never) => unknown>);
     return this;
   }
@@ -224,11 +235,11 @@ export class RealtimeServer<C2S extends EventMap = EventMap> extends EventEmitte
    * is empty, longer than 200 or not well-formed UTF-16 (`bad-request`), a payload beyond
    * `maxPayloadDepth` / `maxPayloadBytes`, or one not every codec carries (`unsupported-payload`).
    */
-  async publish(
-    channel: string,
-    event: string,
-    data: unknown,
-    options: { except?: Connection; key?: string } = {},
+  async publish<N extends ChannelName<M>, E extends EventName<ChannelPayloads<M, N>>>(
+    channel: N,
+    event: E,
+    data: ChannelPayloads<M, N>[E],
+    options: { except?: { readonly id: string }; key?: string } = {},
   ): Promise<{ epoch: string; offset: number }> {
     const r = await this.hub.publish(channel, event, data, {
       ...(options.except ? { except: options.except.id } : {}),

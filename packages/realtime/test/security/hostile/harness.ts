@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from '@ieum/websocket';
-import { RealtimeClient, type WebSocketConstructor } from '../../../src/client/index.js';
+import { RealtimeClient } from '../../../src/client/index.js';
 import type { ServerSample } from './server-process.js';
 
 const root = fileURLToPath(new URL('../../../../../', import.meta.url));
@@ -65,7 +65,7 @@ export interface RoundTrip {
  */
 export function bystander(url: string, everyMs: number, timeoutMs: number) {
   const client = new RealtimeClient(url, {
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    WebSocket,
     transports: ['websocket'],
     reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
     requestTimeoutMs: timeoutMs,
