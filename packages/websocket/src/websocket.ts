@@ -115,6 +115,11 @@ const W_CLOSE_FRAME_RECEIVED = 1;
 const W_CLOSE_FRAME_SENT = 2;
 const W_ERROR_EMITTED = 4;
 const W_USER_PAUSED = 8;
+const W_SYNC_EVENTS = 16;
+const W_ALIVE = 32;
+/** `readyState` (0-3) is held in bits 6 and 7. */
+const W_STATE_SHIFT = 6;
+const W_STATE = 3 << W_STATE_SHIFT;
 
 /**
  * A WebSocket connection: the `ws` 8 API (an EventEmitter with `message`, `close`, `error`,
@@ -140,7 +145,6 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   declare readonly CLOSED: 3;
 
   private _url = '';
-  private _readyState: ReadyState = 0;
   private _protocol = '';
   private _extensions = '';
   private _binaryType: BinaryType = 'nodebuffer';
@@ -150,16 +154,35 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   private bytesAfterClose = 0;
   /** Sends in call order while Blobs are read (created by the first Blob sent). */
   private blobs: BlobSends | undefined;
-  /** `allowSynchronousEvents` of the settings this connection was attached with. */
-  private syncEvents = true;
   /** With `allowSynchronousEvents: false`: the macrotask after which the next event may come. */
   private eventYield: NodeJS.Immediate | undefined;
-  /** @internal used by the server's heartbeat. */
-  _alive = true;
   /** @internal the server's `clients` set, which this connection leaves when it closes. */
   _clients: Set<WebSocket> | undefined;
-  /** Boolean state, one bit each (`W_*`): one field instead of 4, less memory per connection. */
-  private flags = 0;
+  /**
+   * Boolean state, one bit each, and the ready state (`W_*`): one field instead of seven, less
+   * memory per connection.
+   */
+  private flags = W_SYNC_EVENTS | W_ALIVE;
+  private get _readyState(): ReadyState {
+    return ((this.flags & W_STATE) >>> W_STATE_SHIFT) as ReadyState;
+  }
+  private set _readyState(state: ReadyState) {
+    this.flags = (this.flags & ~W_STATE) | (state << W_STATE_SHIFT);
+  }
+  /** `allowSynchronousEvents` of the settings this connection was attached with. */
+  private get syncEvents(): boolean {
+    return (this.flags & W_SYNC_EVENTS) !== 0;
+  }
+  private set syncEvents(on: boolean) {
+    this.flags = on ? this.flags | W_SYNC_EVENTS : this.flags & ~W_SYNC_EVENTS;
+  }
+  /** @internal used by the server's heartbeat. */
+  get _alive(): boolean {
+    return (this.flags & W_ALIVE) !== 0;
+  }
+  set _alive(on: boolean) {
+    this.flags = on ? this.flags | W_ALIVE : this.flags & ~W_ALIVE;
+  }
   private get closeFrameReceived(): boolean {
     return (this.flags & W_CLOSE_FRAME_RECEIVED) !== 0;
   }
