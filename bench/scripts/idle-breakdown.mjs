@@ -23,7 +23,7 @@ const message = process.env.MESSAGE === '1';
 const PAYLOAD = Buffer.from('0123456789abcdef');
 const FRAME = Buffer.concat([
   Buffer.from([0x82, 0x80 | PAYLOAD.length, 1, 2, 3, 4]),
-  Buffer.from(PAYLOAD.map((b, i) => b ^ (i % 4) + 1)),
+  Buffer.from(PAYLOAD.map((b, i) => b ^ ((i % 4) + 1))),
 ]);
 const ECHO_BYTES = 2 + PAYLOAD.length;
 const REQUEST =
@@ -161,7 +161,9 @@ for (const kind of kinds) {
     external: per('external'),
     arrayBuffers: per('arrayBuffers'),
   };
-  console.log(`\n== ${kind}: ${N} idle connections${message ? ' (after one message)' : ''}, bytes per connection ==`);
+  console.log(
+    `\n== ${kind}: ${N} idle connections${message ? ' (after one message)' : ''}, bytes per connection ==`,
+  );
   console.log(JSON.stringify(row));
   const spaces = Object.keys(after.spaces).map((k) => `${k} ${(after.spaces[k] - before.spaces[k]) / N}`);
   console.log(`heap space size growth, B/conn: ${spaces.join(', ')}`);
