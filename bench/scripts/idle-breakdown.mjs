@@ -6,7 +6,8 @@
 // started with --expose-gc; the clients are bare TCP sockets in this process that send one
 // upgrade request (or, for raw, wait for the greeting byte) and then stay idle.
 // Env: SNAP=0 skips the heap snapshots (memoryUsage only), KEEP=1 keeps the .heapsnapshot files,
-// SERVER_FLAGS="--max-semi-space-size=1" adds Node flags to the server, RETAINERS=1 groups by type and first retainer (e.g. "object:Array <- ConnectionDriver.pending").
+// SERVER_FLAGS="--max-semi-space-size=1" adds Node flags to the server, MESSAGE=1 has every client
+// send one 16-byte binary message and wait for its echo before it goes idle ("after one message"), RETAINERS=1 groups by type and first retainer (e.g. "object:Array <- ConnectionDriver.pending").
 import { fork } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -17,6 +18,14 @@ const N = Number(process.argv[2] ?? 2000);
 const kinds = (process.argv[3] ?? 'ieum,ws,raw').split(',');
 const TOP = Number(process.argv[4] ?? 30);
 const snap = process.env.SNAP !== '0';
+const message = process.env.MESSAGE === '1';
+// One masked 16-byte binary frame (key 1 2 3 4) and the length of its unmasked echo.
+const PAYLOAD = Buffer.from('0123456789abcdef');
+const FRAME = Buffer.concat([
+  Buffer.from([0x82, 0x80 | PAYLOAD.length, 1, 2, 3, 4]),
+  Buffer.from(PAYLOAD.map((b, i) => b ^ ((i % 4) + 1))),
+]);
+const ECHO_BYTES = 2 + PAYLOAD.length;
 const REQUEST =
   'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
   'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
@@ -50,10 +59,22 @@ function openOne(port, raw) {
     let got = '';
     s.on('error', reject);
     if (!raw) s.on('connect', () => s.write(REQUEST));
+    let expect = -1;
     const onData = (d) => {
       got += d.toString('latin1');
-      if (raw || got.includes('\r\n\r\n')) {
+      if (expect === -1 && (raw || got.includes('\r\n\r\n'))) {
         if (!raw && !got.startsWith('HTTP/1.1 101')) reject(new Error(got));
+        if (!message) {
+          s.off('data', onData);
+          resolve(s);
+          return;
+        }
+        // Raw: the greeting byte, then the 18 bytes it echoes of the frame; WebSocket: the
+        // response head, then the echoed frame.
+        expect = raw ? 1 + FRAME.length : got.indexOf('\r\n\r\n') + 4 + ECHO_BYTES;
+        s.write(FRAME);
+      }
+      if (expect !== -1 && got.length >= expect) {
         s.off('data', onData);
         resolve(s);
       }
@@ -140,7 +161,9 @@ for (const kind of kinds) {
     external: per('external'),
     arrayBuffers: per('arrayBuffers'),
   };
-  console.log(`\n== ${kind}: ${N} idle connections, bytes per connection ==`);
+  console.log(
+    `\n== ${kind}: ${N} idle connections${message ? ' (after one message)' : ''}, bytes per connection ==`,
+  );
   console.log(JSON.stringify(row));
   const spaces = Object.keys(after.spaces).map((k) => `${k} ${(after.spaces[k] - before.spaces[k]) / N}`);
   console.log(`heap space size growth, B/conn: ${spaces.join(', ')}`);

@@ -110,6 +110,17 @@ export interface WebSocket {
 
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 
+// Bits of `flags`.
+const W_CLOSE_FRAME_RECEIVED = 1;
+const W_CLOSE_FRAME_SENT = 2;
+const W_ERROR_EMITTED = 4;
+const W_USER_PAUSED = 8;
+const W_SYNC_EVENTS = 16;
+const W_ALIVE = 32;
+/** `readyState` (0-3) is held in bits 6 and 7. */
+const W_STATE_SHIFT = 6;
+const W_STATE = 3 << W_STATE_SHIFT;
+
 /**
  * A WebSocket connection: the `ws` 8 API (an EventEmitter with `message`, `close`, `error`,
  * `ping`, `pong`, `open` events) and the WHATWG API (`onmessage`, `addEventListener`, ...).
@@ -134,7 +145,6 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   declare readonly CLOSED: 3;
 
   private _url = '';
-  private _readyState: ReadyState = 0;
   private _protocol = '';
   private _extensions = '';
   private _binaryType: BinaryType = 'nodebuffer';
@@ -144,19 +154,60 @@ export class WebSocket extends DualEventTarget implements DriverListener {
   private bytesAfterClose = 0;
   /** Sends in call order while Blobs are read (created by the first Blob sent). */
   private blobs: BlobSends | undefined;
-  private closeFrameReceived = false;
-  private closeFrameSent = false;
-  private errorEmitted = false;
-  /** `allowSynchronousEvents` of the settings this connection was attached with. */
-  private syncEvents = true;
-  /** `pause()` is in effect (reading may also stop for a moment to space events out). */
-  private userPaused = false;
   /** With `allowSynchronousEvents: false`: the macrotask after which the next event may come. */
   private eventYield: NodeJS.Immediate | undefined;
-  /** @internal used by the server's heartbeat. */
-  _alive = true;
   /** @internal the server's `clients` set, which this connection leaves when it closes. */
   _clients: Set<WebSocket> | undefined;
+  /**
+   * Boolean state, one bit each, and the ready state (`W_*`): one field instead of seven, less
+   * memory per connection.
+   */
+  private flags = W_SYNC_EVENTS | W_ALIVE;
+  private get _readyState(): ReadyState {
+    return ((this.flags & W_STATE) >>> W_STATE_SHIFT) as ReadyState;
+  }
+  private set _readyState(state: ReadyState) {
+    this.flags = (this.flags & ~W_STATE) | (state << W_STATE_SHIFT);
+  }
+  /** `allowSynchronousEvents` of the settings this connection was attached with. */
+  private get syncEvents(): boolean {
+    return (this.flags & W_SYNC_EVENTS) !== 0;
+  }
+  private set syncEvents(on: boolean) {
+    this.flags = on ? this.flags | W_SYNC_EVENTS : this.flags & ~W_SYNC_EVENTS;
+  }
+  /** @internal used by the server's heartbeat. */
+  get _alive(): boolean {
+    return (this.flags & W_ALIVE) !== 0;
+  }
+  set _alive(on: boolean) {
+    this.flags = on ? this.flags | W_ALIVE : this.flags & ~W_ALIVE;
+  }
+  private get closeFrameReceived(): boolean {
+    return (this.flags & W_CLOSE_FRAME_RECEIVED) !== 0;
+  }
+  private set closeFrameReceived(on: boolean) {
+    this.flags = on ? this.flags | W_CLOSE_FRAME_RECEIVED : this.flags & ~W_CLOSE_FRAME_RECEIVED;
+  }
+  private get closeFrameSent(): boolean {
+    return (this.flags & W_CLOSE_FRAME_SENT) !== 0;
+  }
+  private set closeFrameSent(on: boolean) {
+    this.flags = on ? this.flags | W_CLOSE_FRAME_SENT : this.flags & ~W_CLOSE_FRAME_SENT;
+  }
+  private get errorEmitted(): boolean {
+    return (this.flags & W_ERROR_EMITTED) !== 0;
+  }
+  private set errorEmitted(on: boolean) {
+    this.flags = on ? this.flags | W_ERROR_EMITTED : this.flags & ~W_ERROR_EMITTED;
+  }
+  /** `pause()` is in effect (reading may also stop for a moment to space events out). */
+  private get userPaused(): boolean {
+    return (this.flags & W_USER_PAUSED) !== 0;
+  }
+  private set userPaused(on: boolean) {
+    this.flags = on ? this.flags | W_USER_PAUSED : this.flags & ~W_USER_PAUSED;
+  }
 
   /**
    * Opens a client connection. `address`: a ws:, wss:, http: or https: URL without a fragment,

@@ -79,6 +79,24 @@ export const DEFAULT_DRIVER_OPTIONS: Readonly<DriverOptions> = Object.freeze({
  */
 const INFLATE_BYTES_PER_TURN = 256 * 1024;
 
+// Bits of `flags`.
+const F_PAUSED = 1;
+const F_INFLATING = 2;
+const F_CLOSE_AFTER_INFLATE = 4;
+const F_COMPRESSING = 8;
+const F_SEND_LOOP = 16;
+const F_DISPATCHING = 32;
+const F_FAILED_IN_DRIVER = 64;
+const F_IS_WAITING = 128;
+const F_TRACKING = 256;
+const F_END_AFTER_HELD = 512;
+const F_OUTPUT_BLOCKED = 1024;
+const F_READING_STOPPED = 2048;
+const F_YIELDING = 4096;
+const F_CLOSED = 8192;
+const F_ENDED = 16384;
+const F_SENDING_FRAGMENTED = 32768;
+
 /**
  * Drives a sans-I/O `Connection` over a Node socket: feeds it what arrives, writes what it
  * produces (writes made while handling one input chunk leave in one write), runs the
@@ -92,48 +110,131 @@ export class ConnectionDriver {
   /** Events held while paused (or queued during dispatch), read from `pendingIndex`. */
   private pending: ProtocolEvent[] = NO_EVENTS;
   private pendingIndex = 0;
-  private paused = false;
-  /** A compressed message is being inflated: later events wait for it (order is kept). */
-  private inflating = false;
-  /** The socket closed while inflating: finish closing once the message is delivered. */
-  private closeAfterInflate = false;
   /** Sends waiting behind a compression in progress, in order. */
   private sendQueue: Array<() => void> = NO_JOBS;
-  private compressing = false;
-  /** nextSend() is running: a job asking for the next one just returns, the loop goes on. */
-  private sendLoop = false;
-  private dispatching = false;
-  /** `failAndDeliver` ran: the connection failed from the driver, parsed events are dropped. */
-  private failedInDriver = false;
-  /** In `waiting`: output waits for the end of the input chunk being handled (see `flush`). */
-  private isWaiting = false;
   /** Callbacks of the writes that wait (created on first use). */
   private waitCallbacks: WriteCallback[] | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
   /** Output waiting for the socket to take the write in progress (see `write`). */
   private held: CoalescedOutput | undefined;
-  /** A write with a callback of ours is in the socket: output is held until it is taken. */
-  private tracking = false;
-  /** The transport is to be ended once the held output is written. */
-  private endAfterHeld = false;
   /** Bytes of sends waiting behind a compression, or being compressed (see `bufferedAmount`). */
   private queuedSendBytes = 0;
-  /** Output is backed up past `readPauseBytes`: reading and delivery stop until it drains. */
-  private outputBlocked = false;
-  /** Whether we stopped the socket's reading (see `updateReading`). */
-  private readingStopped = false;
   /** Inflated bytes delivered since the last turn of the event loop we gave way to. */
   private inflatedSinceYield = 0;
-  /** Delivery waits for a setImmediate (an inflation budget was spent, or output drained). */
-  private yielding = false;
   /** Deadline of the message being received (`messageAssemblyTimeoutMs`). */
   private assemblyTimer: NodeJS.Timeout | undefined;
   /** `connection.messagesReceived` when the deadline was set: a new message restarts it. */
   private assemblyMark = 0;
   private peerCode: number = CloseCode.ABNORMAL_CLOSURE;
   private peerReason = '';
-  private closed = false;
-  private ended = false;
+  /** Boolean state, one bit each (`F_*`): one field instead of 16, less memory per connection. */
+  private flags = 0;
+  private get paused(): boolean {
+    return (this.flags & F_PAUSED) !== 0;
+  }
+  private set paused(on: boolean) {
+    this.flags = on ? this.flags | F_PAUSED : this.flags & ~F_PAUSED;
+  }
+  /** A compressed message is being inflated: later events wait for it (order is kept). */
+  private get inflating(): boolean {
+    return (this.flags & F_INFLATING) !== 0;
+  }
+  private set inflating(on: boolean) {
+    this.flags = on ? this.flags | F_INFLATING : this.flags & ~F_INFLATING;
+  }
+  /** The socket closed while inflating: finish closing once the message is delivered. */
+  private get closeAfterInflate(): boolean {
+    return (this.flags & F_CLOSE_AFTER_INFLATE) !== 0;
+  }
+  private set closeAfterInflate(on: boolean) {
+    this.flags = on ? this.flags | F_CLOSE_AFTER_INFLATE : this.flags & ~F_CLOSE_AFTER_INFLATE;
+  }
+  private get compressing(): boolean {
+    return (this.flags & F_COMPRESSING) !== 0;
+  }
+  private set compressing(on: boolean) {
+    this.flags = on ? this.flags | F_COMPRESSING : this.flags & ~F_COMPRESSING;
+  }
+  /** nextSend() is running: a job asking for the next one just returns, the loop goes on. */
+  private get sendLoop(): boolean {
+    return (this.flags & F_SEND_LOOP) !== 0;
+  }
+  private set sendLoop(on: boolean) {
+    this.flags = on ? this.flags | F_SEND_LOOP : this.flags & ~F_SEND_LOOP;
+  }
+  private get dispatching(): boolean {
+    return (this.flags & F_DISPATCHING) !== 0;
+  }
+  private set dispatching(on: boolean) {
+    this.flags = on ? this.flags | F_DISPATCHING : this.flags & ~F_DISPATCHING;
+  }
+  /** `failAndDeliver` ran: the connection failed from the driver, parsed events are dropped. */
+  private get failedInDriver(): boolean {
+    return (this.flags & F_FAILED_IN_DRIVER) !== 0;
+  }
+  private set failedInDriver(on: boolean) {
+    this.flags = on ? this.flags | F_FAILED_IN_DRIVER : this.flags & ~F_FAILED_IN_DRIVER;
+  }
+  /** In `waiting`: output waits for the end of the input chunk being handled (see `flush`). */
+  private get isWaiting(): boolean {
+    return (this.flags & F_IS_WAITING) !== 0;
+  }
+  private set isWaiting(on: boolean) {
+    this.flags = on ? this.flags | F_IS_WAITING : this.flags & ~F_IS_WAITING;
+  }
+  /** A write with a callback of ours is in the socket: output is held until it is taken. */
+  private get tracking(): boolean {
+    return (this.flags & F_TRACKING) !== 0;
+  }
+  private set tracking(on: boolean) {
+    this.flags = on ? this.flags | F_TRACKING : this.flags & ~F_TRACKING;
+  }
+  /** The transport is to be ended once the held output is written. */
+  private get endAfterHeld(): boolean {
+    return (this.flags & F_END_AFTER_HELD) !== 0;
+  }
+  private set endAfterHeld(on: boolean) {
+    this.flags = on ? this.flags | F_END_AFTER_HELD : this.flags & ~F_END_AFTER_HELD;
+  }
+  /** Output is backed up past `readPauseBytes`: reading and delivery stop until it drains. */
+  private get outputBlocked(): boolean {
+    return (this.flags & F_OUTPUT_BLOCKED) !== 0;
+  }
+  private set outputBlocked(on: boolean) {
+    this.flags = on ? this.flags | F_OUTPUT_BLOCKED : this.flags & ~F_OUTPUT_BLOCKED;
+  }
+  /** Whether we stopped the socket's reading (see `updateReading`). */
+  private get readingStopped(): boolean {
+    return (this.flags & F_READING_STOPPED) !== 0;
+  }
+  private set readingStopped(on: boolean) {
+    this.flags = on ? this.flags | F_READING_STOPPED : this.flags & ~F_READING_STOPPED;
+  }
+  /** Delivery waits for a setImmediate (an inflation budget was spent, or output drained). */
+  private get yielding(): boolean {
+    return (this.flags & F_YIELDING) !== 0;
+  }
+  private set yielding(on: boolean) {
+    this.flags = on ? this.flags | F_YIELDING : this.flags & ~F_YIELDING;
+  }
+  private get closed(): boolean {
+    return (this.flags & F_CLOSED) !== 0;
+  }
+  private set closed(on: boolean) {
+    this.flags = on ? this.flags | F_CLOSED : this.flags & ~F_CLOSED;
+  }
+  private get ended(): boolean {
+    return (this.flags & F_ENDED) !== 0;
+  }
+  private set ended(on: boolean) {
+    this.flags = on ? this.flags | F_ENDED : this.flags & ~F_ENDED;
+  }
+  private get sendingFragmented(): boolean {
+    return (this.flags & F_SENDING_FRAGMENTED) !== 0;
+  }
+  private set sendingFragmented(on: boolean) {
+    this.flags = on ? this.flags | F_SENDING_FRAGMENTED : this.flags & ~F_SENDING_FRAGMENTED;
+  }
 
   constructor(socket: Socket, connection: Connection, listener: DriverListener, options: DriverOptions) {
     this.socket = socket;
@@ -695,8 +796,6 @@ export class ConnectionDriver {
     }
     this.sendNow(data, options, callback);
   }
-
-  private sendingFragmented = false;
 
   private sendNow(data: string | Uint8Array, options: SendOptions, callback?: WriteCallback): void {
     try {

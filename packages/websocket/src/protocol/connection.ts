@@ -68,6 +68,19 @@ export interface SendOptions {
   compressed?: boolean;
 }
 
+// Bits of `flags`.
+const C_CLOSE_SENT = 1;
+const C_CLOSE_RECEIVED = 2;
+const C_FAILED = 4;
+const C_EOF = 8;
+const C_MESSAGE_COMPRESSED = 16;
+const C_SENDING_FRAGMENTED = 32;
+// Options, set once by the constructor.
+const C_AUTO_PONG = 64;
+const C_SKIP_UTF8 = 128;
+const C_ALLOW_RSV1 = 256;
+const C_DEFER_FAILURE_CLOSE = 512;
+
 /**
  * One WebSocket connection's protocol state, without I/O (sans-I/O): feed it bytes with
  * `receiveData`, read what happened with `eventsReceived`, and write what `dataToSend` returns.
@@ -79,11 +92,6 @@ export class Connection implements FrameSink {
   /** Created with the first data frame: a connection that never receives a message holds none. */
   private assembler: MessageAssembler | undefined;
   private readonly randomFill: ((target: Uint8Array) => void) | undefined;
-  private readonly autoPong: boolean;
-  /** Text and close reasons are not checked for UTF-8 (see ConnectionOptions); read by drivers that inflate text. */
-  readonly skipUTF8Validation: boolean;
-  private readonly allowRsv1: boolean;
-  private readonly deferFailureClose: boolean;
   private heldClose: Buffer[] | undefined;
   // Created when the first event / frame is queued (so an idle connection holds no arrays).
   private events: ProtocolEvent[] | undefined;
@@ -91,18 +99,64 @@ export class Connection implements FrameSink {
   /** Bytes of `output[0..outputCounted)`, as last counted by `bytesToSend`. */
   private outputBytes = 0;
   private outputCounted = 0;
-  private closeSent = false;
-  private closeReceived = false;
-  private failed = false;
-  private eof = false;
   // Receive side: the frame being read and the message it belongs to.
   private frame: FrameHeader | undefined;
   private controlPayload: Buffer[] | undefined;
   private messageOpcode = 0;
-  private messageCompressed = false;
   private dataMessages = 0;
-  // Send side: whether a fragmented message is open, and its type.
-  private sendingFragmented = false;
+  /** Boolean state, one bit each (`C_*`): one field instead of 10, less memory per connection. */
+  private flags = 0;
+  private get closeSent(): boolean {
+    return (this.flags & C_CLOSE_SENT) !== 0;
+  }
+  private set closeSent(on: boolean) {
+    this.flags = on ? this.flags | C_CLOSE_SENT : this.flags & ~C_CLOSE_SENT;
+  }
+  private get closeReceived(): boolean {
+    return (this.flags & C_CLOSE_RECEIVED) !== 0;
+  }
+  private set closeReceived(on: boolean) {
+    this.flags = on ? this.flags | C_CLOSE_RECEIVED : this.flags & ~C_CLOSE_RECEIVED;
+  }
+  private get failed(): boolean {
+    return (this.flags & C_FAILED) !== 0;
+  }
+  private set failed(on: boolean) {
+    this.flags = on ? this.flags | C_FAILED : this.flags & ~C_FAILED;
+  }
+  private get eof(): boolean {
+    return (this.flags & C_EOF) !== 0;
+  }
+  private set eof(on: boolean) {
+    this.flags = on ? this.flags | C_EOF : this.flags & ~C_EOF;
+  }
+  private get messageCompressed(): boolean {
+    return (this.flags & C_MESSAGE_COMPRESSED) !== 0;
+  }
+  private set messageCompressed(on: boolean) {
+    this.flags = on ? this.flags | C_MESSAGE_COMPRESSED : this.flags & ~C_MESSAGE_COMPRESSED;
+  }
+  /** Send side: a fragmented message is open. */
+  private get sendingFragmented(): boolean {
+    return (this.flags & C_SENDING_FRAGMENTED) !== 0;
+  }
+  private set sendingFragmented(on: boolean) {
+    this.flags = on ? this.flags | C_SENDING_FRAGMENTED : this.flags & ~C_SENDING_FRAGMENTED;
+  }
+
+  /** Text and close reasons are not checked for UTF-8 (see ConnectionOptions); read by drivers that inflate text. */
+  get skipUTF8Validation(): boolean {
+    return (this.flags & C_SKIP_UTF8) !== 0;
+  }
+  private get autoPong(): boolean {
+    return (this.flags & C_AUTO_PONG) !== 0;
+  }
+  private get allowRsv1(): boolean {
+    return (this.flags & C_ALLOW_RSV1) !== 0;
+  }
+  private get deferFailureClose(): boolean {
+    return (this.flags & C_DEFER_FAILURE_CLOSE) !== 0;
+  }
 
   constructor(options: ConnectionOptions) {
     this.role = options.role;
@@ -111,10 +165,11 @@ export class Connection implements FrameSink {
     if (this.role === 'client' && !this.randomFill) {
       throw argumentError('A client Connection needs randomFill to generate masking keys');
     }
-    this.autoPong = options.autoPong ?? true;
-    this.skipUTF8Validation = options.skipUTF8Validation ?? false;
-    this.allowRsv1 = options.allowRsv1 ?? false;
-    this.deferFailureClose = options.deferFailureClose ?? false;
+    this.flags =
+      ((options.autoPong ?? true) ? C_AUTO_PONG : 0) |
+      (options.skipUTF8Validation ? C_SKIP_UTF8 : 0) |
+      (options.allowRsv1 ? C_ALLOW_RSV1 : 0) |
+      (options.deferFailureClose ? C_DEFER_FAILURE_CLOSE : 0);
     this.parser = new FrameParser(this, {
       expectMasked: this.role === 'server',
       // With an extension, a compressed frame may be larger than maxFrameBytes by the deflate
