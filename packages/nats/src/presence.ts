@@ -63,7 +63,10 @@ export class Presence {
 
   private decode(e: KvEntry | null): Record | undefined {
     if (e?.operation !== 'PUT' || e.value.length === 0) return undefined;
-    return decode(e.value) as Record;
+    // From a plain Uint8Array view: from a Buffer, binary values in states and info would come
+    // back as Buffers.
+    const v = e.value;
+    return decode(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) as Record;
   }
 
   /**
@@ -190,7 +193,9 @@ export class Presence {
     return entries.filter((e): e is { key: string; record: Record } => e.record !== undefined);
   }
 
-  async list(channel: string): Promise<Array<{ user: string; info?: unknown; states?: { [connection: string]: unknown } }>> {
+  async list(
+    channel: string,
+  ): Promise<Array<{ user: string; info?: unknown; states?: { [connection: string]: unknown } }>> {
     const now = Date.now();
     const records = await this.records(channelNames(this.host.prefix, channel));
     return records

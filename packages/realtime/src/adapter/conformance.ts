@@ -222,7 +222,11 @@ export function adapterConformance(
         assert.equal(await a.presenceUpdate(ch, 'alice', 'c1', { x: 2, bin: new Uint8Array([7]) }), true);
         assert.equal(await b.presenceUpdate(ch, 'alice', 'c2', [1, 'two']), true);
         assert.deepEqual(await b.presenceList(ch), [
-          { user: 'alice', info: { name: 'Alice' }, states: { c1: { x: 2, bin: new Uint8Array([7]) }, c2: [1, 'two'] } },
+          {
+            user: 'alice',
+            info: { name: 'Alice' },
+            states: { c1: { x: 2, bin: new Uint8Array([7]) }, c2: [1, 'two'] },
+          },
         ]);
         await a.presenceLeave(ch, 'alice', 'c1');
         assert.deepEqual(
