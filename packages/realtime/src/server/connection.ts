@@ -373,8 +373,12 @@ export class Connection<M extends EventMapShape = EventMapShape> {
         }
         return this.reply(message.id, { ep: r.epoch, off: r.offset, dup: r.duplicate });
       }
-      case 'presence':
-        return this.onPresence(message);
+      case 'presence': {
+        // Accepted states are written to the adapter latest value first (`PresenceWriter`).
+        const refused = this.presenceRefusal(message);
+        if (!refused) this.presenceWriter.set(message.ch, message.d ?? null);
+        return this.reply(message.id, null, refused);
+      }
       case 'who':
         if (!this.subscriptions.has(message.ch)) {
           return this.reply(message.id, undefined, {
@@ -404,42 +408,32 @@ export class Connection<M extends EventMapShape = EventMapShape> {
     }
   }
 
-  /**
-   * Sets this connection's presence state in a channel it is subscribed to. Accepted states are
-   * written to the adapter latest-value-first (see `PresenceWriter`); the reply says accepted.
-   */
-  private onPresence(message: Extract<ClientMessage, { t: 'presence' }>): void {
+  /** Why this connection may not set `message` as its presence state, if it may not. */
+  private presenceRefusal(message: Extract<ClientMessage, { t: 'presence' }>): ErrorBody | undefined {
     if (this.user === undefined) {
-      return this.reply(message.id, undefined, {
+      return {
         code: ErrorCodes.NO_USER,
         message: 'presence needs an authenticated user (see the authenticate option)',
-      });
+      };
     }
     if (!this.subscriptions.has(message.ch)) {
-      return this.reply(message.id, undefined, {
+      return {
         code: ErrorCodes.NOT_SUBSCRIBED,
         message: `subscribe to "${message.ch}" before setting presence there`,
-      });
+      };
     }
     const max = this.options.maxPresenceStateBytes;
     const check = checkPayload(message.d, {
       maxPayloadDepth: this.options.payload.maxPayloadDepth,
       maxPayloadBytes: max,
     });
-    if (!check.ok) {
-      return this.reply(
-        message.id,
-        undefined,
-        check.code === ErrorCodes.PAYLOAD_TOO_LARGE
-          ? {
-              code: ErrorCodes.PRESENCE_STATE_TOO_LARGE,
-              message: `presence state larger than maxPresenceStateBytes (${max} bytes): send less`,
-            }
-          : { code: check.code, message: check.message },
-      );
-    }
-    this.presenceWriter.set(message.ch, message.d ?? null);
-    this.reply(message.id, null);
+    if (check.ok) return undefined;
+    return check.code === ErrorCodes.PAYLOAD_TOO_LARGE
+      ? {
+          code: ErrorCodes.PRESENCE_STATE_TOO_LARGE,
+          message: `presence state larger than maxPresenceStateBytes (${max} bytes): send less`,
+        }
+      : { code: check.code, message: check.message };
   }
 
   private reply(id: number, data: unknown, err?: ErrorBody): void {
