@@ -2,7 +2,8 @@
 // the latest value, bounded by maxPresenceStateBytes, listed by members(), gone with its connection.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { PresenceUpdate, RequestError } from '../src/client/index.js';
+import type { ClientMessage, PresenceUpdate, RequestError, ServerMessage } from '../src/client/index.js';
+import { TabRelay } from '../src/client/tab-relay.js';
 import { client, startServer, until } from './helpers.js';
 
 describe('presence state', { timeout: 20_000 }, () => {
@@ -137,5 +138,21 @@ describe('presence state', { timeout: 20_000 }, () => {
     );
     assert.deepEqual(b.states.get(alice.sessionId!)?.state, { cursor: 5 });
     await until(() => !b.states.has(first), 5000, 'the old connection state gone');
+  });
+
+  it("a shared connection forwards a tab's presence state and routes the reply back to it", () => {
+    const sent: ClientMessage[] = [];
+    const delivered: Array<[string | undefined, ServerMessage]> = [];
+    const relay = new TabRelay(
+      (m) => sent.push(m),
+      (tab, m) => delivered.push([tab, m]),
+      'leader',
+    );
+    relay.fromTab('tab-b', { t: 'presence', id: 7, ch: 'doc', d: { cursor: 1 } });
+    const out = sent[0];
+    assert.ok(out?.t === 'presence');
+    assert.deepEqual(out.d, { cursor: 1 });
+    relay.fromServer({ t: 'res', id: out.id, ok: true, d: null });
+    assert.deepEqual(delivered, [['tab-b', { t: 'res', id: 7, ok: true, d: null }]]);
   });
 });
