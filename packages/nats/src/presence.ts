@@ -172,6 +172,7 @@ export class Presence {
     const now = Date.now();
     let gone: string[] = [];
     const changed = await this.modify<boolean>(n, user, (r) => {
+      gone = []; // an attempt lost to another process's write counts for nothing
       if (!r || !(connection in r.c)) return { keep: false };
       const rest = Object.entries(r.c).filter(([c, t]) => c !== connection && t > now);
       const next = rest.length === 0 ? undefined : pruneStates({ ...r, c: Object.fromEntries(rest) });
@@ -242,6 +243,7 @@ export class Presence {
       if (Object.values(record.c).every((t) => t > now)) continue;
       let states: string[] = [];
       const gone = await this.modify<boolean>(n, record.u, (r) => {
+        states = []; // an attempt lost to another process's write (its sweep) counts for nothing
         if (!r) return { keep: false };
         const live = Object.entries(r.c).filter(([, t]) => t > Date.now());
         if (live.length === Object.keys(r.c).length) return { keep: false };
