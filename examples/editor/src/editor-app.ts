@@ -6,8 +6,8 @@ import { type Adapter, type Connection, RealtimeError, RealtimeServer } from '@i
 import { build } from 'esbuild';
 import { DocumentService, type DocumentServiceOptions } from './document-service.js';
 import type { DocumentStore } from './document-store.js';
-import { parseCursor, parseDocName, parseSubmit } from './parse-submit.js';
-import { type CursorUpdate, cursorChannel, docChannel, EditorEvents, type RemoteCursor } from './protocol.js';
+import { parseDocName, parseSubmit } from './parse-submit.js';
+import { docChannel, EditorEvents } from './protocol.js';
 
 /** Display names the editor's own RealtimeServer accepts as tokens. */
 export const USER_NAME = /^[\p{L}\p{N}_-]{1,24}$/u;
@@ -49,9 +49,12 @@ export interface EditorApp {
   close(): Promise<void>;
 }
 
-/** Clients may subscribe to the editor's channels; only the server publishes on them. */
+/**
+ * Clients may subscribe to the editor's channels; only the server publishes on them. Cursors and
+ * selections are each connection's presence state there (bounded by `maxPresenceStateBytes`).
+ */
 export function editorAuthorizeChannel(ctx: { channel: string; action: 'subscribe' | 'publish' }): boolean {
-  return ctx.action === 'subscribe' && /^editor:(doc|cursors):[a-z0-9-]{1,64}$/.test(ctx.channel);
+  return ctx.action === 'subscribe' && /^editor:doc:[a-z0-9-]{1,64}$/.test(ctx.channel);
 }
 
 /** Bundles the page script (and the realtime client, ot-text-unicode) for browsers. */
@@ -88,7 +91,7 @@ export async function createEditorApp(options: EditorAppOptions): Promise<Editor
         return { user: token };
       },
       authorizeChannel: editorAuthorizeChannel,
-      // Typing bursts are composed client side (one operation in flight), cursors throttled.
+      // Typing bursts are composed client side (one operation in flight), cursor presence throttled.
       rateLimit: { messagesPerSecond: 50, burst: 100 },
     });
   const service = new DocumentService({
@@ -117,12 +120,6 @@ export async function createEditorApp(options: EditorAppOptions): Promise<Editor
       throw new RealtimeError('bad-request', 'since must be a version');
     }
     return { ops: await service.opsSince(parseDocName(r.doc), r.since) };
-  });
-  rt.handle(EditorEvents.cursor, async (data: unknown, conn: Connection) => {
-    const c: CursorUpdate = parseCursor(data);
-    const relayed: RemoteCursor = { ...c, user: needUser(conn) };
-    // `key`: under the `latest` slow-consumer policy only a client's newest cursor is kept queued.
-    await rt.publish(cursorChannel(c.doc), 'cursor', relayed, { except: conn, key: c.src });
   });
 
   const page = readFileSync(new URL('../index.html', import.meta.url), 'utf8')

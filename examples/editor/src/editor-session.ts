@@ -2,18 +2,19 @@
 // Node). Committed operations arrive on the document's channel (recovered across reconnects by the
 // realtime layer); gaps and resets are filled with `editor:ops`; the in-flight operation is
 // submitted again after every reconnect with the same seq (the server commits it once); cursors
-// of others arrive on the cursor channel and are moved along with every operation.
-import type { RealtimeClient, RequestError } from '@ieum/realtime/client';
+// are each connection's presence state on the document's channel, and others' are moved along
+// with every operation.
+import type { Channel, PresenceUpdate, RealtimeClient, RequestError } from '@ieum/realtime/client';
 import { type TextOp, type as text } from 'ot-text-unicode';
 import { codePointLength } from './code-points.js';
 import { type Applied, OtClient, type OtClientState, type Outgoing } from './ot-client.js';
 import {
   type CommittedOp,
-  cursorChannel,
+  type CursorPresence,
   docChannel,
   EditorErrors,
   EditorEvents,
-  type RemoteCursor,
+  parseCursorPresence,
   type Selection,
   type Snapshot,
   type SubmitReply,
@@ -67,7 +68,11 @@ export class EditorSession {
   ot: OtClient | undefined;
   /** Users present (realtime presence of the document channel). */
   readonly members = new Set<string>();
+  /** Others' cursors by session id (`src`). */
   private readonly cursors = new Map<string, CursorState>();
+  /** Presence connection id -> the session id its cursor state names. */
+  private readonly cursorOf = new Map<string, string>();
+  private docs: Channel<{ op: CommittedOp }> | undefined;
   private readonly listeners = new Map<keyof SessionEvents, Set<(...args: never[]) => void>>();
   private early: CommittedOp[] = [];
   private submitting = false;
@@ -127,7 +132,7 @@ export class EditorSession {
   /** Subscribes to the document and its cursors, then loads the current snapshot. */
   async start(): Promise<void> {
     const docs = this.client.channel<{ op: CommittedOp }>(docChannel(this.doc), { presence: true });
-    const cursors = this.client.channel<{ cursor: RemoteCursor }>(cursorChannel(this.doc));
+    this.docs = docs;
     docs.on('message', (m) => {
       if (m.event === 'op') this.receive([m.data]);
     });
@@ -140,11 +145,10 @@ export class EditorSession {
     docs.on('leave', (m) => {
       this.members.delete(m.user);
       for (const [src, c] of this.cursors) if (c.user === m.user) this.cursors.delete(src);
+      for (const [conn, src] of this.cursorOf) if (!this.cursors.has(src)) this.cursorOf.delete(conn);
       this.fire('update');
     });
-    cursors.on('message', (m) => {
-      if (m.event === 'cursor') this.remoteCursor(m.data);
-    });
+    docs.on('update', (u) => this.remoteCursor(u));
     this.client.on('state', (s) => {
       if (s !== 'open' || !this.ot) return;
       void this.catchUp();
@@ -153,7 +157,6 @@ export class EditorSession {
       this.scheduleCursor();
     });
     await docs.subscribe();
-    await cursors.subscribe();
     if (this.saved) {
       // Edits left pending by a reload: resume from the saved version, catch up, send them.
       this.ot = OtClient.restore(this.saved);
@@ -237,9 +240,7 @@ export class EditorSession {
     this.closed = true;
     clearTimeout(this.cursorTimer);
     this.persistNow();
-    if (this.ot && this.client.state === 'open') {
-      this.client.emit(EditorEvents.cursor, { doc: this.doc, src: this.id, v: this.ot.version, sel: null });
-    }
+    if (this.client.state === 'open') this.docs?.updatePresence(null).catch(() => {});
   }
 
   private open(snapshot: Snapshot): void {
@@ -366,10 +367,17 @@ export class EditorSession {
     }
   }
 
-  private remoteCursor(c: RemoteCursor): void {
-    if (c.src === this.id) return;
-    if (c.sel === null) this.cursors.delete(c.src);
-    else this.cursors.set(c.src, { user: c.user, v: c.v, sel: c.sel });
+  /** Another connection's presence state changed: its cursor moved, or is gone. */
+  private remoteCursor(u: PresenceUpdate): void {
+    const before = this.cursorOf.get(u.connection);
+    const c = 'state' in u ? parseCursorPresence(u.state) : undefined;
+    if (before !== undefined && before !== c?.src) this.cursors.delete(before);
+    if (!c || c.src === this.id) {
+      this.cursorOf.delete(u.connection);
+    } else {
+      this.cursorOf.set(u.connection, c.src);
+      this.cursors.set(c.src, { user: u.user, v: c.v, sel: c.sel });
+    }
     this.fire('update');
   }
 
@@ -383,11 +391,11 @@ export class EditorSession {
       const key = JSON.stringify([ot.version, this.selection]);
       if (key === this.sentSelection) return;
       this.sentSelection = key;
-      this.client.emit(EditorEvents.cursor, {
-        doc: this.doc,
-        src: this.id,
-        v: ot.version,
-        sel: this.selection,
+      const state: CursorPresence = { src: this.id, v: ot.version, sel: this.selection };
+      // Latest value wins: the server coalesces rapid moves. Sent again after a reconnect by the
+      // client itself; a failure here is a disconnect, or a refusal worth reporting.
+      this.docs?.updatePresence(state).catch((error: RequestError) => {
+        if (!TRANSIENT.has(error.code)) this.fire('error', error);
       });
     }, 50);
   }

@@ -76,13 +76,3 @@ export function parseSubmit(x: unknown, maxComponents: number): SubmitRequest {
     ...(sel ? { sel } : {}),
   };
 }
-
-/** A cursor update's fields, or a `bad-request` error. */
-export function parseCursor(x: unknown): { doc: string; src: string; v: number; sel: Selection | null } {
-  if (typeof x !== 'object' || x === null) bad('cursor { doc, src, v, sel }');
-  const r = x as Record<string, unknown>;
-  const doc = parseDocName(r.doc);
-  if (typeof r.src !== 'string' || !CLIENT_ID.test(r.src)) bad('src must be 1-64 of A-Z a-z 0-9 _ -');
-  if (!isCount(r.v)) bad('v must be a version');
-  return { doc, src: r.src, v: r.v, sel: r.sel === null ? null : (parseSelection(r.sel) ?? null) };
-}

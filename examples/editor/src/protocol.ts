@@ -8,8 +8,6 @@ export const DOC_NAME = /^[a-z0-9-]{1,64}$/;
 
 /** The channel whose messages are the document's committed operations (event `op`). */
 export const docChannel = (doc: string): string => `editor:doc:${doc}`;
-/** The live-only channel carrying cursor and selection moves (event `cursor`). */
-export const cursorChannel = (doc: string): string => `editor:cursors:${doc}`;
 
 /** Client-to-server events (`client.request`), answered by the server's handlers. */
 export const EditorEvents = {
@@ -19,8 +17,6 @@ export const EditorEvents = {
   submit: 'editor:submit',
   /** `{ doc, since }` → `{ ops: CommittedOp[] }`: operations after version `since`. */
   ops: 'editor:ops',
-  /** `CursorUpdate` (emit): a selection move, relayed to the others on `cursorChannel`. */
-  cursor: 'editor:cursor',
 } as const;
 
 /** Error codes the editor's handlers reply with (besides the realtime layer's own). */
@@ -73,16 +69,29 @@ export interface SubmitReply {
   duplicate: boolean;
 }
 
-/** A cursor move, at version `v` of the document (the sender had no unacknowledged operation). */
-export interface CursorUpdate {
-  doc: string;
+/**
+ * Each connection's presence state on `docChannel` (realtime presence, `updatePresence`): its
+ * selection at version `v` of the document, sent when it had no unacknowledged operation.
+ * `null` instead: the session closed (hide its cursor).
+ */
+export interface CursorPresence {
+  /** The editor session's id (`src` of its operations). */
   src: string;
   v: number;
-  /** `null`: the sender left (hide its cursor). */
-  sel: Selection | null;
+  sel: Selection;
 }
 
-/** A cursor as relayed to the others: stamped with the sender's user by the server. */
-export interface RemoteCursor extends CursorUpdate {
-  user: string;
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
+/**
+ * Another connection's presence state as a cursor, or undefined when it is none (`null`, or not
+ * shaped like one: presence state comes from other clients and is checked before use).
+ */
+export function parseCursorPresence(x: unknown): CursorPresence | undefined {
+  if (typeof x !== 'object' || x === null) return undefined;
+  const r = x as Record<string, unknown>;
+  if (typeof r.src !== 'string' || r.src.length === 0 || r.src.length > 64 || !isCount(r.v)) return undefined;
+  const sel = r.sel;
+  if (!Array.isArray(sel) || sel.length !== 2 || !isCount(sel[0]) || !isCount(sel[1])) return undefined;
+  return { src: r.src, v: r.v, sel: [sel[0], sel[1]] };
 }

@@ -131,6 +131,60 @@ describe('editor sessions over the realtime stack', () => {
     }
   });
 
+  it('shows remote cursors through presence: a late joiner sees them, a closed tab takes its own', {
+    timeout: 20_000,
+  }, async () => {
+    const editor = await startEditor({ port: 0, host: '127.0.0.1', store: new MemoryDocumentStore() });
+    try {
+      const connect = (token: string) => {
+        const c = new RealtimeClient(`ws://127.0.0.1:${editor.port}/realtime`, {
+          WebSocket: WebSocket as unknown as WebSocketConstructor,
+          token,
+          reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+        });
+        clients.push(c);
+        return c;
+      };
+      const ann = new EditorSession(connect('ann'), 'cursors');
+      await ann.start();
+      ann.edit(insert(0, 'hello world'), [6, 11]);
+      await waitFor('the edit to commit', () => !ann.pending);
+      ann.select([2, 4]);
+      // Ann's second tab: same user, its own cursor.
+      const annTab = new EditorSession(connect('ann'), 'cursors');
+      await annTab.start();
+      annTab.select([0, 1]);
+      // Bob joins late: the member list brings the cursors set before he came.
+      const bob = new EditorSession(connect('bob'), 'cursors');
+      await bob.start();
+      const cursorOf = (s: EditorSession, src: string) => s.remoteCursors().find((c) => c.src === src);
+      await waitFor(
+        "both of ann's cursors at bob",
+        () =>
+          JSON.stringify(cursorOf(bob, ann.id)?.sel) === '[2,4]' &&
+          JSON.stringify(cursorOf(bob, annTab.id)?.sel) === '[0,1]',
+      );
+      assert.equal(cursorOf(bob, ann.id)?.user, 'ann');
+      // A cursor moves along with another's edit: bob types at 0, ann's selection shifts.
+      bob.select([0, 0]);
+      bob.edit(insert(0, '>> '), [3, 3]);
+      await waitFor(
+        "ann's cursor moved past bob's insert",
+        () => JSON.stringify(cursorOf(bob, ann.id)?.sel) === '[5,7]',
+      );
+      await waitFor("bob's cursor at ann", () => cursorOf(ann, bob.id) !== undefined);
+      // Ann closes one tab: its cursor goes, she stays present with the other.
+      annTab.close();
+      annTab.client.close();
+      await waitFor("the closed tab's cursor gone", () => cursorOf(bob, annTab.id) === undefined);
+      assert.ok(cursorOf(bob, ann.id), 'the open tab keeps its cursor');
+      assert.ok(bob.members.has('ann'));
+      assert.equal(cursorOf(bob, bob.id), undefined, 'a session never shows its own cursor as remote');
+    } finally {
+      await editor.close();
+    }
+  });
+
   it('converge through dropped connections and a server restart', { timeout: 90_000 }, async (t) => {
     const seed = process.env.EDITOR_SEED
       ? Number(process.env.EDITOR_SEED)

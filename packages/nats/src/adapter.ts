@@ -9,6 +9,7 @@ import type {
   ChannelPosition,
   HistoryResult,
   PresenceChange,
+  PresenceListEntry,
   PublishInput,
   PublishResult,
 } from '@ieum/realtime/adapter';
@@ -310,7 +311,13 @@ export class NatsAdapter extends EventEmitter implements Adapter {
     return this.run(`presence leave in "${channel}"`, () => this.presence.leave(channel, user, connection));
   }
 
-  presenceList(channel: string): Promise<Array<{ user: string; info?: unknown }>> {
+  presenceUpdate(channel: string, user: string, connection: string, state: unknown): Promise<boolean> {
+    return this.run(`presence update in "${channel}"`, () =>
+      this.presence.update(channel, user, connection, state),
+    );
+  }
+
+  presenceList(channel: string): Promise<PresenceListEntry[]> {
     return this.run(`presence of "${channel}"`, () => this.presence.list(channel));
   }
 

@@ -29,3 +29,30 @@ export function decodePresence(bytes: Uint8Array): { user: string; info?: unknow
   const [user, info] = decode(bytes) as [string, unknown?];
   return info === undefined ? { user } : { user, info };
 }
+
+/** A connection's presence state change: msgpack `[user, connection, state?]` (no state: it left). */
+export function encodePresenceUpdate(
+  user: string,
+  connection: string,
+  state?: { state: unknown },
+): Uint8Array {
+  return encode(state === undefined ? [user, connection] : [user, connection, state.state], {
+    ignoreUndefined: true,
+  });
+}
+
+export function decodePresenceUpdate(bytes: Uint8Array): {
+  user: string;
+  connection: string;
+  state?: unknown;
+} {
+  // A plain Uint8Array view: from a Buffer, binary values would come back as Buffers.
+  const parts = decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as [
+    string,
+    string,
+    unknown?,
+  ];
+  return parts.length < 3
+    ? { user: parts[0], connection: parts[1] }
+    : { user: parts[0], connection: parts[1], state: parts[2] };
+}

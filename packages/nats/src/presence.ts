@@ -7,7 +7,7 @@
 // removes the entries of channels nobody sweeps any more.
 import { decode, encode } from '@msgpack/msgpack';
 import { headers, type KV, type KvEntry, type NatsConnection } from 'nats';
-import { encodePresence } from './frames.js';
+import { encodePresence, encodePresenceUpdate } from './frames.js';
 import { type ChannelNames, channelNames, hashName } from './names.js';
 
 interface Record {
@@ -17,6 +17,21 @@ interface Record {
   i?: unknown;
   /** connection -> expiry time (ms since the epoch, the writer's clock). */
   c: { [connection: string]: number };
+  /** connection -> its presence state (connections that set one). */
+  s?: { [connection: string]: unknown };
+}
+
+/** `r` without the states of connections no longer in `r.c`. */
+function pruneStates(r: Record): Record {
+  if (!r.s) return r;
+  const s = Object.fromEntries(Object.entries(r.s).filter(([c]) => c in r.c));
+  const { s: _, ...rest } = r;
+  return Object.keys(s).length === 0 ? rest : { ...rest, s };
+}
+
+/** Connections of `before` with a state that `after` no longer has (or that is deleted). */
+function statesGone(before: Record | undefined, after: Record | undefined): string[] {
+  return Object.keys(before?.s ?? {}).filter((c) => !(after?.s && c in after.s));
 }
 
 export interface PresenceHost {
@@ -48,7 +63,10 @@ export class Presence {
 
   private decode(e: KvEntry | null): Record | undefined {
     if (e?.operation !== 'PUT' || e.value.length === 0) return undefined;
-    return decode(e.value) as Record;
+    // From a plain Uint8Array view: from a Buffer, binary values in states and info would come
+    // back as Buffers.
+    const v = e.value;
+    return decode(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) as Record;
   }
 
   /**
@@ -84,6 +102,30 @@ export class Presence {
     }
   }
 
+  private async announceUpdate(
+    n: ChannelNames,
+    user: string,
+    connection: string,
+    state?: { state: unknown },
+  ): Promise<void> {
+    const nc = await this.host.connection();
+    const h = headers();
+    h.set('Ieum-Kind', 'update');
+    nc.publish(n.events, encodePresenceUpdate(user, connection, state), { headers: h });
+  }
+
+  /** Sets a present connection's state; false when the connection is not present. */
+  async update(channel: string, user: string, connection: string, state: unknown): Promise<boolean> {
+    const n = channelNames(this.host.prefix, channel);
+    const now = Date.now();
+    const ok = await this.modify<boolean>(n, user, (r) => {
+      if (!r || !((r.c[connection] ?? 0) > now)) return { keep: false };
+      return { next: { ...r, s: { ...r.s, [connection]: state } }, result: true };
+    });
+    if (ok) await this.announceUpdate(n, user, connection, { state });
+    return ok;
+  }
+
   private async announce(
     n: ChannelNames,
     kind: 'join' | 'leave',
@@ -107,7 +149,7 @@ export class Presence {
     const changed = await this.modify(n, user, (r) => {
       const live = r ? Object.entries(r.c).filter(([, t]) => t > now) : [];
       const first = live.length === 0;
-      const next: Record = first ? { u: user, c: {} } : { ...r!, c: Object.fromEntries(live) };
+      const next: Record = first ? { u: user, c: {} } : pruneStates({ ...r!, c: Object.fromEntries(live) });
       if (first && info !== undefined) next.i = info;
       next.c[connection] = now + this.host.ttlMs;
       return { next, result: first };
@@ -128,12 +170,16 @@ export class Presence {
     if (users?.get(user)?.size === 0) users.delete(user);
     if (users?.size === 0) this.mine.delete(channel);
     const now = Date.now();
+    let gone: string[] = [];
     const changed = await this.modify<boolean>(n, user, (r) => {
+      gone = []; // an attempt lost to another process's write counts for nothing
       if (!r || !(connection in r.c)) return { keep: false };
       const rest = Object.entries(r.c).filter(([c, t]) => c !== connection && t > now);
-      if (rest.length === 0) return { next: undefined, result: true };
-      return { next: { ...r, c: Object.fromEntries(rest) }, result: false };
+      const next = rest.length === 0 ? undefined : pruneStates({ ...r, c: Object.fromEntries(rest) });
+      gone = statesGone(r, next);
+      return { next, result: rest.length === 0 };
     });
+    for (const c of gone) await this.announceUpdate(n, user, c);
     if (changed) await this.announce(n, 'leave', user);
     return { changed };
   }
@@ -148,14 +194,24 @@ export class Presence {
     return entries.filter((e): e is { key: string; record: Record } => e.record !== undefined);
   }
 
-  async list(channel: string): Promise<Array<{ user: string; info?: unknown }>> {
+  async list(
+    channel: string,
+  ): Promise<Array<{ user: string; info?: unknown; states?: { [connection: string]: unknown } }>> {
     const now = Date.now();
     const records = await this.records(channelNames(this.host.prefix, channel));
     return records
       .filter(({ record }) => Object.values(record.c).some((t) => t > now))
-      .map(({ record }) =>
-        record.i === undefined ? { user: record.u } : { user: record.u, info: record.i },
-      );
+      .map(({ record }) => {
+        const live = pruneStates({
+          ...record,
+          c: Object.fromEntries(Object.entries(record.c).filter(([, t]) => t > now)),
+        });
+        return {
+          user: record.u,
+          ...(record.i === undefined ? {} : { info: record.i }),
+          ...(live.s ? { states: live.s } : {}),
+        };
+      });
   }
 
   /** Refreshes this process's connections, then sweeps expired ones in the channels it uses. */
@@ -185,13 +241,17 @@ export class Presence {
     for (const { record } of await this.records(n)) {
       const now = Date.now();
       if (Object.values(record.c).every((t) => t > now)) continue;
+      let states: string[] = [];
       const gone = await this.modify<boolean>(n, record.u, (r) => {
+        states = []; // an attempt lost to another process's write (its sweep) counts for nothing
         if (!r) return { keep: false };
         const live = Object.entries(r.c).filter(([, t]) => t > Date.now());
         if (live.length === Object.keys(r.c).length) return { keep: false };
-        if (live.length === 0) return { next: undefined, result: true };
-        return { next: { ...r, c: Object.fromEntries(live) }, result: false };
+        const next = live.length === 0 ? undefined : pruneStates({ ...r, c: Object.fromEntries(live) });
+        states = statesGone(r, next);
+        return { next, result: live.length === 0 };
       });
+      for (const c of states) await this.announceUpdate(n, record.u, c);
       if (gone) await this.announce(n, 'leave', record.u);
     }
   }

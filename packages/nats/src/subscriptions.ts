@@ -7,7 +7,7 @@
 import type { AdapterEvent, ChannelPosition } from '@ieum/realtime/adapter';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { NatsAdapterError, NatsAdapterErrorCode } from './errors.js';
-import { decodeEntry, decodePresence } from './frames.js';
+import { decodeEntry, decodePresence, decodePresenceUpdate } from './frames.js';
 import { type ChannelNames, channelNames } from './names.js';
 import type { CatchUpHistory, ChannelStreams } from './streams.js';
 
@@ -139,6 +139,8 @@ export class Subscriptions {
       if (kind === 'join' || kind === 'leave') {
         const p = decodePresence(msg.data);
         event = { type: kind, channel: topic.names.channel, ...p };
+      } else if (kind === 'update') {
+        event = { type: 'update', channel: topic.names.channel, ...decodePresenceUpdate(msg.data) };
       } else {
         const seq = Number(h?.get('Nats-Sequence'));
         if (!Number.isSafeInteger(seq) || seq < 1) return;

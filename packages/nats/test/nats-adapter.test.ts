@@ -93,19 +93,25 @@ describe('NatsAdapter', () => {
     const b = new NatsAdapter({ servers, prefix, presenceTtlMs: 600 });
     try {
       const leaves: string[] = [];
+      const statesGone: string[] = [];
       const listen = (e: AdapterEvent) => {
         if (e.type === 'leave') leaves.push(e.user);
+        if (e.type === 'update' && !('state' in e)) statesGone.push(e.connection);
       };
       await a.subscribe('lobby', listen);
       await b.subscribe('lobby', () => {});
       await crashed.presenceJoin('lobby', 'carol', 'c1');
       await crashed.presenceJoin('lobby', 'dave', 'c2');
       await a.presenceJoin('lobby', 'dave', 'c3'); // dave stays through a's connection
+      await crashed.presenceUpdate('lobby', 'dave', 'c2', { cursor: 2 });
+      await a.presenceUpdate('lobby', 'dave', 'c3', { cursor: 3 });
       await crashed.disconnectForTest();
       await until(() => leaves.length >= 1, 10_000, "carol's leave");
+      await until(() => statesGone.includes('c2'), 10_000, "dave's crashed connection state gone");
       await new Promise((r) => setTimeout(r, 1000)); // a second sweep by either process
       assert.deepEqual(leaves, ['carol'], 'one leave, from whichever process swept first');
-      assert.deepEqual(await b.presenceList('lobby'), [{ user: 'dave' }]);
+      assert.deepEqual(statesGone, ['c2'], 'announced once; the live connection keeps its state');
+      assert.deepEqual(await b.presenceList('lobby'), [{ user: 'dave', states: { c3: { cursor: 3 } } }]);
     } finally {
       await a.close();
       await b.close();

@@ -10,6 +10,7 @@ import type {
   ChannelPosition,
   HistoryResult,
   PresenceChange,
+  PresenceListEntry,
   PublishInput,
   PublishResult,
 } from '@ieum/realtime/adapter';
@@ -442,7 +443,11 @@ export class RedisAdapter extends EventEmitter implements Adapter {
     return this.presence.leave(channel, user, connection);
   }
 
-  presenceList(channel: string): Promise<Array<{ user: string; info?: unknown }>> {
+  presenceUpdate(channel: string, user: string, connection: string, state: unknown): Promise<boolean> {
+    return this.presence.update(channel, user, connection, state);
+  }
+
+  presenceList(channel: string): Promise<PresenceListEntry[]> {
     return this.presence.list(channel);
   }
 

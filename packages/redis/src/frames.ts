@@ -6,6 +6,8 @@ import { decode, encode } from '@msgpack/msgpack';
 const MESSAGE = 0x6d; // 'm' epoch \n offset \n time \n payload
 const JOIN = 0x6a; // 'j' msgpack [user, info?]
 const LEAVE = 0x6c; // 'l' user (UTF-8)
+const UPDATE = 0x75; // 'u' member byte length ':' member state? (msgpack; none: the connection left)
+const COLON = 0x3a;
 const NEWLINE = 0x0a;
 
 type Payload = Omit<ChannelEntry, 'off' | 'time'>;
@@ -78,6 +80,37 @@ export function decodeFrame(channel: string, frame: Buffer): AdapterEvent {
       ? { type: 'join', channel, user }
       : { type: 'join', channel, user, info: rest[0] };
   }
+  if (type === UPDATE) {
+    const colon = frame.indexOf(COLON, 1);
+    const n = Number(frame.toString('latin1', 1, colon));
+    if (colon < 0 || !Number.isSafeInteger(n)) throw new Error('RedisAdapter: malformed update frame');
+    const { user, connection } = parseMember(frame.subarray(colon + 1, colon + 1 + n));
+    const rest = frame.subarray(colon + 1 + n);
+    return rest.length === 0
+      ? { type: 'update', channel, user, connection }
+      : { type: 'update', channel, user, connection, state: decodeState(rest) };
+  }
   if (type === LEAVE) return { type: 'leave', channel, user: frame.toString('utf8', 1) };
   throw new Error(`RedisAdapter: unknown frame type ${type}`);
+}
+
+/** A presence state, MessagePack (never empty: even `null` is one byte). */
+export function encodeState(state: unknown): Buffer {
+  const bytes = encode(state ?? null, { ignoreUndefined: true });
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function decodeState(raw: Uint8Array): unknown {
+  return unpack(raw);
+}
+
+/** A presence member (`<byte length of user>:<user><connection>`, see keys.ts) as its parts. */
+export function parseMember(raw: Buffer): { user: string; connection: string } {
+  const colon = raw.indexOf(COLON);
+  const n = Number(raw.toString('latin1', 0, colon));
+  if (colon < 0 || !Number.isSafeInteger(n)) throw new Error('RedisAdapter: malformed presence member');
+  return {
+    user: raw.toString('utf8', colon + 1, colon + 1 + n),
+    connection: raw.toString('utf8', colon + 1 + n),
+  };
 }

@@ -30,6 +30,8 @@ export interface ChannelKeys {
   counts: string;
   /** Sorted set of `<user byte length>:<user><connection>` scored by expiry time (ms). */
   conns: string;
+  /** Hash member -> presence state (MessagePack) of the connections that set one. */
+  states: string;
   /** The pub/sub topic carrying messages and presence events. */
   topic: string;
 }
@@ -44,6 +46,7 @@ export function channelKeys(prefix: string, channel: string): ChannelKeys {
     users: `${base}:u`,
     counts: `${base}:n`,
     conns: `${base}:c`,
+    states: `${base}:s`,
     topic: base,
   };
 }

@@ -2,9 +2,9 @@
 // renews its own every presenceTtlMs/3 and sweeps everyone's expired members in the channels it
 // cares about, so the users of a process that died get their `leave` (from whichever process
 // sweeps first: the sweep is atomic, so exactly once).
-import type { PresenceChange } from '@ieum/realtime/adapter';
+import type { PresenceChange, PresenceListEntry } from '@ieum/realtime/adapter';
 import type { Cluster, Redis } from 'ioredis';
-import { decodeInfo, encodeInfo, encodeJoinFrame } from './frames.js';
+import { decodeInfo, decodeState, encodeInfo, encodeJoinFrame, encodeState, parseMember } from './frames.js';
 import { type ChannelKeys, channelKeys, presenceMember } from './keys.js';
 import type { ScriptCommands } from './scripts.js';
 
@@ -53,6 +53,7 @@ export class Presence {
       k.users,
       k.counts,
       k.conns,
+      k.states,
       m.user,
       presenceMember(m.user, m.connection),
       encodeInfo(m.info),
@@ -99,21 +100,62 @@ export class Presence {
     // Forgotten first: should Redis be unreachable, the member expires instead of being renewed.
     this.forget(channel, member);
     const changed = await this.host.run(`presence leave in "${channel}"`, () =>
-      this.host.connection.ieumPresenceLeave(k.users, k.counts, k.conns, user, member, this.flag(), k.topic),
+      this.host.connection.ieumPresenceLeave(
+        k.users,
+        k.counts,
+        k.conns,
+        k.states,
+        user,
+        member,
+        this.flag(),
+        k.topic,
+      ),
     );
     return { changed: changed === 1 };
   }
 
-  async list(channel: string): Promise<Array<{ user: string; info?: unknown }>> {
+  /**
+   * Sets a present connection's state; false when it is not present. The state is not kept in
+   * `mine`: a member swept while this process was cut off joins again without it (its client
+   * sets it again on its next update).
+   */
+  async update(channel: string, user: string, connection: string, state: unknown): Promise<boolean> {
     const k = this.keys(channel);
-    const flat = (await this.host.run(`presence list of "${channel}"`, () =>
-      this.host.connection.ieumPresenceListBuffer(k.users, k.counts, k.conns, this.flag(), k.topic),
-    )) as Buffer[];
-    const list: Array<{ user: string; info?: unknown }> = [];
+    const member = presenceMember(user, connection);
+    const done = await this.host.run(`presence update in "${channel}"`, () =>
+      this.host.connection.ieumPresenceUpdate(
+        k.users,
+        k.counts,
+        k.conns,
+        k.states,
+        member,
+        encodeState(state),
+        2 * this.host.ttlMs,
+        this.flag(),
+        k.topic,
+      ),
+    );
+    return done === 1;
+  }
+
+  async list(channel: string): Promise<PresenceListEntry[]> {
+    const k = this.keys(channel);
+    const [flat, states] = (await this.host.run(`presence list of "${channel}"`, () =>
+      this.host.connection.ieumPresenceListBuffer(k.users, k.counts, k.conns, k.states, this.flag(), k.topic),
+    )) as [Buffer[], Buffer[]];
+    const byUser = new Map<string, PresenceListEntry>();
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      list.push({ user: flat[i]!.toString(), ...decodeInfo(flat[i + 1]!) });
+      const user = flat[i]!.toString();
+      byUser.set(user, { user, ...decodeInfo(flat[i + 1]!) });
     }
-    return list;
+    for (let i = 0; i + 1 < states.length; i += 2) {
+      const { user, connection } = parseMember(states[i]!);
+      const entry = byUser.get(user);
+      if (!entry) continue;
+      entry.states ??= {};
+      entry.states[connection] = decodeState(states[i + 1]!);
+    }
+    return [...byUser.values()];
   }
 
   /**
@@ -132,6 +174,7 @@ export class Presence {
             k.users,
             k.counts,
             k.conns,
+            k.states,
             this.host.ttlMs,
             2 * this.host.ttlMs,
             this.flag(),

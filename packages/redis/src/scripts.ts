@@ -18,7 +18,8 @@
 //
 // Key layout (see keys.ts): `meta` hash {ep, off, rid}; `hist` stream of entries with id `<off>-0` and
 // fields `t` (publish time, ms) and `p` (MessagePack payload); `users` hash user -> info; `counts`
-// hash user -> live connections; `conns` zset member -> expiry (ms).
+// hash user -> live connections; `conns` zset member -> expiry (ms); `states` hash member ->
+// presence state (MessagePack).
 import type { Cluster, Redis } from 'ioredis';
 
 const PRELUDE = `
@@ -71,11 +72,20 @@ local function member_user(m)
   return string.sub(m, colon + 1, colon + n)
 end
 
--- Removes connections whose expiry has passed; a user whose last connection goes is announced.
-local function sweep(users, counts, conns, now, sharded, topic)
+-- A connection's presence state is gone: 'u' <byte length of member> ':' <member>, no state.
+local function state_gone(states, member, sharded, topic)
+  if redis.call('HDEL', states, member) == 1 then
+    fan_out(sharded, topic, 'u' .. string.len(member) .. ':' .. member)
+  end
+end
+
+-- Removes connections whose expiry has passed (and their states); a user whose last connection
+-- goes is announced.
+local function sweep(users, counts, conns, states, now, sharded, topic)
   local expired = redis.call('ZRANGEBYSCORE', conns, '-inf', now, 'LIMIT', 0, 1000)
   for i = 1, #expired do
     redis.call('ZREM', conns, expired[i])
+    state_gone(states, expired[i], sharded, topic)
     local user = member_user(expired[i])
     if redis.call('HINCRBY', counts, user, -1) <= 0 then
       redis.call('HDEL', counts, user)
@@ -149,17 +159,17 @@ return { ep, off, 'ok', redis.call('XRANGE', hist, fmt(since + 1) .. '-0', '+') 
 `;
 
 /**
- * KEYS users, counts, conns. ARGV user, member, info ('' for none), ttlMs, keysTtlMs, sharded,
- * topic, join frame. Returns 1 when this is the user's first live connection.
+ * KEYS users, counts, conns, states. ARGV user, member, info ('' for none), ttlMs, keysTtlMs,
+ * sharded, topic, join frame. Returns 1 when this is the user's first live connection.
  */
 const PRESENCE_JOIN = `${PRELUDE}
-local users, counts, conns = KEYS[1], KEYS[2], KEYS[3]
+local users, counts, conns, states = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local user, member = ARGV[1], ARGV[2]
 local now = now_ms()
 -- ZADD (denyoom) first: under maxmemory the join is refused before the sweep writes anything.
 -- The member expires after now, so the sweep leaves it alone.
 local added = redis.call('ZADD', conns, now + tonumber(ARGV[4]), member)
-sweep(users, counts, conns, now, ARGV[6], ARGV[7])
+sweep(users, counts, conns, states, now, ARGV[6], ARGV[7])
 local changed = 0
 if added == 1 then
   if redis.call('HINCRBY', counts, user, 1) == 1 then
@@ -171,14 +181,19 @@ end
 redis.call('PEXPIRE', users, ARGV[5])
 redis.call('PEXPIRE', counts, ARGV[5])
 redis.call('PEXPIRE', conns, ARGV[5])
+redis.call('PEXPIRE', states, ARGV[5])
 return changed
 `;
 
-/** KEYS users, counts, conns. ARGV user, member, sharded, topic. Returns 1 for the user's last. */
+/**
+ * KEYS users, counts, conns, states. ARGV user, member, sharded, topic. Returns 1 for the user's
+ * last connection.
+ */
 const PRESENCE_LEAVE = `${PRELUDE}
-local users, counts, conns = KEYS[1], KEYS[2], KEYS[3]
+local users, counts, conns, states = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local user = ARGV[1]
 if redis.call('ZREM', conns, ARGV[2]) == 0 then return 0 end
+state_gone(states, ARGV[2], ARGV[3], ARGV[4])
 if redis.call('HINCRBY', counts, user, -1) <= 0 then
   redis.call('HDEL', counts, user)
   redis.call('HDEL', users, user)
@@ -189,12 +204,29 @@ return 0
 `;
 
 /**
- * KEYS users, counts, conns. ARGV ttlMs, keysTtlMs, sharded, topic, members of this process...
+ * KEYS users, counts, conns, states. ARGV member, state (MessagePack), keysTtlMs, sharded, topic.
+ * Sets a live member's presence state and announces it: 'u' <byte length of member> ':' <member>
+ * <state>. Returns 0 (nothing written) when the member is not present.
+ */
+const PRESENCE_UPDATE = `${PRELUDE}
+local conns, states = KEYS[3], KEYS[4]
+local member = ARGV[1]
+local expiry = redis.call('ZSCORE', conns, member)
+if not expiry or tonumber(expiry) <= now_ms() then return 0 end
+-- HSET (denyoom) first: under maxmemory the update is refused before anything is written.
+redis.call('HSET', states, member, ARGV[2])
+redis.call('PEXPIRE', states, ARGV[3])
+fan_out(ARGV[4], ARGV[5], 'u' .. string.len(member) .. ':' .. member .. ARGV[2])
+return 1
+`;
+
+/**
+ * KEYS users, counts, conns, states. ARGV ttlMs, keysTtlMs, sharded, topic, members of this process...
  * Extends this process's members first (it is alive), then sweeps everyone's expired ones.
  * Returns the given members that were no longer there (swept while this process was away).
  */
 const PRESENCE_REFRESH = `${PRELUDE}
-local users, counts, conns = KEYS[1], KEYS[2], KEYS[3]
+local users, counts, conns, states = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = now_ms()
 local missing = {}
 local expiry = now + tonumber(ARGV[1])
@@ -209,15 +241,19 @@ if #ARGV >= 5 then
   redis.call('PEXPIRE', users, ARGV[2])
   redis.call('PEXPIRE', counts, ARGV[2])
   redis.call('PEXPIRE', conns, ARGV[2])
+  redis.call('PEXPIRE', states, ARGV[2])
 end
-sweep(users, counts, conns, now, ARGV[3], ARGV[4])
+sweep(users, counts, conns, states, now, ARGV[3], ARGV[4])
 return missing
 `;
 
-/** KEYS users, counts, conns. ARGV sharded, topic. Sweeps, then returns {user, info, ...}. */
+/**
+ * KEYS users, counts, conns, states. ARGV sharded, topic. Sweeps, then returns
+ * {{user, info, ...}, {member, state, ...}}.
+ */
 const PRESENCE_LIST = `${PRELUDE}
-sweep(KEYS[1], KEYS[2], KEYS[3], now_ms(), ARGV[1], ARGV[2])
-return redis.call('HGETALL', KEYS[1])
+sweep(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now_ms(), ARGV[1], ARGV[2])
+return { redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[4]) }
 `;
 
 type Arg = string | Buffer | number;
@@ -230,6 +266,7 @@ export interface ScriptCommands {
   ieumHistoryBuffer(...args: Arg[]): Reply;
   ieumPresenceJoin(...args: Arg[]): Reply;
   ieumPresenceLeave(...args: Arg[]): Reply;
+  ieumPresenceUpdate(...args: Arg[]): Reply;
   ieumPresenceRefreshBuffer(...args: Arg[]): Reply;
   ieumPresenceListBuffer(...args: Arg[]): Reply;
 }
@@ -241,9 +278,10 @@ export function defineScripts<C extends Redis | Cluster>(redis: C): C & ScriptCo
   define('ieumPublish', 3, PUBLISH);
   define('ieumPosition', 2, POSITION);
   define('ieumHistory', 2, HISTORY);
-  define('ieumPresenceJoin', 3, PRESENCE_JOIN);
-  define('ieumPresenceLeave', 3, PRESENCE_LEAVE);
-  define('ieumPresenceRefresh', 3, PRESENCE_REFRESH);
-  define('ieumPresenceList', 3, PRESENCE_LIST);
+  define('ieumPresenceJoin', 4, PRESENCE_JOIN);
+  define('ieumPresenceLeave', 4, PRESENCE_LEAVE);
+  define('ieumPresenceUpdate', 4, PRESENCE_UPDATE);
+  define('ieumPresenceRefresh', 4, PRESENCE_REFRESH);
+  define('ieumPresenceList', 4, PRESENCE_LIST);
   return redis as C & ScriptCommands;
 }

@@ -70,6 +70,26 @@ describe('RedisAdapter across processes', () => {
     });
   });
 
+  it("drops a dead process's presence states when its connections expire, announcing each", async () => {
+    await withAdapters(async (make) => {
+      const a = make({ presenceTtlMs: 600 });
+      const b = make({ presenceTtlMs: 600 });
+      const ch = channel('dead-node-state');
+      const gone: string[] = [];
+      await b.subscribe(ch, (e) => {
+        if (e.type === 'update' && !('state' in e)) gone.push(e.connection);
+      });
+      await a.presenceJoin(ch, 'alice', 'tab-1');
+      await b.presenceJoin(ch, 'alice', 'tab-2');
+      assert.equal(await a.presenceUpdate(ch, 'alice', 'tab-1', { cursor: 1 }), true);
+      assert.equal(await b.presenceUpdate(ch, 'alice', 'tab-2', { cursor: 2 }), true);
+      a.disconnectForTest(); // a crash: tab-1 is never left, it expires
+      await until(() => gone.includes('tab-1'), 3000, "tab-1's state gone");
+      assert.deepEqual(await b.presenceList(ch), [{ user: 'alice', states: { 'tab-2': { cursor: 2 } } }]);
+      assert.deepEqual(gone, ['tab-1'], 'the live connection keeps its state');
+    });
+  });
+
   it("keeps a live process's presence beyond presenceTtlMs (it refreshes its own)", async () => {
     await withAdapters(async (make) => {
       const a = make({ presenceTtlMs: 600 });

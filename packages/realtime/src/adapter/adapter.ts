@@ -38,7 +38,29 @@ export interface PublishResult extends ChannelPosition {
 
 export type AdapterEvent =
   | { type: 'message'; channel: string; epoch: string; entry: ChannelEntry }
-  | { type: 'join' | 'leave'; channel: string; user: string; info?: unknown };
+  | { type: 'join' | 'leave'; channel: string; user: string; info?: unknown }
+  | PresenceUpdateEvent;
+
+/**
+ * One connection's presence state changed. Without `state`, the connection left presence (its
+ * state is gone) while its user may still be present through other connections; it is sent only
+ * for connections that had set a state.
+ */
+export interface PresenceUpdateEvent {
+  type: 'update';
+  channel: string;
+  user: string;
+  connection: string;
+  state?: unknown;
+}
+
+/** A present user as an adapter lists it: its info, and the state of each connection that set one. */
+export interface PresenceListEntry {
+  user: string;
+  info?: unknown;
+  /** connection id -> its latest presence state (only connections that set one). */
+  states?: Record<string, unknown>;
+}
 
 export interface PresenceChange {
   /** For join: this was the user's first connection in the channel. For leave: its last. */
@@ -92,7 +114,15 @@ export interface Adapter {
   presenceJoin(channel: string, user: string, connection: string, info?: unknown): Promise<PresenceChange>;
   /** Removes one connection; `changed` if it was the user's last. */
   presenceLeave(channel: string, user: string, connection: string): Promise<PresenceChange>;
-  presenceList(channel: string): Promise<Array<{ user: string; info?: unknown }>>;
+  /**
+   * Replaces the presence state of one present connection (latest value wins) and tells every
+   * process (`update` event). Resolves `false`, changing nothing, when the connection is not
+   * present in the channel. Leaving presence drops the connection's state (an `update` event
+   * without `state`).
+   */
+  presenceUpdate(channel: string, user: string, connection: string, state: unknown): Promise<boolean>;
+  /** The users present, with their info and the state of each connection that set one. */
+  presenceList(channel: string): Promise<PresenceListEntry[]>;
   /**
    * Optional: forgets the channel's history and position now, for channels that are over for good
    * (an HTTP fallback session's channels once it is closed); without it they age out. A channel

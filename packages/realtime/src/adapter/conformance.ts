@@ -201,5 +201,57 @@ export function adapterConformance(
         await a.close();
       }
     });
+
+    it('keeps a presence state per connection: latest value, listed, announced, dropped on leave', async () => {
+      const a = await create();
+      const b = createPeer ? await createPeer() : a;
+      try {
+        const ch = unique('presence-state');
+        const updates: string[] = [];
+        await a.subscribe(ch, (e) => {
+          if (e.type === 'update') updates.push(`${e.user}/${e.connection} ${JSON.stringify(e.state)}`);
+        });
+        assert.equal(
+          await a.presenceUpdate(ch, 'alice', 'c1', { x: 1 }),
+          false,
+          'a connection not present has no state',
+        );
+        await a.presenceJoin(ch, 'alice', 'c1', { name: 'Alice' });
+        await b.presenceJoin(ch, 'alice', 'c2');
+        assert.equal(await a.presenceUpdate(ch, 'alice', 'c1', { x: 1 }), true);
+        assert.equal(await a.presenceUpdate(ch, 'alice', 'c1', { x: 2, bin: new Uint8Array([7]) }), true);
+        assert.equal(await b.presenceUpdate(ch, 'alice', 'c2', [1, 'two']), true);
+        assert.deepEqual(await b.presenceList(ch), [
+          {
+            user: 'alice',
+            info: { name: 'Alice' },
+            states: { c1: { x: 2, bin: new Uint8Array([7]) }, c2: [1, 'two'] },
+          },
+        ]);
+        await a.presenceLeave(ch, 'alice', 'c1');
+        assert.deepEqual(
+          await b.presenceList(ch),
+          [{ user: 'alice', info: { name: 'Alice' }, states: { c2: [1, 'two'] } }],
+          'a connection that leaves takes its state with it',
+        );
+        await eventually(() => updates.length === 4, delivery, 'update events');
+        assert.deepEqual(updates, [
+          'alice/c1 {"x":1}',
+          'alice/c1 {"x":2,"bin":{"0":7}}',
+          'alice/c2 [1,"two"]',
+          'alice/c1 undefined',
+        ]);
+        await b.presenceLeave(ch, 'alice', 'c2');
+        await b.presenceJoin(ch, 'alice', 'c2');
+        assert.deepEqual(
+          await a.presenceList(ch),
+          [{ user: 'alice' }],
+          'a connection joining again starts without state',
+        );
+      } finally {
+        if (b !== a) await b.close();
+        await a.close();
+      }
+    });
   });
 }

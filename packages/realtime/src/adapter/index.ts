@@ -19,6 +19,8 @@ export {
   type HistoryLimits,
   type HistoryResult,
   type PresenceChange,
+  type PresenceListEntry,
+  type PresenceUpdateEvent,
   type PublishInput,
   type PublishResult,
 } from './adapter.js';

@@ -16,6 +16,7 @@ import {
   type HistoryLimits,
   type HistoryResult,
   type PresenceChange,
+  type PresenceListEntry,
   type PublishInput,
   type PublishResult,
 } from './adapter.js';
@@ -29,8 +30,8 @@ interface ChannelState {
   /** Estimated bytes of `entries`. */
   bytes: number;
   listeners: Set<(event: AdapterEvent) => void>;
-  /** user -> connections, and the user's info from its first connection. */
-  presence: Map<string, { connections: Set<string>; info?: unknown }>;
+  /** user -> connections (with their presence state, if set), and the info of its first connection. */
+  presence: Map<string, { connections: Map<string, { state?: unknown }>; info?: unknown }>;
   lastUsed: number;
 }
 
@@ -284,10 +285,10 @@ export class MemoryAdapter implements Adapter {
     let member = s.presence.get(user);
     const changed = member === undefined;
     if (!member) {
-      member = { connections: new Set(), info };
+      member = { connections: new Map(), info };
       s.presence.set(user, member);
     }
-    member.connections.add(connection);
+    if (!member.connections.has(connection)) member.connections.set(connection, {});
     this.idle.delete(channel);
     if (changed) this.emit(channel, { type: 'join', channel, user, ...(info === undefined ? {} : { info }) });
     return { changed };
@@ -296,7 +297,10 @@ export class MemoryAdapter implements Adapter {
   async presenceLeave(channel: string, user: string, connection: string): Promise<PresenceChange> {
     const s = this.channels.get(channel);
     const member = s?.presence.get(user);
-    if (!s || !member?.connections.delete(connection)) return { changed: false };
+    const conn = member?.connections.get(connection);
+    if (!s || !member || !conn) return { changed: false };
+    member.connections.delete(connection);
+    if ('state' in conn) this.emit(channel, { type: 'update', channel, user, connection });
     if (member.connections.size > 0) return { changed: false };
     s.presence.delete(user);
     s.lastUsed = this.now();
@@ -305,10 +309,26 @@ export class MemoryAdapter implements Adapter {
     return { changed: true };
   }
 
-  async presenceList(channel: string): Promise<Array<{ user: string; info?: unknown }>> {
+  async presenceUpdate(channel: string, user: string, connection: string, state: unknown): Promise<boolean> {
+    const conn = this.channels.get(channel)?.presence.get(user)?.connections.get(connection);
+    if (!conn) return false;
+    conn.state = state;
+    this.emit(channel, { type: 'update', channel, user, connection, state });
+    return true;
+  }
+
+  async presenceList(channel: string): Promise<PresenceListEntry[]> {
     const s = this.channels.get(channel);
     if (!s) return [];
-    return [...s.presence].map(([user, m]) => (m.info === undefined ? { user } : { user, info: m.info }));
+    return [...s.presence].map(([user, m]) => {
+      const entry: PresenceListEntry = m.info === undefined ? { user } : { user, info: m.info };
+      for (const [id, c] of m.connections) {
+        if (!('state' in c)) continue;
+        entry.states ??= {};
+        entry.states[id] = c.state;
+      }
+      return entry;
+    });
   }
 
   async close(): Promise<void> {

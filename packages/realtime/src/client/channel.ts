@@ -36,15 +36,30 @@ export type ChannelEvents<P> = {
   reset: (reason: string) => void;
   join: (member: PresenceMember) => void;
   leave: (member: PresenceMember) => void;
+  /** A connection's presence state changed; without `state`, that connection left. */
+  update: (update: PresenceUpdate) => void;
   error: (error: RequestError) => void;
 };
+
+/** A change of one connection's presence state (see `Channel.updatePresence`). */
+export interface PresenceUpdate {
+  user: string;
+  /** The connection's id (its session id): one user may have several, one per tab. */
+  connection: string;
+  /** Absent: the connection left, its state is gone. */
+  state?: unknown;
+}
 
 /** What a channel needs from the client that owns it. */
 export interface ChannelHost {
   /** Sends the subscription now if connected (else it is sent on the next welcome). */
   sendSubscribe(channel: Channel<object>): void;
   /** A request that is not retried after a disconnect. */
-  request(message: { t: 'unsub' | 'who'; ch: string }): Promise<unknown>;
+  request(
+    message: { t: 'unsub' | 'who'; ch: string } | { t: 'presence'; ch: string; d: unknown },
+  ): Promise<unknown>;
+  /** The session id of the current connection (its own presence updates are not reported). */
+  connectionId(): string | undefined;
   /** Queues a publish, retried until acknowledged. */
   publish(channel: string, event: string, data: unknown, key: string | undefined): Promise<PublishAck>;
   /** The channel's position changed: save it (batched). */
@@ -104,9 +119,37 @@ export class Channel<P = Record<string, unknown>> extends Emitter<ChannelEvents<
     return this.host.publish(this.name, event, data, options.key);
   }
 
-  /** Users present in the channel (subscribe first). */
+  /** Users present in the channel (subscribe first), with each connection's presence state. */
   async members(): Promise<PresenceMember[]> {
     return (await this.host.request({ t: 'who', ch: this.name })) as PresenceMember[];
+  }
+
+  /** This connection's presence state, as last given to `updatePresence`. */
+  private ownState: { state: unknown } | undefined;
+
+  /**
+   * Presence state of the other connections in the channel (with `presence: true`): connection
+   * id -> its user and latest state. Kept from the member list and `update` events.
+   */
+  readonly states = new Map<string, { user: string; state: unknown }>();
+
+  /**
+   * Sets this connection's presence state in the channel (subscribe first; needs a user): members
+   * get an `update` event with it, and `members()` lists it. Latest value wins: rapid updates are
+   * coalesced by the server. Sent again after every resubscription. Rejects with
+   * `presence-state-too-large` past the server's `maxPresenceStateBytes`.
+   */
+  async updatePresence(state: unknown): Promise<void> {
+    this.ownState = { state: state ?? null };
+    await this.host.request({ t: 'presence', ch: this.name, d: state ?? null });
+  }
+
+  /** @internal A connection's presence state changed (or it left: no `state`). */
+  presenceUpdate(update: PresenceUpdate): void {
+    if (update.connection === this.host.connectionId()) return;
+    if ('state' in update) this.states.set(update.connection, { user: update.user, state: update.state });
+    else if (!this.states.delete(update.connection)) return;
+    this.fire('update', update);
   }
 
   /** @internal */
@@ -122,6 +165,20 @@ export class Channel<P = Record<string, unknown>> extends Emitter<ChannelEvents<
       const now = new Set(result.members.map((m) => m.user));
       for (const user of [...this.present]) if (!now.has(user)) this.presence('leave', { user });
       for (const m of result.members) this.presence('join', m);
+      // And so are the connections' states: those gone are reported gone, the others anew.
+      const fresh = new Map<string, { user: string; state: unknown }>();
+      for (const m of result.members)
+        for (const [connection, state] of Object.entries(m.states ?? {}))
+          fresh.set(connection, { user: m.user, state });
+      for (const [connection, { user }] of [...this.states])
+        if (!fresh.has(connection)) this.presenceUpdate({ user, connection });
+      for (const [connection, { user, state }] of fresh) this.presenceUpdate({ user, connection, state });
+    }
+    // The server forgets a connection's state with its subscription: set it again.
+    if (this.ownState) {
+      this.host
+        .request({ t: 'presence', ch: this.name, d: this.ownState.state })
+        .catch((error: RequestError) => this.fire('error', error));
     }
   }
 
@@ -147,7 +204,12 @@ export class Channel<P = Record<string, unknown>> extends Emitter<ChannelEvents<
     if (kind === 'join') {
       if (this.present.has(member.user)) return;
       this.present.add(member.user);
-    } else if (!this.present.delete(member.user)) return;
+    } else {
+      // The user's last connection left: so did the states of all its connections.
+      for (const [connection, s] of [...this.states])
+        if (s.user === member.user) this.presenceUpdate({ user: s.user, connection });
+      if (!this.present.delete(member.user)) return;
+    }
     this.fire(kind, member);
   }
 }

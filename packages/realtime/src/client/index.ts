@@ -4,7 +4,13 @@
  */
 export * from '../codec/index.js';
 export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
-export { Channel, type ChannelEvents, type ChannelMessage, type PublishAck } from './channel.js';
+export {
+  Channel,
+  type ChannelEvents,
+  type ChannelMessage,
+  type PresenceUpdate,
+  type PublishAck,
+} from './channel.js';
 export type { PersistedState, StorageLike } from './client-storage.js';
 export { type FallbackKind, httpFallback } from './http-socket.js';
 export {

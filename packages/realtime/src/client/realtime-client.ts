@@ -95,6 +95,7 @@ export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emi
     this.channelHost = {
       sendSubscribe: (ch) => this.sendSubscribe(ch),
       request: (message) => this.requestOnce(message),
+      connectionId: () => this.connection.sessionId,
       publish: (ch, ev, d, key) => this.publish(ch, ev, d, key),
       persist: () => this.storage?.schedule(),
     };
@@ -271,7 +272,9 @@ export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emi
   }
 
   /** Requests that are not retried (unsub, who). */
-  private requestOnce(message: { t: 'unsub' | 'who'; ch: string }): Promise<unknown> {
+  private requestOnce(
+    message: { t: 'unsub' | 'who'; ch: string } | { t: 'presence'; ch: string; d: unknown },
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.enqueue({
         message: { ...message, id: 0 } as ClientMessage,
@@ -362,6 +365,11 @@ export class RealtimeClient<M extends EventMapShape = EventMapShape> extends Emi
         this.channelsByName
           .get(m.ch)
           ?.presence(m.t, { user: m.user, ...(m.info !== undefined ? { info: m.info } : {}) });
+        return;
+      case 'update':
+        this.channelsByName
+          .get(m.ch)
+          ?.presenceUpdate({ user: m.user, connection: m.conn, ...('d' in m ? { state: m.d } : {}) });
         return;
     }
   }

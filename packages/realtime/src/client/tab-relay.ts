@@ -68,6 +68,8 @@ export class TabRelay {
       }
       case 'pub':
       case 'who':
+      case 'presence':
+        // Presence state is the connection's: tabs sharing it share one state (the latest set).
         this.forward(tab, message);
         return;
       case 'emit':

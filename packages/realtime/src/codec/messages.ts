@@ -48,6 +48,10 @@ export const ErrorCodes = {
   TOO_MANY_NEW_CHANNELS: 'too-many-new-channels',
   /** A `pub.mid` is longer than the server's `maxMessageIdLength`. */
   MESSAGE_ID_TOO_LONG: 'message-id-too-long',
+  /** A presence state is larger than the server's `maxPresenceStateBytes`. */
+  PRESENCE_STATE_TOO_LARGE: 'presence-state-too-large',
+  /** Setting a presence state without a user (presence needs an authenticated connection). */
+  NO_USER: 'no-user',
 } as const;
 
 /** Messages a client sends. */
@@ -59,6 +63,8 @@ export type ClientMessage =
   | { t: 'pub'; id: number; ch: string; ev: string; d: unknown; mid: string; key?: string }
   | { t: 'emit'; id?: number; ev: string; d: unknown }
   | { t: 'who'; id: number; ch: string }
+  /** Sets this connection's presence state in a channel it is subscribed to (latest value wins). */
+  | { t: 'presence'; id: number; ch: string; d: unknown }
   | { t: 'res'; id: number; ok: boolean; d?: unknown; err?: ErrorBody }
   | { t: 'ping' }
   | { t: 'pong' };
@@ -67,6 +73,8 @@ export type ClientMessage =
 export interface PresenceMember {
   user: string;
   info?: unknown;
+  /** connection id -> its presence state, for each of the user's connections that set one. */
+  states?: Record<string, unknown>;
 }
 
 /** Messages a server sends. */
@@ -85,6 +93,8 @@ export type ServerMessage =
     }
   | { t: 'emit'; id?: number; ev: string; d: unknown }
   | { t: 'join' | 'leave'; ch: string; user: string; info?: unknown }
+  /** A connection's presence state changed; without `d` the connection left (its state is gone). */
+  | { t: 'update'; ch: string; user: string; conn: string; d?: unknown }
   | { t: 'refresh' }
   | { t: 'ping' }
   | { t: 'pong' };
@@ -184,6 +194,10 @@ export function parseClientMessage(m: unknown): ClientMessage {
       if (o.since !== undefined) checkPosition(o.since, 'sub.since');
       need(o.presence === undefined || typeof o.presence === 'boolean', 'sub.presence must be boolean');
       break;
+    case 'presence':
+      need(isId(o.id) && isName(o.ch), 'presence needs id (integer) and ch (channel name)');
+      need('d' in o, 'presence needs d (the state; null if none)');
+      break;
     case 'unsub':
     case 'who':
       need(isId(o.id) && isName(o.ch), `${o.t} needs id (integer) and ch (channel name)`);
@@ -233,6 +247,12 @@ export function parseServerMessage(m: unknown): ServerMessage {
     case 'join':
     case 'leave':
       need(isName(o.ch) && typeof o.user === 'string', `${o.t} needs ch and user`);
+      break;
+    case 'update':
+      need(
+        isName(o.ch) && typeof o.user === 'string' && typeof o.conn === 'string',
+        'update needs ch, user and conn',
+      );
       break;
     case 'refresh':
     case 'ping':

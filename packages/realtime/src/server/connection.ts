@@ -35,6 +35,7 @@ import { ChannelSubscriptions } from './channel-subscriptions.js';
 import { truncateReason } from './close-reason.js';
 import type { AuthResult } from './hooks.js';
 import type { LiveMessage } from './hub.js';
+import { PresenceWriter } from './presence-writer.js';
 import type { SessionDeps, SessionOptions } from './session-deps.js';
 import { SessionInput } from './session-input.js';
 
@@ -56,6 +57,8 @@ export class Connection<M extends EventMapShape = EventMapShape> {
   private readonly queue: OutboundQueue;
   private readonly subscribeBucket: TokenBucket | undefined;
   private readonly channelRate: ChannelRate | undefined;
+  /** This connection's presence state writes, latest value per channel. */
+  private readonly presenceWriter: PresenceWriter;
   /** Received messages, in order and within the input limits. */
   private readonly input: SessionInput;
   private handlersInFlight = 0;
@@ -118,6 +121,11 @@ export class Connection<M extends EventMapShape = EventMapShape> {
     this.channelRate = o.channelRate
       ? new ChannelRate(o.channelRate, (ch) => this.subscriptions.has(ch))
       : undefined;
+    this.presenceWriter = new PresenceWriter(
+      (channel, state) => deps.adapter.presenceUpdate(channel, this.user ?? '', this.id, state),
+      o.presenceFlushIntervalMs,
+      deps.reportError,
+    );
     deps.registry.adopt(this);
     ws.on('message', (data, isBinary) => this.onData(data, isBinary));
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
@@ -202,6 +210,7 @@ export class Connection<M extends EventMapShape = EventMapShape> {
   }
 
   async leave(channel: string): Promise<void> {
+    this.presenceWriter.drop(channel);
     await this.subscriptions.unsubscribe(channel);
   }
 
@@ -318,6 +327,7 @@ export class Connection<M extends EventMapShape = EventMapShape> {
         return;
       }
       case 'unsub':
+        this.presenceWriter.drop(message.ch);
         await this.subscriptions.unsubscribe(message.ch);
         return this.reply(message.id, null);
       case 'pub': {
@@ -363,6 +373,12 @@ export class Connection<M extends EventMapShape = EventMapShape> {
         }
         return this.reply(message.id, { ep: r.epoch, off: r.offset, dup: r.duplicate });
       }
+      case 'presence': {
+        // Accepted states are written to the adapter latest value first (`PresenceWriter`).
+        const refused = this.presenceRefusal(message);
+        if (!refused) this.presenceWriter.set(message.ch, message.d ?? null);
+        return this.reply(message.id, null, refused);
+      }
       case 'who':
         if (!this.subscriptions.has(message.ch)) {
           return this.reply(message.id, undefined, {
@@ -390,6 +406,34 @@ export class Connection<M extends EventMapShape = EventMapShape> {
         });
         return;
     }
+  }
+
+  /** Why this connection may not set `message` as its presence state, if it may not. */
+  private presenceRefusal(message: Extract<ClientMessage, { t: 'presence' }>): ErrorBody | undefined {
+    if (this.user === undefined) {
+      return {
+        code: ErrorCodes.NO_USER,
+        message: 'presence needs an authenticated user (see the authenticate option)',
+      };
+    }
+    if (!this.subscriptions.has(message.ch)) {
+      return {
+        code: ErrorCodes.NOT_SUBSCRIBED,
+        message: `subscribe to "${message.ch}" before setting presence there`,
+      };
+    }
+    const max = this.options.maxPresenceStateBytes;
+    const check = checkPayload(message.d, {
+      maxPayloadDepth: this.options.payload.maxPayloadDepth,
+      maxPayloadBytes: max,
+    });
+    if (check.ok) return undefined;
+    return check.code === ErrorCodes.PAYLOAD_TOO_LARGE
+      ? {
+          code: ErrorCodes.PRESENCE_STATE_TOO_LARGE,
+          message: `presence state larger than maxPresenceStateBytes (${max} bytes): send less`,
+        }
+      : { code: check.code, message: check.message };
   }
 
   private reply(id: number, data: unknown, err?: ErrorBody): void {
@@ -598,6 +642,7 @@ export class Connection<M extends EventMapShape = EventMapShape> {
       r.reject(new RealtimeError(ErrorCodes.DISCONNECTED, 'the connection closed before the reply'));
       this.requests.delete(id);
     }
+    this.presenceWriter.stop();
     this.subscriptions.releaseAll();
   }
 }

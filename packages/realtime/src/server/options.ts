@@ -21,6 +21,7 @@ import { DEFAULT_REPLAY_CACHE_BYTES } from './encoded-cache.js';
 import type { Authenticate, ChannelAccessOf, EventHandlerOf, PublishContextOf } from './hooks.js';
 import type { MetricsOptions } from './metrics.js';
 import { DEFAULT_PRESENCE_FLUSH_INTERVAL_MS } from './presence-fanout.js';
+import { DEFAULT_MAX_PRESENCE_STATE_BYTES } from './presence-writer.js';
 import type { SessionOptions } from './session-deps.js';
 
 export type { AuthContext, Authenticate, AuthResult, EventMap } from './hooks.js';
@@ -81,6 +82,13 @@ export interface RealtimeServerOptions {
    * a `pub` fails with `message-id-too-long`; a hello is refused (close 4400). Default 64.
    */
   maxMessageIdLength?: number;
+  /**
+   * Largest presence state a connection may set (`presence` packet, `channel.presence.update`),
+   * in bytes of its JSON form, estimated as for `maxPayloadBytes`. It is stored in the adapter
+   * and sent to every member on each change. Larger: the update fails with
+   * `presence-state-too-large` and the previous state stays. Default 2,048.
+   */
+  maxPresenceStateBytes?: number;
   perMessageDeflate?: boolean | DeflateOptions;
   /** Codecs offered, chosen by subprotocol `ieum.v1.<name>`. Default JSON and MessagePack. */
   codecs?: Codec[];
@@ -138,8 +146,10 @@ export interface RealtimeServerOptions {
   subscribeRateLimit?: Partial<RateLimit> | false;
   /**
    * Milliseconds over which a channel's presence changes are coalesced: a user's joins and leaves
-   * within one interval reach members as one change, its latest state. The first change after a
-   * quiet interval is sent at once. Default 100.
+   * within one interval reach members as one change, its latest state, and so do a connection's
+   * presence state updates (each connection's state is also written to the adapter at most once
+   * per interval: the latest one). The first change after a quiet interval is sent at once.
+   * Default 100.
    */
   presenceFlushIntervalMs?: number;
   /**
@@ -260,6 +270,16 @@ export function resolveOptions(options: RealtimeServerOptions): Resolved {
     },
     channelRate: options.channelRate === false ? false : { ...DEFAULT_CHANNEL_RATE, ...options.channelRate },
     maxMessageIdLength: positive('maxMessageIdLength', options.maxMessageIdLength, 64),
+    maxPresenceStateBytes: positive(
+      'maxPresenceStateBytes',
+      options.maxPresenceStateBytes,
+      DEFAULT_MAX_PRESENCE_STATE_BYTES,
+    ),
+    presenceFlushIntervalMs: positive(
+      'presenceFlushIntervalMs',
+      options.presenceFlushIntervalMs,
+      DEFAULT_PRESENCE_FLUSH_INTERVAL_MS,
+    ),
   };
   if (session.channelRate) {
     positive('channelRate.burst', session.channelRate.burst, 1);

@@ -7,7 +7,7 @@ import type { Codec } from '../codec/codec.js';
 import type { ServerMessage } from '../codec/messages.js';
 import type { SharedMessage } from '../transports/transport.js';
 
-export type PresenceEvent = Extract<AdapterEvent, { type: 'join' | 'leave' }>;
+export type PresenceEvent = Extract<AdapterEvent, { type: 'join' | 'leave' | 'update' }>;
 
 /** A connection that may receive a channel's presence changes. */
 export interface PresenceTarget {
@@ -24,7 +24,12 @@ export const DEFAULT_PRESENCE_FLUSH_INTERVAL_MS = 100;
 const SENDS_PER_TURN = 4096;
 
 export class PresenceFanout {
-  /** user -> its latest change since the last flush (Map order: order of the latest changes). */
+  /**
+   * user (join, leave) or user NUL connection (state update) -> its latest change since the last
+   * flush (Map order: order of the latest changes). A connection's state updates coalesce to the
+   * newest, but never with its user's join or leave: a leave clears the user's states, and a
+   * connection gone while its user stays is an update of its own.
+   */
   private changes = new Map<string, PresenceEvent>();
   private timer: NodeJS.Timeout | undefined;
   /** A flush still writing in slices. */
@@ -45,8 +50,9 @@ export class PresenceFanout {
    */
   add(event: PresenceEvent): void {
     if (this.stopped) return;
-    this.changes.delete(event.user);
-    this.changes.set(event.user, event);
+    const key = event.type === 'update' ? `${event.user}\u0000${event.connection}` : event.user;
+    this.changes.delete(key);
+    this.changes.set(key, event);
     this.schedule();
   }
 
@@ -78,12 +84,21 @@ export class PresenceFanout {
       let list = encoded.get(codec);
       if (!list) {
         list = events.map((e) => {
-          const message: ServerMessage = {
-            t: e.type,
-            ch: this.channel,
-            user: e.user,
-            ...(e.info !== undefined ? { info: e.info } : {}),
-          };
+          const message: ServerMessage =
+            e.type === 'update'
+              ? {
+                  t: 'update',
+                  ch: this.channel,
+                  user: e.user,
+                  conn: e.connection,
+                  ...(e.state !== undefined ? { d: e.state } : {}),
+                }
+              : {
+                  t: e.type,
+                  ch: this.channel,
+                  user: e.user,
+                  ...(e.info !== undefined ? { info: e.info } : {}),
+                };
           const data = codec.encode(message);
           return { data, prepared: WebSocketServer.prepare(data, { binary: codec.binary }) };
         });

@@ -30,6 +30,8 @@ export interface SessionOptions<S> {
   maxPendingInput: { messages: number; bytes: number; handlers: number };
   channelRate: ChannelRateLimit | false;
   maxMessageIdLength: number;
+  maxPresenceStateBytes: number;
+  presenceFlushIntervalMs: number;
 }
 
 /** A counter a session adds to (prom-client's `Counter` fits). */
