@@ -4,6 +4,7 @@
 //
 //   node --conditions=ieum-source --import tsx bench/scripts/realtime-fanout.ts \
 //     [--subscribers 1000] [--burst 8] [--bursts 300] [--rounds 7] [--size 64] [--profile]
+//     [--no-metrics] [--base <dir>]
 //
 // The server (RealtimeServer and a raw WebSocketServer in one process, pinned to CPU 1) and the
 // clients (a second process on CPU 0, `--subscribers` connections to each server, counting what
@@ -11,7 +12,10 @@
 // and the next starts once every subscriber has received the whole burst, so nothing queues.
 // CPU is the server's utime+stime from /proc over `--bursts` bursts. Each round measures both, in
 // alternating order; medians over `--rounds`. `--profile` runs the server with --cpu-prof
-// (realtime bursts only) and prints the functions with the most self time.
+// (realtime bursts only) and prints the functions with the most self time. `--base <dir>` also
+// runs the RealtimeServer of another copy of packages/realtime/src (e.g. `git archive main
+// packages/realtime/src | tar -x -C bench/.build/base`, then `--base
+// bench/.build/base/packages/realtime/src`) in the same process, interleaved: a before/after.
 import { type ChildProcess, fork, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,7 +29,12 @@ const role = process.argv[2];
 const self = fileURLToPath(import.meta.url);
 const CHANNEL = 'bench';
 
-type Command = { cmd: 'burst'; mode: 'rt' | 'raw'; n: number } | { cmd: 'exit' };
+type Mode = 'rt' | 'base' | 'raw';
+type Command = { cmd: 'burst'; mode: Mode; n: number } | { cmd: 'exit' };
+const flag = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? undefined : process.argv[i + 1];
+};
 
 if (role === 'server') await server();
 else if (role === 'clients') await clients();
@@ -35,8 +44,22 @@ async function server(): Promise<void> {
   const { RealtimeServer } = await import('@ieum/realtime/server');
   const { WebSocketServer } = await import('@ieum/websocket');
   const size = arg('size', 64);
-  const rt = new RealtimeServer({ port: 0, heartbeatIntervalMs: 600_000, metrics: false });
+  const options = {
+    port: 0,
+    heartbeatIntervalMs: 600_000,
+    ...(process.argv.includes('--no-metrics') ? { metrics: false as const } : {}),
+  };
+  const rt = new RealtimeServer(options);
   await new Promise<void>((resolve) => rt.on('listening', resolve));
+  const baseDir = flag('base');
+  const base = baseDir
+    ? new (
+        (await import(join(process.cwd(), baseDir, 'server/index.ts'))) as {
+          RealtimeServer: typeof RealtimeServer;
+        }
+      ).RealtimeServer(options)
+    : undefined;
+  if (base) await new Promise<void>((resolve) => base.on('listening', resolve));
   const raw = new WebSocketServer({ port: 0 });
   await new Promise<void>((resolve) => raw.on('listening', () => resolve()));
   const address = (s: { address(): unknown }) => (s.address() as { port: number }).port;
@@ -44,8 +67,9 @@ async function server(): Promise<void> {
   const payload = () => ({ n: off, s: 'x'.repeat(Math.max(0, size - 20)) });
   process.on('message', (m: Command) => {
     if (m.cmd === 'exit') process.exit(0);
-    if (m.mode === 'rt') {
-      for (let i = 0; i < m.n; i++) void rt.publish(CHANNEL, 'm', payload());
+    if (m.mode !== 'raw') {
+      const server = m.mode === 'rt' ? rt : base!;
+      for (let i = 0; i < m.n; i++) void server.publish(CHANNEL, 'm', payload());
     } else {
       // The floor: the same packet, encoded once per message, framed once, one write per client.
       WebSocketServer.batch(() => {
@@ -56,12 +80,18 @@ async function server(): Promise<void> {
       });
     }
   });
-  process.send!({ rtPort: address(rt), rawPort: address(raw) });
+  process.send!({ rtPort: address(rt), rawPort: address(raw), basePort: base ? address(base) : 0 });
 }
 
 async function clients(): Promise<void> {
   const { WebSocket } = await import('@ieum/websocket');
-  const [rtPort, rawPort, subscribers] = process.argv.slice(3).map(Number) as [number, number, number];
+  const [rtPort, rawPort, basePort, subscribers] = process.argv.slice(3).map(Number) as number[] as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  const realtimePorts = basePort ? [rtPort, basePort] : [rtPort];
   let received = 0;
   let expected = Number.POSITIVE_INFINITY;
   const count = () => {
@@ -71,7 +101,11 @@ async function clients(): Promise<void> {
       process.send!('done');
     }
   };
-  const open = (url: string, protocol: string | undefined, setup: (ws: InstanceType<typeof WebSocket>) => Promise<void>) =>
+  const open = (
+    url: string,
+    protocol: string | undefined,
+    setup: (ws: InstanceType<typeof WebSocket>) => Promise<void>,
+  ) =>
     new Promise<void>((resolve, reject) => {
       const ws = protocol ? new WebSocket(url, protocol) : new WebSocket(url);
       ws.on('error', reject);
@@ -79,20 +113,23 @@ async function clients(): Promise<void> {
     });
   const opening: Array<Promise<void>> = [];
   for (let i = 0; i < subscribers; i++) {
+    for (const port of realtimePorts)
+      opening.push(
+        open(`ws://127.0.0.1:${port}/realtime`, 'ieum.v1.json', (ws) => {
+          ws.send(JSON.stringify({ t: 'hello', v: 1, cid: `c${i}` }));
+          ws.send(JSON.stringify({ t: 'sub', id: 1, ch: CHANNEL }));
+          return new Promise((resolve) => {
+            const setup = (data: unknown) => {
+              if (!String(data).includes('"t":"res"')) return;
+              ws.off('message', setup);
+              ws.on('message', count);
+              resolve();
+            };
+            ws.on('message', setup);
+          });
+        }),
+      );
     opening.push(
-      open(`ws://127.0.0.1:${rtPort}/realtime`, 'ieum.v1.json', (ws) => {
-        ws.send(JSON.stringify({ t: 'hello', v: 1, cid: `c${i}` }));
-        ws.send(JSON.stringify({ t: 'sub', id: 1, ch: CHANNEL }));
-        return new Promise((resolve) => {
-          const setup = (data: unknown) => {
-            if (!String(data).includes('"t":"res"')) return;
-            ws.off('message', setup);
-            ws.on('message', count);
-            resolve();
-          };
-          ws.on('message', setup);
-        });
-      }),
       open(`ws://127.0.0.1:${rawPort}/`, undefined, async (ws) => {
         ws.on('message', count);
       }),
@@ -119,21 +156,29 @@ async function orchestrate(): Promise<void> {
     mkdirSync(profDir, { recursive: true });
   }
   const execArgv = ['--conditions=ieum-source', '--import', 'tsx'];
-  const srv = fork(self, ['server', '--size', String(arg('size', 64))], {
+  const baseDir = flag('base');
+  const serverArgs = ['--size', String(arg('size', 64))];
+  if (process.argv.includes('--no-metrics')) serverArgs.push('--no-metrics');
+  if (baseDir) serverArgs.push('--base', baseDir);
+  const srv = fork(self, ['server', ...serverArgs], {
     execArgv: [...execArgv, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
   });
-  const ports = await once<{ rtPort: number; rawPort: number }>(srv);
+  const ports = await once<{ rtPort: number; rawPort: number; basePort: number }>(srv);
   pin(srv, 1);
-  const cli = fork(self, ['clients', String(ports.rtPort), String(ports.rawPort), String(subscribers)], {
-    execArgv,
-  });
+  const cli = fork(
+    self,
+    ['clients', ...[ports.rtPort, ports.rawPort, ports.basePort, subscribers].map(String)],
+    {
+      execArgv,
+    },
+  );
   pin(cli, 0);
   await once(cli);
   const cpu = (): number => {
     const fields = readFileSync(`/proc/${srv.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks of 10 ms
   };
-  const run = async (mode: 'rt' | 'raw', n: number): Promise<number> => {
+  const run = async (mode: Mode, n: number): Promise<number> => {
     const before = cpu();
     for (let b = 0; b < n; b++) {
       cli.send({ expect: subscribers * burst });
@@ -143,19 +188,24 @@ async function orchestrate(): Promise<void> {
     }
     return ((cpu() - before) * 1e6) / (n * burst * subscribers); // µs per delivered message
   };
-  await run('rt', Math.ceil(bursts / 5)); // warm-up
-  await run('raw', Math.ceil(bursts / 5));
-  const results = { rt: [] as number[], raw: [] as number[], ratio: [] as number[] };
+  const modes: Mode[] = baseDir ? ['rt', 'base', 'raw'] : ['rt', 'raw'];
+  for (const mode of modes) await run(mode, Math.ceil(bursts / 5)); // warm-up
+  const results = new Map<Mode, number[]>(modes.map((m) => [m, []]));
+  const ratios = new Map<Mode, number[]>(modes.map((m) => [m, []]));
   for (let r = 0; r < (profile ? 1 : rounds); r++) {
-    const order: Array<'rt' | 'raw'> = profile ? ['rt'] : r % 2 === 0 ? ['rt', 'raw'] : ['raw', 'rt'];
-    const got: Record<string, number> = {};
-    for (const mode of order) got[mode] = await run(mode, bursts);
+    // Each round in another order (rotated), so drift over the run spreads over all.
+    const order: Mode[] = profile ? ['rt'] : modes.map((_, i) => modes[(i + r) % modes.length]!);
+    const got = new Map<Mode, number>();
+    for (const mode of order) got.set(mode, await run(mode, bursts));
     if (profile) break;
-    results.rt.push(got.rt!);
-    results.raw.push(got.raw!);
-    results.ratio.push(got.raw! / got.rt!);
+    const raw = got.get('raw')!;
+    for (const mode of modes) {
+      results.get(mode)!.push(got.get(mode)!);
+      ratios.get(mode)!.push(raw / got.get(mode)!);
+    }
     console.log(
-      `round ${r + 1}: realtime ${got.rt!.toFixed(3)} µs, raw ${got.raw!.toFixed(3)} µs, ratio ${(got.raw! / got.rt!).toFixed(2)}`,
+      `round ${r + 1}: ` +
+        modes.map((m) => `${m} ${got.get(m)!.toFixed(3)} µs (${(raw / got.get(m)!).toFixed(2)}×)`).join(', '),
     );
   }
   cli.send('exit');
@@ -164,10 +214,13 @@ async function orchestrate(): Promise<void> {
   if (profile) return printProfile(profDir);
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   console.log(
-    `subscribers ${subscribers}, burst ${burst}: server CPU per delivered message, median of ${rounds}: ` +
-      `realtime ${median(results.rt).toFixed(3)} µs, raw broadcast ${median(results.raw).toFixed(3)} µs, ` +
-      `raw/realtime ${median(results.ratio).toFixed(2)}×`,
+    `subscribers ${subscribers}, burst ${burst}: server CPU per delivered message, median of ${rounds} ` +
+      '(raw/x: the raw broadcast floor over it):',
   );
+  for (const m of modes)
+    console.log(
+      `  ${m.padEnd(4)} ${median(results.get(m)!).toFixed(3)} µs  raw/x ${median(ratios.get(m)!).toFixed(2)}`,
+    );
 }
 
 function once<T = unknown>(child: ChildProcess): Promise<T> {

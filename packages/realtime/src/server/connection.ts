@@ -34,7 +34,7 @@ import { ChannelRate } from './channel-rate.js';
 import { ChannelSubscriptions } from './channel-subscriptions.js';
 import { truncateReason } from './close-reason.js';
 import type { AuthResult } from './hooks.js';
-import type { LiveMessage } from './hub.js';
+import type { LiveBatch } from './hub.js';
 import { PresenceWriter } from './presence-writer.js';
 import type { SessionDeps, SessionOptions } from './session-deps.js';
 import { SessionInput } from './session-input.js';
@@ -537,9 +537,9 @@ export class Connection<M extends EventMapShape = EventMapShape> {
     await this.authenticate(token);
   }
 
-  /** @internal A live message from the hub's fan-out (encoded and framed once for all subscribers). */
-  deliver(live: LiveMessage): void {
-    this.subscriptions.deliver(live);
+  /** @internal Live messages from the hub's fan-out (encoded and framed once for all subscribers). */
+  deliver(batch: LiveBatch): void {
+    this.subscriptions.deliver(batch);
   }
 
   /** @internal Gathers what this connection writes until `uncork`, which writes it as one batch. */
