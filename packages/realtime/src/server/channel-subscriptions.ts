@@ -51,6 +51,8 @@ export interface SubscriberHost {
   reply(id: number, data: unknown): void;
   /** Sends through the session's outbound queue (`key`: for the `latest` policy). */
   send(data: Outgoing, key: string | undefined): void;
+  /** Sends live messages as they are (`shared` in the session's codec, with their queue keys). */
+  sendLive(messages: readonly LiveMessage[]): void;
   /** A subscription resumed from the client's position: `recovered`, or not (a `reset`). */
   resumed(recovered: boolean): void;
 }
@@ -238,11 +240,7 @@ export class ChannelSubscriptions<S extends Subscriber> {
         // Live at the offset before the first, and the batch holds no gap, no new epoch, nothing
         // to leave out or to send with a message id: every message goes out as it is.
         sub.offset = messages[messages.length - 1]!.entry.off;
-        const codec = this.session.codec;
-        for (let i = 0; i < messages.length; i++) {
-          const m = messages[i]!;
-          this.host.send(m.shared(codec), m.queueKey);
-        }
+        this.host.sendLive(messages);
         return;
       }
     }

@@ -34,7 +34,7 @@ import { ChannelRate } from './channel-rate.js';
 import { ChannelSubscriptions } from './channel-subscriptions.js';
 import { truncateReason } from './close-reason.js';
 import type { AuthResult } from './hooks.js';
-import type { LiveBatch } from './hub.js';
+import type { LiveBatch, LiveMessage } from './hub.js';
 import { PresenceWriter } from './presence-writer.js';
 import type { SessionDeps, SessionOptions } from './session-deps.js';
 import { SessionInput } from './session-input.js';
@@ -98,6 +98,7 @@ export class Connection<M extends EventMapShape = EventMapShape> {
         fail: (code, reason) => this.fail(code, reason),
         reply: (id, data) => this.reply(id, data),
         send: (data, key) => this.sendEncoded(data, key),
+        sendLive: (messages) => this.sendLive(messages),
         resumed: (recovered) =>
           this.deps.metrics?.recoveries?.inc({ outcome: recovered ? 'recovered' : 'reset' }),
       },
@@ -235,6 +236,40 @@ export class Connection<M extends EventMapShape = EventMapShape> {
       m.bytesOut.inc(typeof raw === 'string' ? raw.length : raw.byteLength);
     }
     for (const tap of this.deps.taps) tap.sent?.(this, raw);
+  }
+
+  /** `sendEncoded` for each of a fan-out's messages, with the metrics counted once. */
+  private sendLive(messages: readonly LiveMessage[]): void {
+    if (this.closing) return;
+    const codec = this.codec;
+    let sent = 0;
+    let bytes = 0;
+    let dropped = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const live = messages[i]!;
+      const data = live.shared(codec);
+      const result = this.queue.push(data, live.queueKey);
+      if (result === 'overflow') {
+        this.queue.clear();
+        this.fail(DisconnectCode.SLOW_CONSUMER, 'outbound queue full');
+        break;
+      }
+      if (result === 'dropped' || result === 'replaced') dropped++;
+      if (result !== 'dropped') {
+        sent++;
+        const raw = data.data;
+        bytes += typeof raw === 'string' ? raw.length : raw.byteLength;
+        if (this.deps.taps.size !== 0) for (const tap of this.deps.taps) tap.sent?.(this, raw);
+      }
+    }
+    const m = this.deps.metrics;
+    if (m) {
+      if (dropped !== 0) m.dropped.inc(dropped);
+      if (sent !== 0) {
+        m.messagesOut.inc(sent);
+        m.bytesOut.inc(bytes);
+      }
+    }
   }
 
   private onData(data: unknown, isBinary: boolean): void {

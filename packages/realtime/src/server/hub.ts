@@ -260,6 +260,7 @@ export class Hub<S extends HubSession> {
           session.uncork();
         }
       }
+      if (this.taps.size > 0) this.tap(batch);
       return;
     }
     const corked = this.corked;
@@ -273,10 +274,7 @@ export class Hub<S extends HubSession> {
           }
           session.deliver(batch);
         }
-        if (this.taps.size > 0) {
-          for (const tap of this.taps)
-            tap.channelMessage?.(message.channel, message.entry, message.local.sessions.size);
-        }
+        if (this.taps.size > 0) this.tap(batch);
       }
     } catch (error) {
       this.reportError(error as Error);
@@ -285,6 +283,13 @@ export class Hub<S extends HubSession> {
       corked.clear();
     }
   };
+
+  /** Tells the taps of each message of `batch`, now fanned out. */
+  private tap(batch: Batch<S>): void {
+    const n = batch.local.sessions.size;
+    for (const message of batch.messages)
+      for (const tap of this.taps) tap.channelMessage?.(batch.channel, message.entry, n);
+  }
 }
 
 function badName(what: string): RealtimeError {
