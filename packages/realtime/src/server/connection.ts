@@ -1,7 +1,8 @@
 // One client connection on the server: the hello, the message loop and its dispatch, heartbeats,
 // the outbound queue and the close. Authentication (session-auth.ts), requests in both directions
 // (session-requests.ts), channel commands (channel-commands.ts), subscriptions with recovery
-// (channel-subscriptions.ts) and input limits (session-input.ts) are its parts.
+// (channel-subscriptions.ts), input limits (session-input.ts) and counted output
+// (session-output.ts) are its parts.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isValidCloseCode } from '@ieum/websocket';
@@ -20,21 +21,16 @@ import {
 import { checkPayload } from '../codec/payload-limits.js';
 import { OutboundQueue } from '../transports/outbound-queue.js';
 import { TokenBucket } from '../transports/rate-limit.js';
-import {
-  isShared,
-  type Outgoing,
-  type SharedMessage,
-  type Transport,
-  type TransportKind,
-} from '../transports/transport.js';
+import type { Outgoing, SharedMessage, Transport, TransportKind } from '../transports/transport.js';
 import { ChannelCommands } from './channel-commands.js';
 import { ChannelSubscriptions } from './channel-subscriptions.js';
 import { truncateReason } from './close-reason.js';
-import type { LiveBatch, LiveMessage } from './hub.js';
+import type { LiveBatch } from './hub.js';
 import { PresenceWriter } from './presence-writer.js';
 import { SessionAuth } from './session-auth.js';
 import type { SessionDeps, SessionOptions } from './session-deps.js';
 import { SessionInput } from './session-input.js';
+import { SessionOutput } from './session-output.js';
 import { SessionRequests } from './session-requests.js';
 
 export class Connection<M extends EventMapShape = EventMapShape> {
@@ -53,6 +49,8 @@ export class Connection<M extends EventMapShape = EventMapShape> {
   private closed = false;
   private readonly subscriptions: ChannelSubscriptions<Connection>;
   private readonly queue: OutboundQueue;
+  /** Sends through the queue, counted in the metrics. */
+  private readonly output: SessionOutput<Connection>;
   private readonly subscribeBucket: TokenBucket | undefined;
   /** The client's `sub`, `pub` and `who`. */
   private readonly commands: ChannelCommands<Connection>;
@@ -83,6 +81,10 @@ export class Connection<M extends EventMapShape = EventMapShape> {
     this.options = o;
     this.transport = ws.kind;
     this.queue = new OutboundQueue(ws, o.outbound);
+    this.output = new SessionOutput<Connection>(this, this.queue, codec, deps.metrics, deps.taps, {
+      closing: () => this.closing,
+      fail: (code, reason) => this.fail(code, reason),
+    });
     this.subscriptions = new ChannelSubscriptions<Connection>(
       this,
       {
@@ -91,7 +93,7 @@ export class Connection<M extends EventMapShape = EventMapShape> {
         fail: (code, reason) => this.fail(code, reason),
         reply: (id, data) => this.reply(id, data),
         send: (data, key) => this.sendEncoded(data, key),
-        sendLive: (messages) => this.sendLive(messages),
+        sendLive: (messages) => this.output.sendLive(messages),
         resumed: (recovered) =>
           this.deps.metrics?.recoveries?.inc({ outcome: recovered ? 'recovered' : 'reset' }),
       },
@@ -238,56 +240,7 @@ export class Connection<M extends EventMapShape = EventMapShape> {
   }
 
   private sendEncoded(data: Outgoing, key?: string): void {
-    if (this.closing) return;
-    const result = this.queue.push(data, key);
-    const m = this.deps.metrics;
-    if (result === 'overflow') {
-      this.queue.clear();
-      this.fail(DisconnectCode.SLOW_CONSUMER, 'outbound queue full');
-      return;
-    }
-    if (result === 'dropped' || result === 'replaced') m?.dropped.inc();
-    if (result === 'dropped') return;
-    const raw = isShared(data) ? data.data : data;
-    if (m) {
-      m.messagesOut.inc();
-      m.bytesOut.inc(typeof raw === 'string' ? raw.length : raw.byteLength);
-    }
-    for (const tap of this.deps.taps) tap.sent?.(this, raw);
-  }
-
-  /** `sendEncoded` for each of a fan-out's messages, with the metrics counted once. */
-  private sendLive(messages: readonly LiveMessage[]): void {
-    if (this.closing) return;
-    const codec = this.codec;
-    let sent = 0;
-    let bytes = 0;
-    let dropped = 0;
-    for (let i = 0; i < messages.length; i++) {
-      const live = messages[i]!;
-      const data = live.shared(codec);
-      const result = this.queue.push(data, live.queueKey);
-      if (result === 'overflow') {
-        this.queue.clear();
-        this.fail(DisconnectCode.SLOW_CONSUMER, 'outbound queue full');
-        break;
-      }
-      if (result === 'dropped' || result === 'replaced') dropped++;
-      if (result !== 'dropped') {
-        sent++;
-        const raw = data.data;
-        bytes += typeof raw === 'string' ? raw.length : raw.byteLength;
-        if (this.deps.taps.size !== 0) for (const tap of this.deps.taps) tap.sent?.(this, raw);
-      }
-    }
-    const m = this.deps.metrics;
-    if (m) {
-      if (dropped !== 0) m.dropped.inc(dropped);
-      if (sent !== 0) {
-        m.messagesOut.inc(sent);
-        m.bytesOut.inc(bytes);
-      }
-    }
+    this.output.send(data, key);
   }
 
   private onData(data: unknown, isBinary: boolean): void {
