@@ -8,7 +8,7 @@ import { DisconnectCode } from '../codec/disconnect-codes.js';
 import type { ServerMessage, SubscribeResult } from '../codec/messages.js';
 import { byteLength, type OutboundLimits, type OutboundQueue } from '../transports/outbound-queue.js';
 import type { Outgoing } from '../transports/transport.js';
-import type { LiveMessage } from './hub.js';
+import type { LiveBatch, LiveMessage } from './hub.js';
 import type { ReportError, SessionHub } from './session-deps.js';
 
 interface Subscription {
@@ -51,6 +51,8 @@ export interface SubscriberHost {
   reply(id: number, data: unknown): void;
   /** Sends through the session's outbound queue (`key`: for the `latest` policy). */
   send(data: Outgoing, key: string | undefined): void;
+  /** Sends live messages as they are (`shared` in the session's codec, with their queue keys). */
+  sendLive(messages: readonly LiveMessage[]): void;
   /** A subscription resumed from the client's position: `recovered`, or not (a `reset`). */
   resumed(recovered: boolean): void;
 }
@@ -227,11 +229,31 @@ export class ChannelSubscriptions<S extends Subscriber> {
       await this.adapter.presenceLeave(channel, this.session.user, this.session.id);
   }
 
-  /** A live message from the hub's fan-out (encoded and framed once for all subscribers). */
-  deliver(live: LiveMessage): void {
-    const { channel, epoch, entry } = live;
-    const sub = this.map.get(channel);
+  /** Live messages from the hub's fan-out (encoded and framed once for all subscribers). */
+  deliver(batch: LiveBatch): void {
+    const sub = this.map.get(batch.channel);
     if (!sub || this.host.closing()) return;
+    const messages = batch.messages;
+    if (batch.plain && sub.pending === undefined) {
+      const first = messages[0]!;
+      if (first.epoch === sub.epoch && first.entry.off === sub.offset + 1) {
+        // Live at the offset before the first, and the batch holds no gap, no new epoch, nothing
+        // to leave out or to send with a message id: every message goes out as it is.
+        sub.offset = messages[messages.length - 1]!.entry.off;
+        this.host.sendLive(messages);
+        return;
+      }
+    }
+    for (let i = 0; i < messages.length; i++) {
+      if (this.host.closing()) return;
+      this.deliverOne(sub, messages[i]!);
+    }
+  }
+
+  /** One live message, checked against the subscription's position. */
+  private deliverOne(sub: Subscription, live: LiveMessage): void {
+    const { channel, epoch, entry } = live;
+    if (this.map.get(channel) !== sub) return;
     if (sub.pending) {
       // Behind a replay: wait there, as many as the outbound queue may hold; beyond that, drop
       // them and read them from history later (they were stored before being fanned out).
@@ -266,7 +288,7 @@ export class ChannelSubscriptions<S extends Subscriber> {
     sub.offset = entry.off;
     if (entry.except === this.session.id) return 0;
     const own = entry.mid !== undefined && isFromClient(entry.mid, this.host.clientId());
-    const key = entry.key === undefined ? undefined : `${channel}\u0000${entry.key}`;
+    const key = live ? live.queueKey : entry.key === undefined ? undefined : `${channel}\u0000${entry.key}`;
     let data: Outgoing;
     if (own) {
       const mid = entry.mid!.split('\u0000')[2];

@@ -1,10 +1,11 @@
-// One client connection on the server: hello and authentication, the message loop, channel
-// subscriptions with recovery, requests in both directions, heartbeats and limits.
+// One client connection on the server: the hello, the message loop and its dispatch, heartbeats,
+// the outbound queue and the close. Authentication (session-auth.ts), requests in both directions
+// (session-requests.ts), channel commands (channel-commands.ts), subscriptions with recovery
+// (channel-subscriptions.ts), input limits (session-input.ts) and counted output
+// (session-output.ts) are its parts.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isValidCloseCode } from '@ieum/websocket';
-import type { PublishResult } from '../adapter/adapter.js';
-import { RealtimeError } from '../adapter/realtime-error.js';
 import type { Codec } from '../codec/codec.js';
 import { DisconnectCode } from '../codec/disconnect-codes.js';
 import type { EventData, EventMapShape, EventName, EventReply, ServerToClient } from '../codec/event-map.js';
@@ -12,8 +13,6 @@ import {
   type ClientMessage,
   type ErrorBody,
   ErrorCodes,
-  isName,
-  MAX_NAME_LENGTH,
   PROTOCOL_VERSION,
   ProtocolViolation,
   parseClientMessage,
@@ -22,22 +21,17 @@ import {
 import { checkPayload } from '../codec/payload-limits.js';
 import { OutboundQueue } from '../transports/outbound-queue.js';
 import { TokenBucket } from '../transports/rate-limit.js';
-import { requestUrl } from '../transports/request-url.js';
-import {
-  isShared,
-  type Outgoing,
-  type SharedMessage,
-  type Transport,
-  type TransportKind,
-} from '../transports/transport.js';
-import { ChannelRate } from './channel-rate.js';
+import type { Outgoing, SharedMessage, Transport, TransportKind } from '../transports/transport.js';
+import { ChannelCommands } from './channel-commands.js';
 import { ChannelSubscriptions } from './channel-subscriptions.js';
 import { truncateReason } from './close-reason.js';
-import type { AuthResult } from './hooks.js';
-import type { LiveMessage } from './hub.js';
+import type { LiveBatch } from './hub.js';
 import { PresenceWriter } from './presence-writer.js';
+import { SessionAuth } from './session-auth.js';
 import type { SessionDeps, SessionOptions } from './session-deps.js';
 import { SessionInput } from './session-input.js';
+import { SessionOutput } from './session-output.js';
+import { SessionRequests } from './session-requests.js';
 
 export class Connection<M extends EventMapShape = EventMapShape> {
   /** Session id, random, unique per connection. */
@@ -55,23 +49,20 @@ export class Connection<M extends EventMapShape = EventMapShape> {
   private closed = false;
   private readonly subscriptions: ChannelSubscriptions<Connection>;
   private readonly queue: OutboundQueue;
+  /** Sends through the queue, counted in the metrics. */
+  private readonly output: SessionOutput<Connection>;
   private readonly subscribeBucket: TokenBucket | undefined;
-  private readonly channelRate: ChannelRate | undefined;
-  /** This connection's presence state writes, latest value per channel. */
-  private readonly presenceWriter: PresenceWriter;
+  /** The client's `sub`, `pub` and `who`. */
+  private readonly commands: ChannelCommands<Connection>;
   /** Received messages, in order and within the input limits. */
   private readonly input: SessionInput;
-  private handlersInFlight = 0;
-  /** Wakes the input waiting for a handler slot (`maxPendingInput.handlers`). */
-  private handlerReturned: (() => void) | undefined;
+  /** This connection's presence state writes, latest value per channel. */
+  private readonly presenceWriter: PresenceWriter;
+  private readonly auth: SessionAuth;
+  /** Requests in both directions. */
+  private readonly requests: SessionRequests<Connection>;
   private lastSeen = Date.now();
   private helloTimer: NodeJS.Timeout | undefined;
-  private expiryTimers: NodeJS.Timeout[] = [];
-  private nextRequestId = 1;
-  private readonly requests = new Map<
-    number,
-    { resolve: (d: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
-  >();
 
   /** How this connection reaches its client. */
   readonly transport: TransportKind;
@@ -90,6 +81,10 @@ export class Connection<M extends EventMapShape = EventMapShape> {
     this.options = o;
     this.transport = ws.kind;
     this.queue = new OutboundQueue(ws, o.outbound);
+    this.output = new SessionOutput<Connection>(this, this.queue, codec, deps.metrics, deps.taps, {
+      closing: () => this.closing,
+      fail: (code, reason) => this.fail(code, reason),
+    });
     this.subscriptions = new ChannelSubscriptions<Connection>(
       this,
       {
@@ -98,6 +93,7 @@ export class Connection<M extends EventMapShape = EventMapShape> {
         fail: (code, reason) => this.fail(code, reason),
         reply: (id, data) => this.reply(id, data),
         send: (data, key) => this.sendEncoded(data, key),
+        sendLive: (messages) => this.output.sendLive(messages),
         resumed: (recovered) =>
           this.deps.metrics?.recoveries?.inc({ outcome: recovered ? 'recovered' : 'reset' }),
       },
@@ -118,9 +114,45 @@ export class Connection<M extends EventMapShape = EventMapShape> {
       },
       deps.reportError,
     );
-    this.channelRate = o.channelRate
-      ? new ChannelRate(o.channelRate, (ch) => this.subscriptions.has(ch))
-      : undefined;
+    this.commands = new ChannelCommands(
+      this,
+      o,
+      this.subscriptions,
+      deps.hub,
+      deps.adapter,
+      {
+        closing: () => this.closing,
+        clientId: () => this.clientId,
+        reply: (id, data, err) => this.reply(id, data, err),
+      },
+      deps.reportError,
+    );
+    this.auth = new SessionAuth(
+      o,
+      req,
+      {
+        closing: () => this.closing,
+        fail: (code, reason) => this.fail(code, reason),
+        send: (message) => this.send(message),
+        user: () => this.user,
+        identify: (user, info) => {
+          this.user = user;
+          this.info = info;
+        },
+      },
+      deps.reportError,
+    );
+    this.requests = new SessionRequests<Connection>(
+      this,
+      o,
+      deps.handlers,
+      {
+        closing: () => this.closing,
+        send: (message) => this.send(message),
+        reply: (id, data, err) => this.reply(id, data, err),
+      },
+      deps.reportError,
+    );
     this.presenceWriter = new PresenceWriter(
       (channel, state) => deps.adapter.presenceUpdate(channel, this.user ?? '', this.id, state),
       o.presenceFlushIntervalMs,
@@ -190,18 +222,7 @@ export class Connection<M extends EventMapShape = EventMapShape> {
     data: EventData<ServerToClient<M>, E>,
     options: { timeoutMs?: number } = {},
   ): Promise<EventReply<ServerToClient<M>, E>> {
-    if (this.closing)
-      return Promise.reject(new RealtimeError(ErrorCodes.DISCONNECTED, 'the connection is closed'));
-    const id = this.nextRequestId++;
-    return new Promise((resolve, reject) => {
-      const ms = options.timeoutMs ?? this.options.requestTimeoutMs;
-      const timer = setTimeout(() => {
-        this.requests.delete(id);
-        reject(new RealtimeError(ErrorCodes.TIMEOUT, `no reply to "${event}" within ${ms} ms`));
-      }, ms);
-      this.requests.set(id, { resolve: resolve as (data: unknown) => void, reject, timer });
-      this.send({ t: 'emit', id, ev: event, d: data ?? null });
-    });
+    return this.requests.request(event, data, options.timeoutMs) as Promise<EventReply<ServerToClient<M>, E>>;
   }
 
   /** Subscribes this connection to `channel` from the server side (no recovery, no reply). */
@@ -219,22 +240,7 @@ export class Connection<M extends EventMapShape = EventMapShape> {
   }
 
   private sendEncoded(data: Outgoing, key?: string): void {
-    if (this.closing) return;
-    const result = this.queue.push(data, key);
-    const m = this.deps.metrics;
-    if (result === 'overflow') {
-      this.queue.clear();
-      this.fail(DisconnectCode.SLOW_CONSUMER, 'outbound queue full');
-      return;
-    }
-    if (result === 'dropped' || result === 'replaced') m?.dropped.inc();
-    if (result === 'dropped') return;
-    const raw = isShared(data) ? data.data : data;
-    if (m) {
-      m.messagesOut.inc();
-      m.bytesOut.inc(typeof raw === 'string' ? raw.length : raw.byteLength);
-    }
-    for (const tap of this.deps.taps) tap.sent?.(this, raw);
+    this.output.send(data, key);
   }
 
   private onData(data: unknown, isBinary: boolean): void {
@@ -277,7 +283,7 @@ export class Connection<M extends EventMapShape = EventMapShape> {
   /** Handles the messages that need no turn (heartbeats, replies); false for the others. */
   private actNow(message: ClientMessage): boolean {
     if (message.t === 'ping') this.send({ t: 'pong' });
-    else if (message.t === 'res') this.onReply(message);
+    else if (message.t === 'res') this.requests.receiveReply(message);
     else if (message.t !== 'pong') return false;
     return true;
   }
@@ -298,81 +304,16 @@ export class Connection<M extends EventMapShape = EventMapShape> {
       case 'hello':
         return this.onHello(message);
       case 'auth':
-        return this.onAuth(message.token);
-      case 'sub': {
-        const denied = await this.denied(message.ch, 'subscribe');
-        if (denied) return this.reply(message.id, undefined, denied);
-        const max = this.options.maxSubscriptionsPerConnection;
-        if (!this.subscriptions.has(message.ch) && this.subscriptions.size >= max) {
-          return this.reply(message.id, undefined, {
-            code: ErrorCodes.TOO_MANY_SUBSCRIPTIONS,
-            message: `at most ${max} subscriptions per connection: unsubscribe first`,
-          });
-        }
-        if (this.channelRate && !this.channelRate.admit(message.ch))
-          return this.reply(message.id, undefined, newChannelsRefused());
-        try {
-          await this.subscriptions.subscribe(
-            message.ch,
-            message.since,
-            message.presence ?? false,
-            message.id,
-          );
-        } catch (error) {
-          // An adapter refusing on purpose (e.g. too many channels): the client is told why.
-          if (!(error instanceof RealtimeError)) throw error;
-          await this.subscriptions.unsubscribe(message.ch);
-          return this.reply(message.id, undefined, { code: error.code, message: error.message });
-        }
+        await this.auth.authenticate(message.token);
         return;
-      }
+      case 'sub':
+        return this.commands.subscribe(message);
       case 'unsub':
         this.presenceWriter.drop(message.ch);
         await this.subscriptions.unsubscribe(message.ch);
         return this.reply(message.id, null);
-      case 'pub': {
-        const denied = await this.denied(message.ch, 'publish');
-        if (denied) return this.reply(message.id, undefined, denied);
-        const maxId = this.options.maxMessageIdLength;
-        if (message.mid.length > maxId) {
-          return this.reply(message.id, undefined, {
-            code: ErrorCodes.MESSAGE_ID_TOO_LONG,
-            message: `pub.mid may be at most ${maxId} characters`,
-          });
-        }
-        if (this.channelRate && !this.channelRate.admit(message.ch))
-          return this.reply(message.id, undefined, newChannelsRefused());
-        let data = message.d;
-        const hook = this.options.beforePublish;
-        if (hook) {
-          try {
-            data = await hook({ channel: message.ch, event: message.ev, data, connection: this });
-          } catch (error) {
-            if (!(error instanceof RealtimeError)) this.deps.reportError(error as Error);
-            const body =
-              error instanceof RealtimeError
-                ? { code: error.code, message: error.message }
-                : { code: ErrorCodes.HANDLER_ERROR, message: 'beforePublish failed' };
-            return this.reply(message.id, undefined, body);
-          }
-        }
-        // Closed while the hooks ran (its token expired, say): the publish must not happen.
-        if (this.closing) return;
-        let r: PublishResult;
-        try {
-          // The server's one publish path: the payload is checked there, once for every codec.
-          r = await this.deps.hub.publish(message.ch, message.ev, data ?? null, {
-            mid: `${this.user ?? ''}\u0000${this.clientId}\u0000${message.mid}`,
-            ...(message.key !== undefined ? { key: message.key } : {}),
-          });
-        } catch (error) {
-          // Refused: a payload past the limits, or an adapter refusing on purpose (e.g. too many
-          // channels). The client is told why.
-          if (!(error instanceof RealtimeError)) throw error;
-          return this.reply(message.id, undefined, { code: error.code, message: error.message });
-        }
-        return this.reply(message.id, { ep: r.epoch, off: r.offset, dup: r.duplicate });
-      }
+      case 'pub':
+        return this.commands.publish(message);
       case 'presence': {
         // Accepted states are written to the adapter latest value first (`PresenceWriter`).
         const refused = this.presenceRefusal(message);
@@ -380,31 +321,9 @@ export class Connection<M extends EventMapShape = EventMapShape> {
         return this.reply(message.id, null, refused);
       }
       case 'who':
-        if (!this.subscriptions.has(message.ch)) {
-          return this.reply(message.id, undefined, {
-            code: ErrorCodes.NOT_SUBSCRIBED,
-            message: `subscribe to "${message.ch}" before listing its presence`,
-          });
-        }
-        return this.reply(message.id, await this.deps.adapter.presenceList(message.ch));
+        return this.commands.who(message);
       case 'emit':
-        // Handlers run concurrently with later messages; only the reply waits for them.
-        // At `maxPendingInput.handlers` in flight, this message (and the input behind it, which
-        // then pauses the socket past `maxPendingInput`) waits until one returns.
-        while (this.handlersInFlight >= this.options.maxPendingInput.handlers) {
-          await new Promise<void>((resolve) => {
-            this.handlerReturned = resolve;
-          });
-          if (this.closing) return;
-        }
-        this.handlersInFlight++;
-        void this.onEmit(message.ev, message.d, message.id).finally(() => {
-          this.handlersInFlight--;
-          const wake = this.handlerReturned;
-          this.handlerReturned = undefined;
-          wake?.();
-        });
-        return;
+        return this.requests.receiveEmit(message);
     }
   }
 
@@ -440,16 +359,6 @@ export class Connection<M extends EventMapShape = EventMapShape> {
     this.send(err ? { t: 'res', id, ok: false, err } : { t: 'res', id, ok: true, d: data ?? null });
   }
 
-  private async denied(channel: string, action: 'subscribe' | 'publish'): Promise<ErrorBody | undefined> {
-    if (channel.startsWith('$')) {
-      return { code: ErrorCodes.FORBIDDEN, message: 'channel names starting with $ are reserved' };
-    }
-    const authorize = this.options.authorizeChannel;
-    if (!authorize) return undefined;
-    const ok = await authorize({ channel, action, user: this.user, info: this.info, connection: this });
-    return ok ? undefined : { code: ErrorCodes.FORBIDDEN, message: `may not ${action} to "${channel}"` };
-  }
-
   private async onHello(hello: Extract<ClientMessage, { t: 'hello' }>): Promise<void> {
     if (this.ready) return this.fail(DisconnectCode.PROTOCOL_ERROR, 'hello sent twice');
     clearTimeout(this.helloTimer);
@@ -461,7 +370,7 @@ export class Connection<M extends EventMapShape = EventMapShape> {
       return this.fail(DisconnectCode.PROTOCOL_ERROR, `hello.cid may be at most ${maxId} characters`);
     }
     this.clientId = hello.cid;
-    const auth = await this.authenticate(hello.token ?? this.tokenFromRequest());
+    const auth = await this.auth.authenticate(hello.token ?? this.auth.tokenFromRequest());
     if (!auth || this.closing) return;
     this.ready = true;
     this.ws.authenticated?.();
@@ -475,71 +384,9 @@ export class Connection<M extends EventMapShape = EventMapShape> {
     });
   }
 
-  private tokenFromRequest(): string | undefined {
-    const header = this.req.headers.authorization;
-    if (header?.startsWith('Bearer ')) return header.slice(7).trim();
-    return requestUrl(this.req)?.searchParams.get('token') ?? undefined;
-  }
-
-  private async authenticate(
-    token: string | undefined,
-  ): Promise<AuthResult | { user: undefined } | undefined> {
-    const hook = this.options.authenticate;
-    if (!hook) return { user: undefined };
-    let result: AuthResult;
-    try {
-      result = await hook({ token, req: this.req });
-      if (this.closing) return undefined;
-      // The user id becomes a storage key (presence, deduplication): a lone surrogate or a NUL
-      // could merge two users, and its length is paid in every key.
-      if (!result || !isName(result.user)) {
-        throw new Error(
-          `authenticate must return { user: a non-empty, well-formed string without NUL, at most ${MAX_NAME_LENGTH} characters }`,
-        );
-      }
-      // `info` is stored with presence and sent to every member: the checks of a publish apply.
-      if (result.info !== undefined) {
-        const check = checkPayload(result.info, this.options.payload);
-        if (!check.ok) {
-          this.deps.reportError(new Error(`authenticate returned presence info refused: ${check.message}`));
-          throw new Error(`presence info refused (${check.code})`);
-        }
-      }
-    } catch (error) {
-      this.fail(DisconnectCode.UNAUTHORIZED, (error as Error).message || 'unauthorized');
-      return undefined;
-    }
-    if (this.user !== undefined && result.user !== this.user) {
-      this.fail(DisconnectCode.FORBIDDEN, 'a refreshed token must name the same user');
-      return undefined;
-    }
-    this.user = result.user;
-    this.info = result.info;
-    this.scheduleExpiry(result.expiresAt);
-    return result;
-  }
-
-  private scheduleExpiry(expiresAt: number | undefined): void {
-    for (const t of this.expiryTimers) clearTimeout(t);
-    this.expiryTimers = [];
-    if (expiresAt === undefined) return;
-    const left = expiresAt - Date.now();
-    if (left <= 0) {
-      this.fail(DisconnectCode.TOKEN_EXPIRED, 'token expired');
-      return;
-    }
-    const lead = this.options.tokenRefreshLeadMs;
-    this.expiryTimers.push(setTimeout(() => this.send({ t: 'refresh' }), Math.max(0, left - lead)));
-    this.expiryTimers.push(setTimeout(() => this.fail(DisconnectCode.TOKEN_EXPIRED, 'token expired'), left));
-  }
-
-  private async onAuth(token: string): Promise<void> {
-    await this.authenticate(token);
-  }
-
-  /** @internal A live message from the hub's fan-out (encoded and framed once for all subscribers). */
-  deliver(live: LiveMessage): void {
-    this.subscriptions.deliver(live);
+  /** @internal Live messages from the hub's fan-out (encoded and framed once for all subscribers). */
+  deliver(batch: LiveBatch): void {
+    this.subscriptions.deliver(batch);
   }
 
   /** @internal Gathers what this connection writes until `uncork`, which writes it as one batch. */
@@ -560,44 +407,6 @@ export class Connection<M extends EventMapShape = EventMapShape> {
   /** @internal A message shared with other connections (presence changes). */
   sendShared(message: SharedMessage): void {
     this.sendEncoded(message);
-  }
-
-  private async onEmit(event: string, data: unknown, id: number | undefined): Promise<void> {
-    const handler = this.deps.handlers.handlerFor(event);
-    if (!handler) {
-      if (id !== undefined) {
-        this.reply(id, undefined, { code: ErrorCodes.UNKNOWN_EVENT, message: `no handler for "${event}"` });
-      } else {
-        this.deps.handlers.unhandled(this, event, data);
-      }
-      return;
-    }
-    try {
-      const result = await handler(data as never, this);
-      if (id !== undefined) this.reply(id, result);
-    } catch (error) {
-      if (error instanceof RealtimeError) {
-        if (id !== undefined) this.reply(id, undefined, { code: error.code, message: error.message });
-      } else {
-        this.deps.reportError(error as Error);
-        if (id !== undefined) {
-          this.reply(id, undefined, {
-            code: ErrorCodes.HANDLER_ERROR,
-            message: `handler for "${event}" failed`,
-          });
-        }
-      }
-    }
-  }
-
-  private onReply(message: Extract<ClientMessage, { t: 'res' }>): void {
-    const r = this.requests.get(message.id);
-    if (!r) return;
-    this.requests.delete(message.id);
-    clearTimeout(r.timer);
-    if (message.ok) r.resolve(message.d);
-    else
-      r.reject(new RealtimeError(message.err?.code ?? ErrorCodes.HANDLER_ERROR, message.err?.message ?? ''));
   }
 
   /** @internal Called by the server's heartbeat timer. */
@@ -632,24 +441,13 @@ export class Connection<M extends EventMapShape = EventMapShape> {
     this.closing = true;
     clearTimeout(this.helloTimer);
     this.input.release();
-    for (const t of this.expiryTimers) clearTimeout(t);
-    // Input waiting for a handler slot ends now, even if the handler never returns.
-    this.handlerReturned?.();
-    this.handlerReturned = undefined;
+    this.auth.release();
+    // Input waiting for a handler slot ends now; requests waiting for a reply reject.
+    this.requests.release();
     this.queue.clear();
-    for (const [id, r] of this.requests) {
-      clearTimeout(r.timer);
-      r.reject(new RealtimeError(ErrorCodes.DISCONNECTED, 'the connection closed before the reply'));
-      this.requests.delete(id);
-    }
     this.presenceWriter.stop();
     this.subscriptions.releaseAll();
   }
 }
 
 export { ProtocolViolation };
-
-const newChannelsRefused = (): ErrorBody => ({
-  code: ErrorCodes.TOO_MANY_NEW_CHANNELS,
-  message: 'new channels used too fast: retry later',
-});

@@ -32,13 +32,30 @@ export interface LiveMessage {
   readonly channel: string;
   readonly epoch: string;
   readonly entry: ChannelEntry;
+  /** The outbound queue's key for the `latest` policy (`channel \0 entry.key`), if it has one. */
+  readonly queueKey: string | undefined;
   shared(codec: Codec): SharedMessage;
+}
+
+/**
+ * Consecutive live messages of one channel, delivered to each of its sessions in one call: the
+ * checks that are the same for every session are made once here.
+ */
+export interface LiveBatch {
+  readonly channel: string;
+  /** In the adapter's order (at least one). */
+  readonly messages: readonly LiveMessage[];
+  /**
+   * All of one epoch with consecutive offsets, none with `except` or a client's message id: a
+   * session that is live at the offset before the first takes them all as they are.
+   */
+  readonly plain: boolean;
 }
 
 /** A session as the hub sees it. */
 export interface HubSession extends PresenceTarget {
-  /** A live message of a channel it is attached to. */
-  deliver(message: LiveMessage): void;
+  /** Live messages of a channel it is attached to. */
+  deliver(batch: LiveBatch): void;
   /** Gathers what it writes until `uncork`, which writes it as one batch. */
   cork(): void;
   uncork(): void;
@@ -53,18 +70,20 @@ interface LocalChannel<S> {
 }
 
 /** A stored message waiting for the next fan-out turn, encoded lazily once per codec. */
-class Pending<S> implements LiveMessage {
+class Pending implements LiveMessage {
   private codec: Codec | undefined;
   private message: SharedMessage | undefined;
   private others: Map<Codec, SharedMessage> | undefined;
+  readonly queueKey: string | undefined;
 
   constructor(
     private readonly cache: EncodedCache,
-    readonly local: LocalChannel<S>,
     readonly channel: string,
     readonly epoch: string,
     readonly entry: ChannelEntry,
-  ) {}
+  ) {
+    this.queueKey = entry.key === undefined ? undefined : `${channel}\u0000${entry.key}`;
+  }
 
   shared(codec: Codec): SharedMessage {
     // Most servers speak one codec to most sessions: the first is kept without a Map.
@@ -84,10 +103,34 @@ class Pending<S> implements LiveMessage {
   }
 }
 
+/** A run of consecutive messages of one channel within a fan-out turn. */
+class Batch<S> implements LiveBatch {
+  readonly messages: Pending[] = [];
+  plain = true;
+
+  constructor(
+    readonly local: LocalChannel<S>,
+    readonly channel: string,
+  ) {}
+
+  add(message: Pending): void {
+    const last = this.messages[this.messages.length - 1];
+    const e = message.entry;
+    if (
+      e.except !== undefined ||
+      e.mid !== undefined ||
+      (last !== undefined && (last.epoch !== message.epoch || last.entry.off + 1 !== e.off))
+    ) {
+      this.plain = false;
+    }
+    this.messages.push(message);
+  }
+}
+
 export class Hub<S extends HubSession> {
   private readonly channels = new Map<string, LocalChannel<S>>();
-  /** Messages of this turn, in the order the adapter delivered them. */
-  private pending: Array<Pending<S>> = [];
+  /** Messages of this turn, in the order the adapter delivered them, in runs of one channel. */
+  private pending: Array<Batch<S>> = [];
   private scheduled = false;
   /** Sessions corked during the current fan-out turn. */
   private readonly corked = new Set<S>();
@@ -186,7 +229,12 @@ export class Hub<S extends HubSession> {
 
   private enqueue(local: LocalChannel<S>, channel: string, epoch: string, entry: ChannelEntry): void {
     if (this.closed) return;
-    this.pending.push(new Pending(this.encoded, local, channel, epoch, entry));
+    let batch = this.pending[this.pending.length - 1];
+    if (batch?.local !== local) {
+      batch = new Batch(local, channel);
+      this.pending.push(batch);
+    }
+    batch.add(new Pending(this.encoded, channel, epoch, entry));
     if (this.scheduled) return;
     this.scheduled = true;
     // The next turn: every message that arrives until then (a burst of publishes from one input
@@ -198,21 +246,35 @@ export class Hub<S extends HubSession> {
     this.scheduled = false;
     const pending = this.pending;
     this.pending = [];
+    if (pending.length === 1) {
+      // One channel this turn (a burst, a single message): each session appears once, so it is
+      // corked for its own delivery only and nothing tracks who was corked.
+      const batch = pending[0]!;
+      for (const session of batch.local.sessions) {
+        session.cork();
+        try {
+          session.deliver(batch);
+        } catch (error) {
+          this.reportError(error as Error);
+        } finally {
+          session.uncork();
+        }
+      }
+      if (this.taps.size > 0) this.tap(batch);
+      return;
+    }
     const corked = this.corked;
     try {
-      for (const message of pending) {
+      for (const batch of pending) {
         // A channel whose last session left since: `sessions` is empty, nothing is encoded.
-        for (const session of message.local.sessions) {
+        for (const session of batch.local.sessions) {
           if (!corked.has(session)) {
             corked.add(session);
             session.cork();
           }
-          session.deliver(message);
+          session.deliver(batch);
         }
-        if (this.taps.size > 0) {
-          for (const tap of this.taps)
-            tap.channelMessage?.(message.channel, message.entry, message.local.sessions.size);
-        }
+        if (this.taps.size > 0) this.tap(batch);
       }
     } catch (error) {
       this.reportError(error as Error);
@@ -221,6 +283,13 @@ export class Hub<S extends HubSession> {
       corked.clear();
     }
   };
+
+  /** Tells the taps of each message of `batch`, now fanned out. */
+  private tap(batch: Batch<S>): void {
+    const n = batch.local.sessions.size;
+    for (const message of batch.messages)
+      for (const tap of this.taps) tap.channelMessage?.(batch.channel, message.entry, n);
+  }
 }
 
 function badName(what: string): RealtimeError {
