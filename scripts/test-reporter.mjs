@@ -2,7 +2,7 @@
 // a progress line while a long file runs, and the summary (with the failures again) at the end.
 // Output a test writes to stdout/stderr is kept and shown only when its file fails, so expected
 // error stacks of passing tests stay out of the way; IEUM_TEST_VERBOSE=1 shows it all as it comes.
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { inspect } from 'node:util';
 
@@ -47,6 +47,15 @@ function describeError(error) {
   }
   return inspect(cause, { depth: 4 });
 }
+
+/**
+ * The event of a whole test file (each runs in its own process). Node 20 names it by its absolute
+ * path, Node 22 and later by the path as given on the command line.
+ */
+const isFileLevel = (data) =>
+  data.nesting === 0 &&
+  data.file !== undefined &&
+  (data.name === data.file || resolve(data.name) === data.file);
 
 class FileState {
   constructor(file) {
@@ -140,9 +149,9 @@ class HumanReporter extends Transform {
   handle({ type, data }) {
     switch (type) {
       case 'test:dequeue': {
-        if (data.nesting === 0 && data.name === data.file) this.startFile(data.file);
+        if (isFileLevel(data)) this.startFile(data.file);
         const state = this.fileOf(data);
-        if (state && data.name !== data.file) state.running = data.name;
+        if (state && !isFileLevel(data)) state.running = data.name;
         return;
       }
       case 'test:start':
@@ -158,12 +167,11 @@ class HumanReporter extends Transform {
       }
       case 'test:pass':
       case 'test:fail':
-        if (data.nesting === 0 && data.name === data.file) return; // reported by test:complete
+        if (isFileLevel(data)) return; // reported by test:complete
         return this.result(type === 'test:pass', data);
       case 'test:complete':
         // Node reports a test file (run in its own process) only through test:complete.
-        if (data.nesting === 0 && data.name === data.file)
-          this.fileDone(this.fileOf(data), data.details.passed, data);
+        if (isFileLevel(data)) this.fileDone(this.fileOf(data), data.details.passed, data);
         return;
       case 'test:diagnostic':
         if (data.nesting === 0 && data.file === undefined) {
