@@ -2,14 +2,10 @@
 // conformance suite, and the two-server chaos test (clients cut at random, every message once,
 // in order) with channels spread over the shards.
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { adapterConformance } from '@ieum/realtime/adapter-conformance';
-import { RealtimeClient, type WebSocketConstructor } from '@ieum/realtime/client';
-import { RealtimeServer } from '@ieum/realtime/server';
-import { WebSocket } from '@ieum/websocket';
 import { RedisAdapter } from '../src/index.js';
-import { exactlyOnceUnderChaos, tcpProxy, testPrefix } from './helpers.js';
+import { chaosAcrossTwoServers, testPrefix } from './helpers.js';
 import { ownCluster } from './own-cluster.js';
 
 const cluster = await ownCluster();
@@ -45,51 +41,7 @@ describe('RedisAdapter on Redis Cluster', () => {
     const adapters = [0, 1].map(
       () => new RedisAdapter({ cluster: { nodes }, keyPrefix: prefix, history: { maxMessages: 10_000 } }),
     );
-    const servers = adapters.map(
-      (adapter) =>
-        new RealtimeServer({
-          port: 0,
-          host: '127.0.0.1',
-          adapter,
-          heartbeatIntervalMs: 200,
-          rateLimit: false,
-        }),
-    );
-    await Promise.all(servers.map((s) => new Promise((r) => s.once('listening', r))));
-    const ports = servers.map((s) => (s.address() as AddressInfo).port);
-    let turn = 0;
-    const balancer = await tcpProxy(() => {
-      turn++;
-      return [0, 1].map((i) => ({ host: '127.0.0.1', port: ports[(turn + i) % 2]! }));
-    });
-    const clients: RealtimeClient[] = [];
-    try {
-      for (let i = 0; i < 4; i++) {
-        clients.push(
-          new RealtimeClient(`ws://127.0.0.1:${balancer.port}/realtime`, {
-            WebSocket: WebSocket as unknown as WebSocketConstructor,
-            reconnect: { initialDelayMs: 10, maxDelayMs: 150 },
-          }),
-        );
-      }
-      let cuts = 0;
-      await exactlyOnceUnderChaos({
-        clients,
-        // Hash tags on three different masters (checked by the spread test's slots).
-        channels: ['alpha', 'beta', 'gamma', 'delta'],
-        publishesPerClient: 40,
-        maxPauseMs: 60,
-        adapter: adapters[0]!,
-        chaosStep: () => {
-          if (balancer.cut()) cuts++;
-        },
-      });
-      assert.ok(cuts >= 10, `the chaos must actually have cut connections (cut ${cuts})`);
-    } finally {
-      for (const c of clients) c.close();
-      await balancer.close();
-      await Promise.all(servers.map((s) => s.close()));
-      await Promise.all(adapters.map((a) => a.close()));
-    }
+    // Hash tags on three different masters (checked by the spread test's slots).
+    await chaosAcrossTwoServers(adapters, { channels: ['alpha', 'beta', 'gamma', 'delta'] });
   });
 });

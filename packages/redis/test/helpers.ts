@@ -1,11 +1,17 @@
 // Test helpers: the Redis under test (REDIS_URL or the local default, a failure when missing),
 // unique key prefixes with cleanup, and TCP proxies to cut connections on purpose.
+
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Adapter } from '@ieum/realtime/adapter';
+import { RealtimeClient } from '@ieum/realtime/client';
+import { RealtimeServer } from '@ieum/realtime/server';
+import { WebSocket } from '@ieum/websocket';
 import { Redis } from 'ioredis';
 
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -291,6 +297,8 @@ export async function ownRedis(args: string[] = [], given: { port?: number } = {
   };
 }
 
+import { exactlyOnceUnderChaos } from '../../realtime/test/helpers.js';
+
 // Shared with the realtime package's tests.
 export {
   exactlyOnceUnderChaos,
@@ -298,3 +306,57 @@ export {
   roundRobin as httpRoundRobin,
   until,
 } from '../../realtime/test/helpers.js';
+
+/**
+ * The two-server chaos run shared by every adapter's tests: two RealtimeServers (one adapter
+ * each) behind a balancer that alternates between them and cuts connections at random; every
+ * client must end with every message of every channel once, in order, every publish stored once.
+ * Closes the clients, balancer, servers and adapters; the caller deletes what the adapters stored.
+ */
+export async function chaosAcrossTwoServers(
+  adapters: Adapter[],
+  o: { channels: string[]; clients?: number; publishesPerClient?: number },
+): Promise<void> {
+  const servers = adapters.map(
+    (adapter) =>
+      new RealtimeServer({ port: 0, host: '127.0.0.1', adapter, heartbeatIntervalMs: 200, rateLimit: false }),
+  );
+  await Promise.all(servers.map((s) => new Promise((r) => s.once('listening', r))));
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  let turn = 0;
+  const balancer = await tcpProxy(() => {
+    turn++;
+    return ports.map((_, i) => ({ host: '127.0.0.1', port: ports[(turn + i) % ports.length]! }));
+  });
+  const clients: RealtimeClient[] = [];
+  try {
+    for (let i = 0; i < (o.clients ?? 4); i++) {
+      clients.push(
+        new RealtimeClient(`ws://127.0.0.1:${balancer.port}/realtime`, {
+          WebSocket,
+          reconnect: { initialDelayMs: 10, maxDelayMs: 150 },
+        }),
+      );
+    }
+    let cuts = 0;
+    const acks = await exactlyOnceUnderChaos({
+      clients,
+      channels: o.channels,
+      publishesPerClient: o.publishesPerClient ?? 40,
+      maxPauseMs: 60,
+      adapter: adapters[0]!,
+      chaosStep: () => {
+        if (balancer.cut()) cuts++;
+      },
+    });
+    console.log(
+      `${cuts} connections cut, ${acks.filter((a) => a.duplicate).length} publishes acknowledged as retries`,
+    );
+    assert.ok(cuts >= 10, `the chaos must actually have cut connections (cut ${cuts})`);
+  } finally {
+    for (const c of clients) c.close();
+    await balancer.close();
+    await Promise.all(servers.map((s) => s.close()));
+    await Promise.all(adapters.map((a) => a.close()));
+  }
+}
